@@ -1,0 +1,174 @@
+// Package scanners holds what every Tollgate engine shares: the normalised
+// Finding, the per-engine Result with its Status, the one directory walk that
+// all engines read from, and Run, which drives the engines side by side.
+//
+// Nothing here knows about SARIF, Azure Pipelines or the engines' own types:
+// each engine (secrets, iac, images) converts its native results into Findings.
+package scanners
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// Severity orders findings for thresholds; the zero value is Unknown.
+type Severity int
+
+// Severities, lowest first, so that comparisons read naturally.
+const (
+	SeverityUnknown Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+// String returns the upper-case name used by Trivy and in every report.
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return "UNKNOWN"
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name in any case.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(strings.TrimSpace(name), n) {
+			return Severity(i), nil
+		}
+	}
+	return SeverityUnknown, fmt.Errorf("unknown severity %q (want critical, high, medium, low or unknown)", name)
+}
+
+// MarshalText writes the severity name, so JSON reports carry "HIGH", not 3.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Engine names, as they appear in flags, configuration and reports.
+const (
+	EngineSecrets = "secrets"
+	EngineIaC     = "iac"
+	EngineImage   = "image"
+)
+
+// Engines lists every engine name in report order.
+var Engines = []string{EngineSecrets, EngineIaC, EngineImage}
+
+// Location says where a finding is. Path is repository-relative with forward
+// slashes; lines and columns are 1-based and 0 when unknown.
+type Location struct {
+	Path        string `json:"path,omitempty"`
+	StartLine   int    `json:"startLine,omitempty"`
+	StartColumn int    `json:"startColumn,omitempty"`
+	EndLine     int    `json:"endLine,omitempty"`
+	EndColumn   int    `json:"endColumn,omitempty"`
+	// Image is the image reference a vulnerability belongs to.
+	Image string `json:"image,omitempty"`
+	// Commit is the commit a secret was found in (git modes only).
+	Commit string `json:"commit,omitempty"`
+}
+
+// Finding is one normalised result of any engine.
+type Finding struct {
+	Scanner  string   `json:"scanner"`
+	RuleID   string   `json:"ruleId"`
+	Title    string   `json:"title"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	Location Location `json:"location"`
+	// Fingerprint is stable across runs, machines and unrelated edits: it is
+	// derived from the rule, the path and the content of the finding's lines,
+	// never from an absolute path, a line number or a secret's plain value.
+	Fingerprint string   `json:"fingerprint"`
+	HelpURI     string   `json:"helpUri,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+
+	Secret    *SecretDetail    `json:"secret,omitempty"`
+	Misconfig *MisconfigDetail `json:"misconfiguration,omitempty"`
+	Vuln      *VulnDetail      `json:"vulnerability,omitempty"`
+
+	// Suppressions are set by the policy layer; a suppressed finding is kept
+	// in every report but does not count for the verdict.
+	Suppressions []Suppression `json:"suppressions,omitempty"`
+	// BaselineState is new, unchanged, updated or absent when a baseline was given.
+	BaselineState string `json:"baselineState,omitempty"`
+}
+
+// Suppressed reports whether any suppression applies.
+func (f *Finding) Suppressed() bool { return len(f.Suppressions) > 0 }
+
+// SecretDetail describes a secret without ever holding its value.
+type SecretDetail struct {
+	// Redacted is what reports show instead of the secret.
+	Redacted string  `json:"redacted"`
+	Entropy  float32 `json:"entropy,omitempty"`
+	// Commit is set in git modes.
+	Commit string `json:"commit,omitempty"`
+	// InlineAllowed is true when the line carries a gitleaks:allow comment.
+	InlineAllowed bool `json:"-"`
+	// GitleaksFingerprint is gitleaks' own "file:rule:line" key, as used by .gitleaksignore.
+	GitleaksFingerprint string `json:"gitleaksFingerprint"`
+}
+
+// MisconfigDetail carries what Trivy says about a misconfiguration.
+type MisconfigDetail struct {
+	FileType   string   `json:"fileType"`
+	Resource   string   `json:"resource,omitempty"`
+	Provider   string   `json:"provider,omitempty"`
+	Service    string   `json:"service,omitempty"`
+	Resolution string   `json:"resolution,omitempty"`
+	Aliases    []string `json:"aliases,omitempty"`
+	// InlineIgnored is set when a trivy:ignore comment covers the finding.
+	InlineIgnored bool `json:"-"`
+}
+
+// VulnDetail carries a package vulnerability found in an image.
+type VulnDetail struct {
+	Package          string  `json:"package"`
+	PackageType      string  `json:"packageType,omitempty"`
+	InstalledVersion string  `json:"installedVersion"`
+	FixedVersion     string  `json:"fixedVersion,omitempty"`
+	CVSSScore        float64 `json:"cvssScore,omitempty"`
+	CVSSVector       string  `json:"cvssVector,omitempty"`
+	ImageDigest      string  `json:"imageDigest,omitempty"`
+	PkgPath          string  `json:"pkgPath,omitempty"`
+}
+
+// Suppression records why a finding does not count.
+type Suppression struct {
+	// Kind is "inSource" for comments in the scanned file, "external" for ignore files.
+	Kind          string `json:"kind"`
+	Justification string `json:"justification"`
+	// Source names the entry that suppressed it, e.g. ".tollgate.yaml:12".
+	Source string `json:"source,omitempty"`
+}
+
+// Fingerprint hashes its parts into a short stable key. Parts are joined with
+// a separator that cannot appear in them unescaped, so ("a","bc") and ("ab","c") differ.
+func Fingerprint(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// NormalizeLine collapses whitespace so that re-indenting a line does not
+// change the fingerprint of the finding on it.
+func NormalizeLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,140 @@
+package iac
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aquasecurity/trivy/pkg/iac/detection"
+	"github.com/aquasecurity/trivy/pkg/iac/rego"
+	iacscan "github.com/aquasecurity/trivy/pkg/iac/scan"
+
+	tg "github.com/tollgate/tollgate/scanners"
+)
+
+// convert turns one failed (or inline-ignored) Trivy result into a Finding
+// and its rule, with the fields `trivy config` reports.
+func convert(ft detection.FileType, scannerName string, r iacscan.Result, lines *lineCache) (tg.Finding, tg.Rule) {
+	flat := r.Flatten()
+	rule := r.Rule()
+	id := rule.ID
+	if id == "" {
+		id = rule.AVDID
+	}
+	sev, err := tg.ParseSeverity(string(flat.Severity))
+	if err != nil {
+		sev = tg.SeverityUnknown
+	}
+	msg := strings.TrimSpace(flat.Description)
+	if msg == "" {
+		msg = rule.Summary
+	}
+	helpURI := helpURI(r.RegoNamespace(), id, flat.Links)
+	p := strings.TrimPrefix(flat.Location.Filename, "/")
+	start, end := flat.Location.StartLine, flat.Location.EndLine
+
+	aliases := slices.Clone(rule.Aliases)
+	if rule.AVDID != "" && rule.AVDID != id && !slices.Contains(aliases, rule.AVDID) {
+		aliases = append(aliases, rule.AVDID)
+	}
+	slices.Sort(aliases)
+
+	provider := flat.RuleProvider.DisplayName()
+	tags := []string{"security", "misconfiguration", string(ft)}
+	if provider != "" {
+		tags = append(tags, strings.ToLower(provider))
+	}
+
+	f := tg.Finding{
+		Scanner:  tg.EngineIaC,
+		RuleID:   id,
+		Title:    rule.Summary,
+		Severity: sev,
+		Message:  msg,
+		Location: tg.Location{Path: p, StartLine: start, EndLine: end},
+		Fingerprint: tg.Fingerprint(tg.EngineIaC, id, p, flat.Resource,
+			normalizeLines(lines.lines(p, start, end))),
+		HelpURI: helpURI,
+		Tags:    tags,
+		Misconfig: &tg.MisconfigDetail{
+			FileType:   string(ft),
+			Resource:   flat.Resource,
+			Provider:   provider,
+			Service:    flat.RuleService,
+			Resolution: flat.Resolution,
+			Aliases:    aliases,
+		},
+	}
+	if r.Status() == iacscan.StatusIgnored {
+		f.Misconfig.InlineIgnored = true
+		f.Suppressions = append(f.Suppressions, tg.Suppression{
+			Kind: "inSource", Justification: "trivy:ignore comment in the file", Source: "trivy:ignore:" + id})
+	}
+
+	ruleSev, err := tg.ParseSeverity(string(rule.Severity))
+	if err != nil {
+		ruleSev = sev
+	}
+	desc := strings.TrimSpace(rule.Explanation)
+	if rule.Impact != "" {
+		desc = strings.TrimSpace(desc + "\n\nImpact: " + rule.Impact)
+	}
+	return f, tg.Rule{
+		ID:          id,
+		Name:        ruleName(rule, id),
+		Title:       rule.Summary,
+		Description: desc,
+		Resolution:  rule.Resolution,
+		HelpURI:     helpURI,
+		References:  dedupe(append(slices.Clone(rule.Links), helpURI)),
+		Severity:    ruleSev,
+		Tags:        tags,
+		Aliases:     aliases,
+	}
+}
+
+// helpURI is Trivy's primary URL: the AVD page for built-in checks, the
+// first reference for custom ones.
+func helpURI(namespace, id string, links []string) string {
+	if namespace == "" || rego.IsBuiltinNamespace(namespace) {
+		return fmt.Sprintf("https://avd.aquasec.com/misconfig/%s", strings.ToLower(id))
+	}
+	if len(links) > 0 {
+		return links[0]
+	}
+	return ""
+}
+
+// ruleName is a PascalCase identifier from the check's short code
+// (e.g. "enable-bucket-encryption" -> "EnableBucketEncryption").
+func ruleName(rule iacscan.Rule, id string) string {
+	src := rule.ShortCode
+	if src == "" {
+		src = id
+	}
+	var b strings.Builder
+	for _, part := range strings.FieldsFunc(src, func(r rune) bool { return r == '-' || r == '_' || r == ' ' || r == '.' }) {
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+func normalizeLines(ls []string) string {
+	out := make([]string, 0, len(ls))
+	for _, l := range ls {
+		if n := tg.NormalizeLine(l); n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func dedupe(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,342 @@
+// Package iac checks infrastructure-as-code for misconfigurations with
+// Trivy's IaC scanners and its embedded checks: Terraform (HCL, tfvars,
+// modules, plan JSON and snapshots), CloudFormation, Azure ARM, Kubernetes,
+// Helm, Dockerfile and Ansible. It runs offline: no check bundle download,
+// and remote Terraform modules only when asked.
+package iac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aquasecurity/trivy/pkg/iac/detection"
+	"github.com/aquasecurity/trivy/pkg/iac/rego"
+	iacscan "github.com/aquasecurity/trivy/pkg/iac/scan"
+	"github.com/aquasecurity/trivy/pkg/iac/scanners"
+	"github.com/aquasecurity/trivy/pkg/iac/scanners/ansible"
+	"github.com/aquasecurity/trivy/pkg/iac/scanners/azure/arm"
+	cfscanner "github.com/aquasecurity/trivy/pkg/iac/scanners/cloudformation"
+	dfscanner "github.com/aquasecurity/trivy/pkg/iac/scanners/dockerfile"
+	"github.com/aquasecurity/trivy/pkg/iac/scanners/helm"
+	k8sscanner "github.com/aquasecurity/trivy/pkg/iac/scanners/kubernetes"
+	"github.com/aquasecurity/trivy/pkg/iac/scanners/options"
+	"github.com/aquasecurity/trivy/pkg/iac/scanners/terraform"
+	tfsnapshot "github.com/aquasecurity/trivy/pkg/iac/scanners/terraformplan/snapshot"
+	tfjson "github.com/aquasecurity/trivy/pkg/iac/scanners/terraformplan/tfjson"
+	"github.com/aquasecurity/trivy/pkg/mapfs"
+	"github.com/aquasecurity/trivy/pkg/misconf"
+
+	tg "github.com/tollgate/tollgate/scanners"
+)
+
+// TrivyVersion is the Trivy module version Tollgate is built with.
+const TrivyVersion = "0.74.0"
+
+// Options configure the IaC engine.
+type Options struct {
+	// FileTypes limits the scanned types (names as in TypeNames); empty means all.
+	FileTypes []string
+	// DownloadModules lets Terraform fetch remote module sources. Off by
+	// default: a pull request must not make the scanner fetch arbitrary URLs.
+	DownloadModules bool
+	// CheckPaths are extra Rego check files or directories, NamespacesOf their packages.
+	CheckPaths []string
+	Namespaces []string
+	// TFVars, HelmValueFiles and CFParams are value files, relative to the root.
+	TFVars         []string
+	HelmValueFiles []string
+	CFParams       []string
+}
+
+// Scanner is the IaC engine.
+type Scanner struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the IaC engine.
+func New(opts Options, log *slog.Logger) *Scanner { return &Scanner{opts: opts, log: log} }
+
+// Name implements scanners.Scanner.
+func (s *Scanner) Name() string { return tg.EngineIaC }
+
+// Tool describes Trivy's misconfiguration scanner for reports.
+func Tool() tg.Tool {
+	return tg.Tool{
+		Name:           "trivy-config",
+		FullName:       "Trivy misconfiguration scanner (Tollgate IaC engine)",
+		Version:        TrivyVersion,
+		InformationURI: "https://trivy.dev/latest/docs/scanner/misconfiguration/",
+	}
+}
+
+// ValidateFileTypes reports unknown type names.
+func ValidateFileTypes(names []string) error {
+	known := TypeNames()
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return fmt.Errorf("unknown IaC file type %q (known: %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// Scan implements scanners.Scanner.
+func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
+	res := tg.Result{Scanner: tg.EngineIaC, Tool: Tool()}
+	if err := ValidateFileTypes(s.opts.FileTypes); err != nil {
+		return res, err
+	}
+	enabled := map[detection.FileType]bool{}
+	for _, ft := range fileTypes {
+		enabled[ft.t] = len(s.opts.FileTypes) == 0 || slices.Contains(s.opts.FileTypes, string(ft.t))
+	}
+
+	// Compiling the checks is the slow part of start-up; do it while the
+	// files are read and classified.
+	type regoResult struct {
+		rs  *rego.Scanner
+		err error
+	}
+	regoCh := make(chan regoResult, 1)
+	go func() {
+		rs, err := s.initRego()
+		regoCh <- regoResult{rs, err}
+	}()
+
+	byType, notes := s.classify(ctx, t, enabled)
+	for _, n := range notes {
+		res.Status.Add(n)
+	}
+	rr := <-regoCh
+	if rr.err != nil {
+		return res, fmt.Errorf("loading Trivy checks: %w", rr.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+
+	rules := map[string]tg.Rule{}
+	lines := newLineCache(t)
+	for _, ft := range fileTypes {
+		fsys := byType[ft.t]
+		if fsys == nil {
+			continue
+		}
+		sc, err := s.newTrivyScanner(ft.t, rr.rs)
+		if err != nil {
+			res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "scanner-init",
+				Message: fmt.Sprintf("%s scanner could not start: %v", ft.t, err)})
+			continue
+		}
+		results, err := sc.ScanFS(ctx, fsys, ".")
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "scan-error",
+				Message: fmt.Sprintf("%s checks failed: %v", ft.t, err)})
+			continue
+		}
+		for _, r := range results {
+			if r.Status() == iacscan.StatusPassed {
+				continue
+			}
+			f, rule := convert(ft.t, sc.Name(), r, lines)
+			res.Findings = append(res.Findings, f)
+			if _, ok := rules[rule.ID]; !ok {
+				rules[rule.ID] = rule
+			}
+		}
+	}
+	for _, r := range rules {
+		res.Rules = append(res.Rules, r)
+	}
+	return res, nil
+}
+
+// classify reads each candidate file once: it runs Trivy's type detection,
+// checks the syntax, and links the file into the virtual filesystem of each
+// type that claims it.
+func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool) (map[detection.FileType]*mapfs.FS, []tg.Notification) {
+	var notes []tg.Notification
+	for _, n := range t.SkippedNotifications(true, func(p string) bool {
+		return len(candidateTypes(p, 0, enabled)) > 0
+	}) {
+		notes = append(notes, n)
+	}
+	paths := make([]string, len(t.Files))
+	for i, f := range t.Files {
+		paths[i] = f.Path
+	}
+	charts := helmCharts(paths)
+	byType := map[detection.FileType]*mapfs.FS{}
+	for _, f := range t.Files {
+		if ctx.Err() != nil {
+			break
+		}
+		cands := candidateTypes(f.Path, f.Size, enabled)
+		if len(cands) == 0 {
+			continue
+		}
+		content, err := readFile(t, f.Path)
+		if err != nil {
+			notes = append(notes, tg.Notification{Level: tg.LevelWarning, Code: "unreadable", Path: f.Path,
+				Message: fmt.Sprintf("cannot read %s: %v", f.Path, tg.Cause(err))})
+			continue
+		}
+		if se := checkSyntax(f.Path, content, inChart(f.Path, charts)); se != nil {
+			notes = append(notes, tg.Notification{Level: tg.LevelWarning, Code: "parse-error", Path: f.Path, Line: se.Line,
+				Message: fmt.Sprintf("%s could not be parsed, so its checks did not run: %s", f.Path, se)})
+		}
+		for _, ft := range matchTypes(f.Path, content, cands) {
+			mfs := byType[ft]
+			if mfs == nil {
+				mfs = mapfs.New()
+				byType[ft] = mfs
+			}
+			if d := path.Dir(f.Path); d != "." {
+				if err := mfs.MkdirAll(d, 0o700); err != nil && !isExist(err) {
+					notes = append(notes, tg.Notification{Level: tg.LevelError, Code: "internal", Path: f.Path, Message: err.Error()})
+					continue
+				}
+			}
+			if err := mfs.WriteFile(f.Path, filepath.Join(t.Root, filepath.FromSlash(f.Path))); err != nil {
+				notes = append(notes, tg.Notification{Level: tg.LevelError, Code: "internal", Path: f.Path, Message: err.Error()})
+			}
+		}
+	}
+	return byType, notes
+}
+
+func (s *Scanner) initRego() (*rego.Scanner, error) {
+	opt := misconf.ScannerOption{
+		Namespaces:     append(slices.Clone(s.opts.Namespaces), rego.BuiltinNamespaces()...),
+		PolicyPaths:    s.opts.CheckPaths,
+		RegoErrorLimit: 10,
+	}
+	return misconf.InitRegoScanner(opt)
+}
+
+// newTrivyScanner builds the scanner for one type as Trivy's misconf package
+// does, plus the module download switch it does not expose.
+func (s *Scanner) newTrivyScanner(t detection.FileType, rs *rego.Scanner) (scanners.FSScanner, error) {
+	opts := []options.ScannerOption{
+		rego.WithRegoScanner(rs),
+		options.WithScanRawConfig(false),
+	}
+	switch t {
+	case detection.FileTypeAzureARM:
+		return arm.New(opts...), nil
+	case detection.FileTypeCloudFormation:
+		if len(s.opts.CFParams) > 0 {
+			cfs, err := valueFilesFS(s.opts.CFParams)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, cfscanner.WithParameterFiles(s.opts.CFParams...), cfscanner.WithConfigsFS(cfs))
+		}
+		return cfscanner.New(opts...), nil
+	case detection.FileTypeDockerfile:
+		return dfscanner.NewScanner(opts...), nil
+	case detection.FileTypeHelm:
+		if len(s.opts.HelmValueFiles) > 0 {
+			opts = append(opts, helm.ScannerWithValuesFile(s.opts.HelmValueFiles...))
+		}
+		return helm.New(opts...), nil
+	case detection.FileTypeKubernetes:
+		return k8sscanner.NewScanner(opts...), nil
+	case detection.FileTypeTerraform, detection.FileTypeTerraformPlanSnapshot:
+		opts = append(opts,
+			terraform.ScannerWithAllDirectories(true),
+			terraform.ScannerWithDownloadsAllowed(s.opts.DownloadModules),
+			terraform.ScannerWithSkipCachedModules(!s.opts.DownloadModules),
+		)
+		if len(s.opts.TFVars) > 0 {
+			cfs, err := valueFilesFS(s.opts.TFVars)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, terraform.ScannerWithTFVarsPaths(s.opts.TFVars...), terraform.ScannerWithConfigsFileSystem(cfs))
+		}
+		if t == detection.FileTypeTerraformPlanSnapshot {
+			return tfsnapshot.New(opts...), nil
+		}
+		return terraform.New(opts...), nil
+	case detection.FileTypeTerraformPlanJSON:
+		return tfjson.New(opts...), nil
+	case detection.FileTypeAnsible:
+		return ansible.New(opts...), nil
+	}
+	return nil, fmt.Errorf("unsupported file type %s", t)
+}
+
+// valueFilesFS serves value files named on the command line (absolute
+// paths), the way Trivy's misconf package does.
+func valueFilesFS(paths []string) (fs.FS, error) {
+	mfs := mapfs.New()
+	for _, p := range paths {
+		if err := mfs.MkdirAll(filepath.Dir(p), 0o700); err != nil && !isExist(err) {
+			return nil, fmt.Errorf("value file %s: %w", p, err)
+		}
+		if err := mfs.WriteFile(p, p); err != nil {
+			return nil, fmt.Errorf("value file %s: %w", p, err)
+		}
+	}
+	return mfs, nil
+}
+
+func isExist(err error) bool { return errors.Is(err, fs.ErrExist) }
+
+// lineCache reads each file with findings once, for fingerprints.
+type lineCache struct {
+	t     *tg.Target
+	mu    sync.Mutex
+	files map[string][]string
+}
+
+func newLineCache(t *tg.Target) *lineCache {
+	return &lineCache{t: t, files: map[string][]string{}}
+}
+
+// lines returns lines [start, end] (1-based, inclusive), at most 50.
+func (c *lineCache) lines(p string, start, end int) []string {
+	if start <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	all, ok := c.files[p]
+	if !ok {
+		if b, err := readFile(c.t, p); err == nil {
+			all = strings.Split(string(b), "\n")
+		}
+		c.files[p] = all
+	}
+	if end < start {
+		end = start
+	}
+	end = min(end, start+49, len(all))
+	if start > end {
+		return nil
+	}
+	return all[start-1 : end]
+}
+
+func readFile(t *tg.Target, p string) ([]byte, error) {
+	f, err := t.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}

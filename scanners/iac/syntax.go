@@ -1,0 +1,202 @@
+package iac
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"go.yaml.in/yaml/v3"
+)
+
+// Trivy's parsers log a file they cannot parse and move on: the file's checks
+// silently do not run. We parse IaC files once ourselves so that such a file
+// becomes a notification that names it, the line and the cause.
+
+// syntaxError is a parse failure of one file.
+type syntaxError struct {
+	Line int
+	Err  error
+}
+
+// checkSyntax returns nil when the file parses, or is not one we judge.
+func checkSyntax(p string, content []byte, inHelmChart bool) *syntaxError {
+	lower := strings.ToLower(p)
+	switch {
+	case strings.HasSuffix(lower, ".tf.json") || strings.HasSuffix(lower, ".tofu.json") || strings.HasSuffix(lower, ".tfvars.json"):
+		_, diags := hclparse.NewParser().ParseJSON(content, p)
+		return fromDiags(diags)
+	case strings.HasSuffix(lower, ".tf") || strings.HasSuffix(lower, ".tofu") || strings.HasSuffix(lower, ".tfvars"):
+		_, diags := hclparse.NewParser().ParseHCL(content, p)
+		return fromDiags(diags)
+	case strings.HasSuffix(lower, ".yaml") || strings.HasSuffix(lower, ".yml"):
+		// Chart templates and other templated YAML are not YAML until rendered.
+		if inHelmChart || bytes.Contains(content, []byte("{{")) {
+			return nil
+		}
+		return checkYAML(content)
+	case strings.HasSuffix(lower, ".json"):
+		if !looksLikeIaCJSON(content) {
+			return nil
+		}
+		return checkJSON(content)
+	}
+	return nil
+}
+
+func fromDiags(diags hcl.Diagnostics) *syntaxError {
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		se := &syntaxError{Err: errors.New(strings.TrimSpace(d.Summary + "; " + d.Detail))}
+		if d.Subject != nil {
+			se.Line = d.Subject.Start.Line
+		}
+		return se
+	}
+	return nil
+}
+
+func checkYAML(content []byte) *syntaxError {
+	dec := yaml.NewDecoder(bytes.NewReader(content))
+	for {
+		// A yaml.Node keeps aliases unexpanded, so an alias bomb costs nothing here.
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return &syntaxError{Line: yamlErrorLine(err.Error()), Err: errors.New(strings.TrimPrefix(err.Error(), "yaml: "))}
+		}
+	}
+}
+
+// yamlErrorLine extracts N from yaml.v3's "yaml: line N: ..." messages.
+func yamlErrorLine(msg string) int {
+	i := strings.Index(msg, "line ")
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range msg[i+5:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// looksLikeIaCJSON keeps arbitrary JSON (tsconfig.json with comments,
+// fixtures) out of the check: only files that an IaC parser would claim.
+func looksLikeIaCJSON(content []byte) bool {
+	for _, marker := range []string{
+		"schema.management.azure.com",        // ARM
+		"AWSTemplateFormatVersion",           // CloudFormation
+		`"terraform_version"`,                // Terraform plan
+		`"apiVersion"`,                       // Kubernetes
+		`"Resources"`,                        // CloudFormation without a version
+		"deploymentTemplate.json",            // ARM
+		"deploymentParameters.json#",         // ARM parameters
+		"subscriptionDeploymentTemplate.json", // ARM
+	} {
+		if bytes.Contains(content, []byte(marker)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkJSON accepts JSON with // and /* */ comments, as Azure's ARM tooling
+// and Trivy's ARM parser do.
+func checkJSON(content []byte) *syntaxError {
+	stripped := stripJSONComments(content)
+	var v any
+	err := json.Unmarshal(stripped, &v)
+	if err == nil {
+		return nil
+	}
+	se := &syntaxError{Err: err}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		se.Line = 1 + bytes.Count(stripped[:min(int(syn.Offset), len(stripped))], []byte("\n"))
+	}
+	return se
+}
+
+// stripJSONComments blanks comments with spaces, keeping newlines and
+// offsets, so error lines still point into the original file.
+func stripJSONComments(b []byte) []byte {
+	out := bytes.Clone(b)
+	inString, escaped := false, false
+	for i := 0; i < len(out); i++ {
+		c := out[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '/' && i+1 < len(out) && out[i+1] == '/':
+			for ; i < len(out) && out[i] != '\n'; i++ {
+				out[i] = ' '
+			}
+		case c == '/' && i+1 < len(out) && out[i+1] == '*':
+			out[i], out[i+1] = ' ', ' '
+			for i += 2; i < len(out); i++ {
+				if out[i] == '*' && i+1 < len(out) && out[i+1] == '/' {
+					out[i], out[i+1] = ' ', ' '
+					i++
+					break
+				}
+				if out[i] != '\n' {
+					out[i] = ' '
+				}
+			}
+		}
+	}
+	return out
+}
+
+// helmCharts returns the directories that hold a Chart.yaml.
+func helmCharts(paths []string) map[string]bool {
+	charts := map[string]bool{}
+	for _, p := range paths {
+		if strings.EqualFold(path.Base(p), "Chart.yaml") {
+			charts[path.Dir(p)] = true
+		}
+	}
+	return charts
+}
+
+// inChart reports whether p lies under one of the chart directories.
+func inChart(p string, charts map[string]bool) bool {
+	for d := path.Dir(p); ; d = path.Dir(d) {
+		if charts[d] {
+			return true
+		}
+		if d == "." || d == "/" {
+			return false
+		}
+	}
+}
+
+func (e *syntaxError) String() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+	}
+	return e.Err.Error()
+}

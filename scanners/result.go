@@ -1,0 +1,158 @@
+package scanners
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// State is how far an engine got. Partial is a first-class outcome: some
+// files could not be read or parsed, and everything else was still scanned.
+type State int
+
+// Engine states.
+const (
+	Succeeded State = iota
+	Partial
+	Failed
+)
+
+func (s State) String() string {
+	switch s {
+	case Succeeded:
+		return "succeeded"
+	case Partial:
+		return "partial"
+	default:
+		return "failed"
+	}
+}
+
+// MarshalText writes the state name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Level grades a notification the way SARIF does.
+type Level string
+
+// Notification levels.
+const (
+	LevelError   Level = "error"
+	LevelWarning Level = "warning"
+	LevelNote    Level = "note"
+)
+
+// Notification is something an engine could not do: a file it skipped or
+// could not parse, a database it could not load. Every one ends up in the
+// SARIF log's toolExecutionNotifications and in the console log.
+type Notification struct {
+	Level   Level  `json:"level"`
+	Message string `json:"message"`
+	// Path is the repository-relative file the notification is about, if any.
+	Path string `json:"path,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Code is a short stable identifier (e.g. "parse-error", "file-too-large").
+	Code string `json:"code,omitempty"`
+}
+
+// Status is an engine's outcome with everything it could not do.
+type Status struct {
+	State         State          `json:"state"`
+	Notifications []Notification `json:"notifications,omitempty"`
+}
+
+// Add records a notification; an error-level one makes a succeeded engine partial.
+func (s *Status) Add(n Notification) {
+	s.Notifications = append(s.Notifications, n)
+	if n.Level == LevelError && s.State == Succeeded {
+		s.State = Partial
+	}
+}
+
+// Fail marks the engine failed with the cause.
+func (s *Status) Fail(code string, err error) {
+	s.Notifications = append(s.Notifications, Notification{Level: LevelError, Code: code, Message: err.Error()})
+	s.State = Failed
+}
+
+// Tool names the engine behind a result, for SARIF's tool.driver.
+type Tool struct {
+	Name           string `json:"name"`
+	FullName       string `json:"fullName"`
+	Version        string `json:"version"`
+	InformationURI string `json:"informationUri"`
+	// Extra facts about the engine, e.g. the vulnerability DB's age.
+	Properties map[string]string `json:"properties,omitempty"`
+}
+
+// Rule is the metadata of one check, rule or advisory.
+type Rule struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Title       string   `json:"title"`
+	Description string   `json:"description,omitempty"`
+	Resolution  string   `json:"resolution,omitempty"`
+	HelpURI     string   `json:"helpUri,omitempty"`
+	References  []string `json:"references,omitempty"`
+	Severity    Severity `json:"severity"`
+	Tags        []string `json:"tags,omitempty"`
+	Aliases     []string `json:"aliases,omitempty"`
+}
+
+// Result is what one engine produced.
+type Result struct {
+	Scanner  string    `json:"scanner"`
+	Tool     Tool      `json:"tool"`
+	Rules    []Rule    `json:"rules"`
+	Findings []Finding `json:"findings"`
+	Status   Status    `json:"status"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+}
+
+// Normalize sorts findings and rules into their stable order and makes
+// fingerprints unique within the result: the n-th identical finding in a file
+// gets ":n" appended, so two equal lines in one file are two results.
+func (r *Result) Normalize() {
+	sort.SliceStable(r.Findings, func(i, j int) bool { return lessFinding(&r.Findings[i], &r.Findings[j]) })
+	seen := map[string]int{}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		n := seen[f.Fingerprint]
+		seen[f.Fingerprint] = n + 1
+		if n > 0 {
+			f.Fingerprint = fmt.Sprintf("%s:%d", f.Fingerprint, n+1)
+		}
+	}
+	sort.Slice(r.Rules, func(i, j int) bool { return r.Rules[i].ID < r.Rules[j].ID })
+	sort.SliceStable(r.Status.Notifications, func(i, j int) bool {
+		a, b := r.Status.Notifications[i], r.Status.Notifications[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Message < b.Message
+	})
+}
+
+func lessFinding(a, b *Finding) bool {
+	switch {
+	case a.Location.Path != b.Location.Path:
+		return a.Location.Path < b.Location.Path
+	case a.Location.Image != b.Location.Image:
+		return a.Location.Image < b.Location.Image
+	case a.Location.StartLine != b.Location.StartLine:
+		return a.Location.StartLine < b.Location.StartLine
+	case a.Location.StartColumn != b.Location.StartColumn:
+		return a.Location.StartColumn < b.Location.StartColumn
+	case a.RuleID != b.RuleID:
+		return a.RuleID < b.RuleID
+	case a.Location.Commit != b.Location.Commit:
+		return a.Location.Commit < b.Location.Commit
+	case a.Vuln != nil && b.Vuln != nil && a.Vuln.Package != b.Vuln.Package:
+		return a.Vuln.Package < b.Vuln.Package
+	default:
+		return a.Fingerprint < b.Fingerprint
+	}
+}

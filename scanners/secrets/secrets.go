@@ -1,0 +1,407 @@
+// Package secrets finds credentials in the working tree with gitleaks' detector
+// and rules, and reports them without ever carrying the secret's value.
+package secrets
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/report"
+	"github.com/zricethezav/gitleaks/v8/sources"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// GitleaksVersion is the gitleaks module version Tollgate is built with.
+const GitleaksVersion = "8.30.1"
+
+const (
+	// Redacted replaces a secret's value in every output.
+	Redacted = "REDACTED"
+	// allowSignature is gitleaks' inline allow comment.
+	allowSignature = "gitleaks:allow"
+	// configFile and ignoreFile are read from the scan root, as gitleaks does.
+	configFile = ".gitleaks.toml"
+	ignoreFile = ".gitleaksignore"
+	// defaultMaxDecodeDepth matches the gitleaks CLI's --max-decode-depth default.
+	defaultMaxDecodeDepth = 5
+)
+
+// Options configure the secrets engine.
+type Options struct {
+	// ConfigPath is a gitleaks TOML file; empty means ROOT/.gitleaks.toml when
+	// present, else gitleaks' default rules.
+	ConfigPath string
+	// Severity of every secret (gitleaks has none); zero means HIGH.
+	Severity scanners.Severity
+	// RuleSeverity overrides Severity by rule ID; keys may be globs.
+	RuleSeverity map[string]scanners.Severity
+	// MaxArchiveDepth lets gitleaks look inside archives (0: not at all).
+	MaxArchiveDepth int
+	// Workers bounds how many files are read at once; 0 means 2 x CPUs.
+	Workers int
+}
+
+// Scanner is the secrets engine.
+type Scanner struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the secrets engine.
+func New(opts Options, log *slog.Logger) *Scanner {
+	if opts.Severity == scanners.SeverityUnknown {
+		opts.Severity = scanners.SeverityHigh
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	return &Scanner{opts: opts, log: log}
+}
+
+// Name implements scanners.Scanner.
+func (s *Scanner) Name() string { return scanners.EngineSecrets }
+
+// Tool describes gitleaks for reports.
+func Tool() scanners.Tool {
+	return scanners.Tool{
+		Name:           "gitleaks",
+		FullName:       "Gitleaks secret detection (Tollgate secrets engine)",
+		Version:        GitleaksVersion,
+		InformationURI: "https://github.com/gitleaks/gitleaks",
+	}
+}
+
+// Scan implements scanners.Scanner.
+func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result, error) {
+	res := scanners.Result{Scanner: scanners.EngineSecrets, Tool: Tool()}
+	cfg, cfgRel, err := s.loadConfig(t)
+	if err != nil {
+		return res, err
+	}
+	det := detect.NewDetectorContext(ctx, cfg)
+	det.MaxDecodeDepth = defaultMaxDecodeDepth
+	det.MaxArchiveDepth = s.opts.MaxArchiveDepth
+	// We check gitleaks:allow ourselves so that allowed findings are kept as
+	// suppressed instead of vanishing.
+	det.IgnoreGitleaksAllow = true
+	det.Config.Path = cfgRel
+
+	ignores, err := readIgnoreFile(t)
+	if err != nil {
+		res.Status.Add(scanners.Notification{Level: scanners.LevelError, Code: "ignore-file", Path: ignoreFile, Message: err.Error()})
+	}
+
+	for _, n := range t.SkippedNotifications(false, nil) {
+		res.Status.Add(n)
+	}
+
+	var (
+		mu       sync.Mutex
+		findings []report.Finding
+		notes    []scanners.Notification
+	)
+	files := make(chan scanners.File)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(files)
+		for _, f := range t.Files {
+			if pathAllowed(&cfg, f.Path) {
+				continue
+			}
+			select {
+			case files <- f:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	for range s.opts.Workers {
+		g.Go(func() error {
+			buf := make([]byte, 100_000)
+			for f := range files {
+				found, note := scanFile(gctx, det, t, f, buf, s.opts.MaxArchiveDepth)
+				if len(found) == 0 && note == nil {
+					continue
+				}
+				mu.Lock()
+				findings = append(findings, found...)
+				if note != nil {
+					notes = append(notes, *note)
+				}
+				mu.Unlock()
+			}
+			return gctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	for _, n := range notes {
+		res.Status.Add(n)
+	}
+
+	rules := map[string]scanners.Rule{}
+	for _, gf := range findings {
+		f := s.convert(gf, ignores)
+		res.Findings = append(res.Findings, f)
+		if _, ok := rules[f.RuleID]; !ok {
+			rules[f.RuleID] = s.rule(cfg.Rules[f.RuleID], f.RuleID)
+		}
+	}
+	for _, r := range rules {
+		res.Rules = append(res.Rules, r)
+	}
+	return res, nil
+}
+
+func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, error) {
+	p := s.opts.ConfigPath
+	rel := ""
+	if p == "" {
+		p = filepath.Join(t.Root, configFile)
+		rel = configFile
+	} else if r, err := filepath.Rel(t.Root, p); err == nil && !strings.HasPrefix(r, "..") {
+		rel = filepath.ToSlash(r)
+	}
+	content, err := readConfigFile(p)
+	if err != nil {
+		return config.Config{}, "", err
+	}
+	if content == nil && s.opts.ConfigPath != "" {
+		return config.Config{}, "", fmt.Errorf("gitleaks config %s: file not found", s.opts.ConfigPath)
+	}
+	name := p
+	if content == nil {
+		name = "default"
+	}
+	cfg, err := LoadConfig(name, content)
+	return cfg, rel, err
+}
+
+// scanFile runs the detector over one file. Read problems come back as a
+// notification; the file's findings found so far are kept.
+func scanFile(ctx context.Context, det *detect.Detector, t *scanners.Target, f scanners.File, buf []byte, maxArchiveDepth int) ([]report.Finding, *scanners.Notification) {
+	if f.Size == 0 {
+		return nil, nil
+	}
+	fh, err := t.Open(f.Path)
+	if err != nil {
+		return nil, &scanners.Notification{Level: scanners.LevelWarning, Code: "unreadable", Path: f.Path,
+			Message: fmt.Sprintf("cannot read %s: %v", f.Path, scanners.Cause(err))}
+	}
+	defer fh.Close()
+	src := sources.File{
+		Content:         fh,
+		Path:            f.Path,
+		Buffer:          buf,
+		Config:          &det.Config,
+		MaxArchiveDepth: maxArchiveDepth,
+	}
+	var (
+		out  []report.Finding
+		note *scanners.Notification
+	)
+	err = src.Fragments(ctx, func(fr sources.Fragment, err error) error {
+		if err != nil {
+			note = &scanners.Notification{Level: scanners.LevelWarning, Code: "read-error", Path: f.Path,
+				Message: fmt.Sprintf("cannot read %s: %v", f.Path, scanners.Cause(err))}
+			return nil
+		}
+		out = append(out, det.DetectContext(ctx, detect.Fragment(fr))...)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		note = &scanners.Notification{Level: scanners.LevelWarning, Code: "read-error", Path: f.Path,
+			Message: fmt.Sprintf("cannot read %s: %v", f.Path, scanners.Cause(err))}
+	}
+	return out, note
+}
+
+func (s *Scanner) convert(gf report.Finding, ignores ignoreSet) scanners.Finding {
+	secretHash := sha256.Sum256([]byte(gf.RuleID + "\x00" + gf.Secret))
+	hashHex := hex.EncodeToString(secretHash[:])
+	// The line, with this secret masked, identifies the finding across edits
+	// elsewhere in the file. It is hashed, so no other secret on it leaks.
+	line := strings.ReplaceAll(gf.Line, gf.Secret, hashHex)
+	if gf.Secret == "" {
+		line = gf.Line
+	}
+	allowed := strings.Contains(gf.Line, allowSignature)
+
+	f := scanners.Finding{
+		Scanner:  scanners.EngineSecrets,
+		RuleID:   gf.RuleID,
+		Title:    gf.Description,
+		Severity: s.severity(gf.RuleID),
+		Message: fmt.Sprintf("%s: a secret matched rule %s. The value is redacted; rotate it, then remove it from the code and its history.",
+			strings.TrimSuffix(gf.Description, "."), gf.RuleID),
+		Location: scanners.Location{
+			Path:        gf.File,
+			StartLine:   gf.StartLine,
+			EndLine:     gf.EndLine,
+			StartColumn: gf.StartColumn,
+			EndColumn:   gf.EndColumn + 1,
+			Commit:      gf.Commit,
+		},
+		Fingerprint: scanners.Fingerprint(scanners.EngineSecrets, gf.RuleID, gf.File, hashHex, scanners.NormalizeLine(line)),
+		HelpURI:     "https://github.com/gitleaks/gitleaks/blob/v" + GitleaksVersion + "/config/gitleaks.toml",
+		Tags:        append([]string{"security", "secret"}, gf.Tags...),
+		Secret: &scanners.SecretDetail{
+			Redacted:            Redacted,
+			Entropy:             gf.Entropy,
+			Commit:              gf.Commit,
+			InlineAllowed:       allowed,
+			GitleaksFingerprint: gitleaksFingerprint(gf),
+		},
+	}
+	if strings.HasPrefix(gf.Match, "file detected: ") {
+		// A path-only rule: the file itself is the finding.
+		f.Location.StartLine, f.Location.EndLine, f.Location.StartColumn, f.Location.EndColumn = 1, 1, 0, 0
+	}
+	if allowed {
+		f.Suppressions = append(f.Suppressions, scanners.Suppression{
+			Kind: "inSource", Justification: "gitleaks:allow comment on the line", Source: allowSignature})
+	}
+	if src, ok := ignores.match(gf); ok {
+		f.Suppressions = append(f.Suppressions, scanners.Suppression{
+			Kind: "external", Justification: "listed in " + ignoreFile, Source: src})
+	}
+	return f
+}
+
+func (s *Scanner) severity(ruleID string) scanners.Severity {
+	if sev, ok := s.opts.RuleSeverity[ruleID]; ok {
+		return sev
+	}
+	for pattern, sev := range s.opts.RuleSeverity {
+		if ok, _ := path.Match(pattern, ruleID); ok {
+			return sev
+		}
+	}
+	return s.opts.Severity
+}
+
+func (s *Scanner) rule(r config.Rule, id string) scanners.Rule {
+	title := r.Description
+	if title == "" {
+		title = "Secret matching rule " + id
+	}
+	return scanners.Rule{
+		ID:    id,
+		Name:  pascalCase(id),
+		Title: title,
+		Description: fmt.Sprintf("%s. A credential committed to a repository can be read by anyone with access to the code, "+
+			"its forks and its history.", strings.TrimSuffix(title, ".")),
+		Resolution: "Revoke and rotate the credential at its issuer first: removing it from the code does not make it secret again. " +
+			"Then remove it from the file (and from git history if it was pushed), and load it at run time from a secret store " +
+			"such as Azure Key Vault or a pipeline secret variable. If this is a false positive, add `gitleaks:allow` in a comment " +
+			"on the line, or an entry to .tollgate.yaml or .gitleaksignore.",
+		HelpURI:  "https://github.com/gitleaks/gitleaks/blob/v" + GitleaksVersion + "/config/gitleaks.toml",
+		Severity: s.severity(id),
+		Tags:     append([]string{"security", "secret"}, r.Tags...),
+	}
+}
+
+func gitleaksFingerprint(gf report.Finding) string {
+	if gf.Commit != "" {
+		return fmt.Sprintf("%s:%s:%s:%d", gf.Commit, gf.File, gf.RuleID, gf.StartLine)
+	}
+	return fmt.Sprintf("%s:%s:%d", gf.File, gf.RuleID, gf.StartLine)
+}
+
+// pathAllowed applies gitleaks' global path allowlists before a file is opened.
+func pathAllowed(cfg *config.Config, p string) bool {
+	for _, a := range cfg.Allowlists {
+		if a.PathAllowed(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ignoreSet is the content of .gitleaksignore: gitleaks fingerprints
+// ("file:rule:line" or "commit:file:rule:line") with their line in the file.
+type ignoreSet map[string]int
+
+func (s ignoreSet) match(gf report.Finding) (string, bool) {
+	global := fmt.Sprintf("%s:%s:%d", gf.File, gf.RuleID, gf.StartLine)
+	if n, ok := s[global]; ok {
+		return ignoreFile + ":" + strconv.Itoa(n), true
+	}
+	if gf.Commit != "" {
+		if n, ok := s[gitleaksFingerprint(gf)]; ok {
+			return ignoreFile + ":" + strconv.Itoa(n), true
+		}
+	}
+	return "", false
+}
+
+func readIgnoreFile(t *scanners.Target) (ignoreSet, error) {
+	f, err := t.Open(ignoreFile)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ignoreFile, err)
+	}
+	defer f.Close()
+	set := ignoreSet{}
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.Split(line, ":")
+		switch len(parts) {
+		case 3:
+			parts[0] = strings.ReplaceAll(parts[0], `\`, "/")
+		case 4:
+			parts[1] = strings.ReplaceAll(parts[1], `\`, "/")
+		default:
+			continue
+		}
+		set[strings.Join(parts, ":")] = n
+	}
+	if err := sc.Err(); err != nil {
+		return set, fmt.Errorf("%s: %w", ignoreFile, err)
+	}
+	return set, nil
+}
+
+func pascalCase(id string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range id {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			up = true
+			continue
+		}
+		if up {
+			b.WriteRune(unicode.ToUpper(r))
+			up = false
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -90,3 +90,37 @@ func (t *Target) SkippedNotifications(allEnginesOnly bool, relevant func(path st
 	}
 	return out
 }
+
+// Excluding wraps an engine so that it does not see the paths excluded for
+// it alone (the walk already dropped those excluded for every engine).
+func Excluding(e Scanner, exclude func(path string, dir bool) bool) Scanner {
+	if exclude == nil {
+		return e
+	}
+	return excluding{Scanner: e, exclude: exclude}
+}
+
+type excluding struct {
+	Scanner
+	exclude func(path string, dir bool) bool
+}
+
+func (x excluding) Scan(ctx context.Context, t *Target) (Result, error) {
+	sub := *t
+	sub.Files = make([]File, 0, len(t.Files))
+	for _, f := range t.Files {
+		if !x.exclude(f.Path, false) && !underExcludedDir(f.Path, x.exclude) {
+			sub.Files = append(sub.Files, f)
+		}
+	}
+	return x.Scanner.Scan(ctx, &sub)
+}
+
+func underExcludedDir(p string, exclude func(string, bool) bool) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && exclude(p[:i], true) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,167 @@
+// Package config builds the one Options value a scan runs with, from
+// command-line flags, TOLLGATE_* environment variables and the
+// .tollgate.yaml file, in that order of precedence.
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/tollgate/tollgate/policy"
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// Options is everything one scan needs.
+type Options struct {
+	// Path is the scan root as given.
+	Path string
+	// Scanners are the engines to run; empty means all that apply.
+	Scanners []string
+	// SARIF is the SARIF log's path; empty means none is written.
+	SARIF string
+	// Format is the report on Output: table, json or sarif.
+	Format string
+	// Output is the report's path; empty means stdout.
+	Output string
+	Gate   policy.Gate
+	// ConfigFile is the .tollgate.yaml that was read, if any.
+	ConfigFile string
+	Quiet      bool
+	Debug      bool
+	// Timeout bounds the whole scan (0: none).
+	Timeout     time.Duration
+	MaxFileSize int64
+	MaxDepth    int
+	// Exclude are path globs (doublestar syntax) no engine reads.
+	Exclude []string
+	// Category prefixes SARIF automationDetails.id.
+	Category string
+
+	Secrets SecretsOptions
+	IaC     IaCOptions
+}
+
+// SecretsOptions configure the secrets engine.
+type SecretsOptions struct {
+	// Config is a gitleaks TOML; empty: ROOT/.gitleaks.toml or the default rules.
+	Config       string
+	Severity     scanners.Severity
+	RuleSeverity map[string]scanners.Severity
+	Exclude      []string
+	// MaxArchiveDepth lets gitleaks look inside zip/tar archives.
+	MaxArchiveDepth int
+}
+
+// IaCOptions configure the IaC engine.
+type IaCOptions struct {
+	FileTypes       []string
+	Exclude         []string
+	DownloadModules bool
+	CheckPaths      []string
+	Namespaces      []string
+	TFVars          []string
+	HelmValues      []string
+	CFParams        []string
+}
+
+// Defaults returns the options of a scan with no flags, env or file.
+func Defaults() Options {
+	return Options{
+		Path:        ".",
+		Format:      "table",
+		Gate:        policy.Gate{Thresholds: policy.DefaultThresholds()},
+		MaxFileSize: scanners.DefaultMaxFileSize,
+		MaxDepth:    scanners.DefaultMaxDepth,
+		Secrets:     SecretsOptions{Severity: scanners.SeverityHigh},
+	}
+}
+
+// Validate checks values that flags and files cannot type-check.
+func (o *Options) Validate() error {
+	for _, s := range o.Scanners {
+		if !slices.Contains(scanners.Engines, s) {
+			return fmt.Errorf("--scanners: unknown scanner %q (want %s)", s, strings.Join(scanners.Engines, ", "))
+		}
+	}
+	switch o.Format {
+	case "table", "json", "sarif":
+	default:
+		return fmt.Errorf("--format: unknown format %q (want table, json or sarif)", o.Format)
+	}
+	for _, lists := range [][]string{o.Exclude, o.Secrets.Exclude, o.IaC.Exclude} {
+		for _, g := range lists {
+			if !doublestar.ValidatePattern(g) {
+				return fmt.Errorf("exclude: invalid glob %q", g)
+			}
+		}
+	}
+	if o.MaxFileSize <= 0 {
+		return fmt.Errorf("--max-file-size must be positive")
+	}
+	if o.Timeout < 0 {
+		return fmt.Errorf("--timeout must not be negative")
+	}
+	return nil
+}
+
+// Enabled reports whether an engine runs.
+func (o *Options) Enabled(engine string) bool {
+	if len(o.Scanners) == 0 {
+		return engine == scanners.EngineSecrets || engine == scanners.EngineIaC
+	}
+	return slices.Contains(o.Scanners, engine)
+}
+
+// ParseSize reads a byte size: "1048576", "50MB", "1.5GiB", "512k".
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToLower(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+		{"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000 * 1000 * 1000},
+		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
+	} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("invalid size %q (e.g. 50MB, 1GiB, 1048576)", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// Matcher returns a function that tells whether a path is excluded by any glob.
+func Matcher(globs ...[]string) func(path string, dir bool) bool {
+	var all []string
+	for _, g := range globs {
+		all = append(all, g...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return func(p string, dir bool) bool {
+		for _, g := range all {
+			if ok, _ := doublestar.Match(g, p); ok {
+				return true
+			}
+			// "dir/**" also names the directory itself.
+			if dir {
+				if ok, _ := doublestar.Match(g, p+"/"); ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}

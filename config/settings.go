@@ -1,0 +1,164 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/iac"
+)
+
+// setting is one option, readable from a flag, an environment variable and
+// a key of .tollgate.yaml, all as the same string syntax.
+type setting struct {
+	flag  string // flag name; env var is TOLLGATE_<FLAG> in upper snake case
+	short string
+	key   string // .tollgate.yaml key path; "" means flag name
+	usage string
+	def   string
+	isBool bool
+	// path marks values that are file paths, resolved against the config
+	// file's directory when they come from the file.
+	path bool
+	set  func(o *Options, v string) error
+}
+
+// Env returns the environment variable name of a setting.
+func (s setting) Env() string {
+	return "TOLLGATE_" + strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_"))
+}
+
+func (s setting) fileKey() string {
+	if s.key != "" {
+		return s.key
+	}
+	return s.flag
+}
+
+// settings lists every option of `tollgate scan`.
+var settings = []setting{
+	{flag: "scanners", short: "s", usage: "engines to run, comma-separated: secrets, iac, image (default: all that apply)",
+		set: func(o *Options, v string) error { o.Scanners = normEngines(splitList(v)); return nil }},
+	{flag: "sarif", usage: "write the SARIF 2.1.0 log to `FILE`", path: true,
+		set: func(o *Options, v string) error { o.SARIF = v; return nil }},
+	{flag: "format", short: "f", usage: "report format on --output: table, json or sarif", def: "table",
+		set: func(o *Options, v string) error { o.Format = strings.ToLower(v); return nil }},
+	{flag: "output", short: "o", usage: "write the report to `FILE` instead of stdout", path: true,
+		set: func(o *Options, v string) error { o.Output = v; return nil }},
+	{flag: "fail-on", usage: "fail at or above this severity: critical, high, medium, low, unknown or none; per engine: secrets=low,iac=high (repeatable)", def: "high",
+		set: func(o *Options, v string) error { return o.Gate.Thresholds.Set(v) }},
+	{flag: "quiet", short: "q", usage: "print only the verdict line", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.Quiet, v) }},
+	{flag: "debug", usage: "log what the engines do, on stderr", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.Debug, v) }},
+	{flag: "timeout", usage: "stop the scan after this `DURATION` (e.g. 10m; 0: no limit)", def: "0",
+		set: func(o *Options, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("invalid duration %q", v)
+			}
+			o.Timeout = d
+			return nil
+		}},
+	{flag: "max-file-size", usage: "skip (and report) files larger than this `SIZE`", def: "50MiB",
+		set: func(o *Options, v string) error {
+			n, err := ParseSize(v)
+			o.MaxFileSize = n
+			return err
+		}},
+	{flag: "max-depth", usage: "skip (and report) directories nested deeper than this", def: strconv.Itoa(scanners.DefaultMaxDepth),
+		set: func(o *Options, v string) error { return setInt(&o.MaxDepth, v) }},
+	{flag: "exclude", usage: "path `GLOB` (doublestar syntax) no engine reads (repeatable)",
+		set: func(o *Options, v string) error { o.Exclude = append(o.Exclude, splitList(v)...); return nil }},
+	{flag: "sarif-category", key: "category", usage: "SARIF automationDetails category, for several analyses of one repository",
+		set: func(o *Options, v string) error { o.Category = v; return nil }},
+
+	{flag: "secrets-config", key: "secrets.config", usage: "gitleaks config `FILE` (default: .gitleaks.toml at the root, else gitleaks' rules)", path: true,
+		set: func(o *Options, v string) error { o.Secrets.Config = v; return nil }},
+	{flag: "secrets-severity", key: "secrets.severity", usage: "severity of a secret finding", def: "high",
+		set: func(o *Options, v string) error {
+			s, err := scanners.ParseSeverity(v)
+			o.Secrets.Severity = s
+			return err
+		}},
+	{flag: "secrets-exclude", key: "secrets.exclude", usage: "path `GLOB` the secrets engine skips (repeatable)",
+		set: func(o *Options, v string) error { o.Secrets.Exclude = append(o.Secrets.Exclude, splitList(v)...); return nil }},
+	{flag: "secrets-archive-depth", key: "secrets.max-archive-depth", usage: "look this many levels into zip/tar archives (0: not at all)", def: "0",
+		set: func(o *Options, v string) error { return setInt(&o.Secrets.MaxArchiveDepth, v) }},
+
+	{flag: "iac-file-types", key: "iac.file-types", usage: "IaC types to check (default all): " + strings.Join(iac.TypeNames(), ", "),
+		set: func(o *Options, v string) error { o.IaC.FileTypes = splitList(v); return iac.ValidateFileTypes(o.IaC.FileTypes) }},
+	{flag: "iac-exclude", key: "iac.exclude", usage: "path `GLOB` the IaC engine skips (repeatable)",
+		set: func(o *Options, v string) error { o.IaC.Exclude = append(o.IaC.Exclude, splitList(v)...); return nil }},
+	{flag: "download-tf-modules", key: "iac.download-modules", usage: "let Terraform fetch remote module sources (off: a pull request must not make the scanner fetch URLs)", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.IaC.DownloadModules, v) }},
+	{flag: "iac-checks", key: "iac.checks", usage: "extra Rego check `PATH`s (repeatable)", path: true,
+		set: func(o *Options, v string) error { o.IaC.CheckPaths = append(o.IaC.CheckPaths, splitList(v)...); return nil }},
+	{flag: "iac-namespaces", key: "iac.namespaces", usage: "Rego namespaces of the extra checks (repeatable)",
+		set: func(o *Options, v string) error { o.IaC.Namespaces = append(o.IaC.Namespaces, splitList(v)...); return nil }},
+	{flag: "tf-vars", key: "iac.tf-vars", usage: "Terraform .tfvars `FILE`s (repeatable)", path: true,
+		set: func(o *Options, v string) error { o.IaC.TFVars = append(o.IaC.TFVars, splitList(v)...); return nil }},
+	{flag: "helm-values", key: "iac.helm-values", usage: "Helm values `FILE`s (repeatable)", path: true,
+		set: func(o *Options, v string) error { o.IaC.HelmValues = append(o.IaC.HelmValues, splitList(v)...); return nil }},
+	{flag: "cf-params", key: "iac.cf-params", usage: "CloudFormation parameter `FILE`s (repeatable)", path: true,
+		set: func(o *Options, v string) error { o.IaC.CFParams = append(o.IaC.CFParams, splitList(v)...); return nil }},
+}
+
+// resolvePaths makes every path in a comma list absolute against dir.
+func resolvePaths(v, dir string) string {
+	parts := splitList(v)
+	for i, p := range parts {
+		if !filepath.IsAbs(p) {
+			parts[i] = filepath.Join(dir, p)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func normEngines(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, e := range in {
+		e = strings.ToLower(e)
+		switch e {
+		case "images", "vuln", "vulnerabilities":
+			e = scanners.EngineImage
+		case "secret":
+			e = scanners.EngineSecrets
+		case "config", "misconfig", "misconfiguration":
+			e = scanners.EngineIaC
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func setBool(dst *bool, v string) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("invalid boolean %q", v)
+	}
+	*dst = b
+	return nil
+}
+
+func setInt(dst *int, v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return fmt.Errorf("invalid number %q", v)
+	}
+	*dst = n
+	return nil
+}

@@ -1,0 +1,112 @@
+// Package policy decides what the findings mean for the build: steps that
+// suppress or classify findings (marking them, never dropping them), then the
+// verdict against the severity thresholds.
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// Threshold is the lowest severity that fails the build; Never means no
+// severity does ("--fail-on none").
+type Threshold struct {
+	Severity scanners.Severity
+	Never    bool
+}
+
+// String returns the flag spelling.
+func (t Threshold) String() string {
+	if t.Never {
+		return "none"
+	}
+	return strings.ToLower(t.Severity.String())
+}
+
+// ParseThreshold reads critical|high|medium|low|unknown|none.
+func ParseThreshold(s string) (Threshold, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "none" || s == "never" || s == "off" {
+		return Threshold{Never: true}, nil
+	}
+	sev, err := scanners.ParseSeverity(s)
+	if err != nil {
+		return Threshold{}, fmt.Errorf("unknown severity %q (want critical, high, medium, low, unknown or none)", s)
+	}
+	return Threshold{Severity: sev}, nil
+}
+
+// Fails reports whether a finding of this severity crosses the threshold.
+func (t Threshold) Fails(s scanners.Severity) bool {
+	return !t.Never && s >= t.Severity
+}
+
+// Thresholds is the global threshold plus per-engine overrides.
+type Thresholds struct {
+	Default   Threshold
+	PerEngine map[string]Threshold
+}
+
+// DefaultThresholds fails on HIGH and above.
+func DefaultThresholds() Thresholds {
+	return Thresholds{Default: Threshold{Severity: scanners.SeverityHigh}}
+}
+
+// For returns the threshold of an engine.
+func (t Thresholds) For(engine string) Threshold {
+	if th, ok := t.PerEngine[engine]; ok {
+		return th
+	}
+	return t.Default
+}
+
+// Set applies one --fail-on value onto t: "high", or a comma-separated
+// list such as "secrets=low,iac=high" (a bare severity in the list sets the
+// default).
+func (t *Thresholds) Set(value string) error {
+	for _, part := range strings.Split(value, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		engine, sev, found := strings.Cut(part, "=")
+		if !found {
+			th, err := ParseThreshold(part)
+			if err != nil {
+				return err
+			}
+			t.Default = th
+			continue
+		}
+		engine = strings.ToLower(strings.TrimSpace(engine))
+		if engine == "images" {
+			engine = scanners.EngineImage
+		}
+		if !slices.Contains(scanners.Engines, engine) {
+			return fmt.Errorf("unknown engine %q in %q (want %s)", engine, part, strings.Join(scanners.Engines, ", "))
+		}
+		th, err := ParseThreshold(sev)
+		if err != nil {
+			return fmt.Errorf("%s: %w", engine, err)
+		}
+		if t.PerEngine == nil {
+			t.PerEngine = map[string]Threshold{}
+		}
+		t.PerEngine[engine] = th
+	}
+	return nil
+}
+
+// String writes the thresholds back in --fail-on syntax, stable order.
+func (t Thresholds) String() string {
+	parts := []string{t.Default.String()}
+	for _, e := range scanners.Engines {
+		if th, ok := t.PerEngine[e]; ok {
+			parts = append(parts, e+"="+th.String())
+		}
+	}
+	return strings.Join(parts, ",")
+}

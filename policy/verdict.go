@@ -1,0 +1,104 @@
+package policy
+
+import (
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// Gate is the build-breaking rule: thresholds, and whether only findings
+// that are new against a baseline count.
+type Gate struct {
+	Thresholds Thresholds
+	NewOnly    bool
+}
+
+// Fails reports whether one finding breaks the build.
+func (g Gate) Fails(f *scanners.Finding) bool {
+	if f.Suppressed() || f.BaselineState == "absent" {
+		return false
+	}
+	if g.NewOnly && f.BaselineState != "" && f.BaselineState != "new" {
+		return false
+	}
+	return g.Thresholds.For(f.Scanner).Fails(f.Severity)
+}
+
+// Verdict is the outcome of a scan for the build.
+type Verdict struct {
+	// Pass is false when any finding crosses its threshold.
+	Pass bool `json:"pass"`
+	// Failing counts findings that break the build.
+	Failing int `json:"failing"`
+	// Counts are unsuppressed, present findings by engine and severity.
+	Counts map[string]map[string]int `json:"counts"`
+	// Total is every unsuppressed, present finding.
+	Total      int `json:"total"`
+	Suppressed int `json:"suppressed"`
+	// New and Absent count baseline states when a baseline was given.
+	New    int `json:"new"`
+	Absent int `json:"absent"`
+	// FailedEngines lists engines that could not complete.
+	FailedEngines []string `json:"failedEngines,omitempty"`
+	// PartialEngines lists engines that skipped some input.
+	PartialEngines []string `json:"partialEngines,omitempty"`
+	Thresholds     string   `json:"thresholds"`
+	NewOnly        bool     `json:"newOnly,omitempty"`
+}
+
+// Decide computes the verdict over every engine's findings.
+func (g Gate) Decide(results []scanners.Result) Verdict {
+	v := Verdict{Pass: true, Counts: map[string]map[string]int{}, Thresholds: g.Thresholds.String(), NewOnly: g.NewOnly}
+	for _, r := range results {
+		switch r.Status.State {
+		case scanners.Failed:
+			v.FailedEngines = append(v.FailedEngines, r.Scanner)
+		case scanners.Partial:
+			v.PartialEngines = append(v.PartialEngines, r.Scanner)
+		}
+		for i := range r.Findings {
+			f := &r.Findings[i]
+			switch {
+			case f.BaselineState == "absent":
+				v.Absent++
+				continue
+			case f.Suppressed():
+				v.Suppressed++
+				continue
+			}
+			if f.BaselineState == "new" {
+				v.New++
+			}
+			v.Total++
+			if v.Counts[f.Scanner] == nil {
+				v.Counts[f.Scanner] = map[string]int{}
+			}
+			v.Counts[f.Scanner][f.Severity.String()]++
+			if g.Fails(f) {
+				v.Failing++
+				v.Pass = false
+			}
+		}
+	}
+	return v
+}
+
+// Exit codes, documented in the README and the CLI help.
+const (
+	ExitPass          = 0
+	ExitPolicyFailure = 1
+	ExitUsage         = 2
+	ExitScannerFailed = 3
+)
+
+// ExitCode maps a verdict to the process exit code. An engine that could not
+// run wins over a policy failure: the results are incomplete, and the build
+// must say so.
+func (v Verdict) ExitCode() int {
+	switch {
+	case len(v.FailedEngines) > 0:
+		return ExitScannerFailed
+	case !v.Pass:
+		return ExitPolicyFailure
+	default:
+		return ExitPass
+	}
+}

@@ -1,0 +1,81 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// The Azure Pipelines agent executes a logging command ("##vso[...]") found
+// anywhere in a line of a task's output, and treats "##[" as formatting. A
+// file name or a line of a scanned file is attacker-controlled, so nothing
+// from a scan reaches the console without passing through SafeText: it never
+// contains "##", a line break, a terminal escape or a bidi override.
+
+// SafeText returns s made safe to print as part of one console line.
+func SafeText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	writeSafe(&b, s, false, new(byte))
+	return b.String()
+}
+
+// writeSafe escapes s onto b. keepNewlines lets '\n' through (for whole log
+// records); last carries the previous byte written across calls.
+func writeSafe(b *strings.Builder, s string, keepNewlines bool, last *byte) {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(b, `\x%02x`, s[i])
+			*last = 'x'
+		case r == '\n' && keepNewlines:
+			b.WriteByte('\n')
+			*last = '\n'
+		case r == '#':
+			if *last == '#' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte('#')
+			*last = '#'
+		case r == '\t':
+			b.WriteByte(' ')
+			*last = ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(b, `\x%02x`, r)
+			*last = 'x'
+		case r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff:
+			fmt.Fprintf(b, `\u%04x`, r)
+			*last = 'x'
+		default:
+			b.WriteString(s[i : i+size])
+			*last = s[i+size-1]
+		}
+		i += size
+	}
+}
+
+// SafeWriter escapes everything written through it, keeping line breaks. It
+// guards log output (ours and the engines') the way SafeText guards a value.
+type SafeWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last byte
+}
+
+// NewSafeWriter wraps w.
+func NewSafeWriter(w io.Writer) *SafeWriter { return &SafeWriter{w: w} }
+
+// Write implements io.Writer; it reports len(p) on success.
+func (s *SafeWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	writeSafe(&b, string(p), true, &s.last)
+	if _, err := io.WriteString(s.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

@@ -1,0 +1,422 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/owenrumney/go-sarif/v2/sarif"
+
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// SARIF constants shared by every run.
+const (
+	// SchemaURI is the schema location GitHub, Azure DevOps and the SARIF
+	// Multitool expect.
+	SchemaURI = "https://json.schemastore.org/sarif-2.1.0.json"
+	// SrcRoot is the uriBaseId every result location is relative to.
+	SrcRoot = "SRCROOT"
+	// FingerprintKey names Tollgate's stable fingerprint in partialFingerprints.
+	FingerprintKey = "tollgate/v1"
+	// ImagePseudoRoot is where findings without a checkout file are placed.
+	ImagePseudoRoot = "container-images"
+)
+
+// WriteSARIF writes the scan as one SARIF 2.1.0 log, one run per engine.
+func WriteSARIF(w io.Writer, s Scan) error {
+	log, err := BuildSARIF(s)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(log)
+	if err != nil {
+		return fmt.Errorf("encoding SARIF: %w", err)
+	}
+	clean, err := dropNulls(raw)
+	if err != nil {
+		return fmt.Errorf("encoding SARIF: %w", err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, clean, "", "  "); err != nil {
+		return fmt.Errorf("encoding SARIF: %w", err)
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
+	return err
+}
+
+// BuildSARIF converts the scan into go-sarif's model.
+func BuildSARIF(s Scan) (*sarif.Report, error) {
+	log, err := sarif.New(sarif.Version210, false)
+	if err != nil {
+		return nil, fmt.Errorf("creating SARIF log: %w", err)
+	}
+	log.Schema = SchemaURI
+	for _, r := range s.Results {
+		log.AddRun(buildRun(s, r))
+	}
+	return log, nil
+}
+
+func buildRun(s Scan, r scanners.Result) *sarif.Run {
+	driver := &sarif.ToolComponent{
+		Name:            r.Tool.Name,
+		FullName:        ptr(r.Tool.FullName),
+		Version:         ptr(r.Tool.Version),
+		SemanticVersion: ptr(r.Tool.Version),
+		InformationURI:  ptr(r.Tool.InformationURI),
+		Organization:    ptr("Tollgate"),
+		Rules:           []*sarif.ReportingDescriptor{},
+	}
+	if len(r.Tool.Properties) > 0 {
+		driver.Properties = sarif.Properties{}
+		for k, v := range r.Tool.Properties {
+			driver.Properties[k] = v
+		}
+	}
+
+	ruleIndex := map[string]uint{}
+	addRule := func(rule scanners.Rule) {
+		if _, ok := ruleIndex[rule.ID]; ok {
+			return
+		}
+		ruleIndex[rule.ID] = uint(len(driver.Rules))
+		driver.Rules = append(driver.Rules, descriptor(rule))
+	}
+	for _, rule := range r.Rules {
+		addRule(rule)
+	}
+	for _, f := range r.Findings {
+		if _, ok := ruleIndex[f.RuleID]; !ok {
+			addRule(scanners.Rule{ID: f.RuleID, Title: f.Title, HelpURI: f.HelpURI, Severity: f.Severity, Tags: f.Tags})
+		}
+	}
+
+	run := sarif.NewRun(sarif.Tool{Driver: driver})
+	for i := range r.Findings {
+		res := result(&r.Findings[i])
+		res.RuleIndex = ptr(ruleIndex[r.Findings[i].RuleID])
+		run.Results = append(run.Results, res)
+	}
+
+	auto := s.Automation
+	if auto == (Automation{}) {
+		auto = LocalAutomation()
+	}
+	run.AutomationDetails = &sarif.RunAutomationDetails{ID: ptr(auto.ID(s.Category, r.Scanner))}
+	if props := auto.Properties(); len(props) > 0 {
+		run.AutomationDetails.Properties = sarif.Properties{}
+		for k, v := range props {
+			run.AutomationDetails.Properties[k] = v
+		}
+	}
+	if s.Root != "" {
+		run.OriginalUriBaseIDs = map[string]*sarif.ArtifactLocation{
+			SrcRoot: {URI: ptr(rootURI(s.Root)), Description: &sarif.Message{Text: ptr("The scanned source tree.")}},
+		}
+	}
+	run.ColumnKind = "unicodeCodePoints"
+
+	inv := &sarif.Invocation{
+		ExecutionSuccessful: ptr(r.Status.State != scanners.Failed),
+	}
+	if !r.Started.IsZero() {
+		inv.StartTimeUTC = ptr(r.Started.UTC().Truncate(time.Millisecond))
+	}
+	if !r.Finished.IsZero() {
+		inv.EndTimeUTC = ptr(r.Finished.UTC().Truncate(time.Millisecond))
+	}
+	for _, n := range r.Status.Notifications {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, notification(n))
+	}
+	run.Invocations = []*sarif.Invocation{inv}
+
+	props := sarif.Properties{"tollgate/engine": r.Scanner, "tollgate/state": r.Status.State.String()}
+	for k, v := range s.RunProperties {
+		props[k] = v
+	}
+	run.Properties = props
+
+	if vc := s.VersionControl; vc != nil && vc.RepositoryURI != "" {
+		d := &sarif.VersionControlDetails{RepositoryURI: ptr(vc.RepositoryURI)}
+		if vc.Revision != "" {
+			d.RevisionID = ptr(vc.Revision)
+		}
+		if vc.Branch != "" {
+			d.Branch = ptr(vc.Branch)
+		}
+		d.MappedTo = &sarif.ArtifactLocation{URIBaseId: ptr(SrcRoot)}
+		run.VersionControlProvenance = []*sarif.VersionControlDetails{d}
+	}
+	return run
+}
+
+func descriptor(rule scanners.Rule) *sarif.ReportingDescriptor {
+	title := firstNonEmpty(rule.Title, rule.ID)
+	full := firstNonEmpty(rule.Description, title)
+	d := &sarif.ReportingDescriptor{
+		ID:               rule.ID,
+		ShortDescription: &sarif.MultiformatMessageString{Text: ptr(oneLine(title))},
+		FullDescription:  &sarif.MultiformatMessageString{Text: ptr(full)},
+		DefaultConfiguration: &sarif.ReportingConfiguration{
+			Level: levelOf(rule.Severity),
+		},
+		Help: &sarif.MultiformatMessageString{Text: ptr(helpText(rule)), Markdown: ptr(helpMarkdown(rule))},
+	}
+	if rule.Name != "" {
+		d.Name = ptr(rule.Name)
+	}
+	if rule.HelpURI != "" {
+		d.HelpURI = ptr(rule.HelpURI)
+	}
+	props := sarif.Properties{
+		"security-severity": SecuritySeverity(rule.Severity, 0),
+		"tags":              uniqueSorted(rule.Tags),
+		"precision":         "high",
+		"problem.severity":  problemSeverity(rule.Severity),
+		"severity":          rule.Severity.String(),
+	}
+	if len(rule.Aliases) > 0 {
+		props["aliases"] = rule.Aliases
+		d.DeprecatedIds = slices.Clone(rule.Aliases)
+	}
+	d.Properties = props
+	return d
+}
+
+func result(f *scanners.Finding) *sarif.Result {
+	res := &sarif.Result{
+		RuleID:  ptr(f.RuleID),
+		Level:   ptr(levelOf(f.Severity)),
+		Message: sarif.Message{Text: ptr(firstNonEmpty(f.Message, f.Title, f.RuleID))},
+		PartialFingerprints: map[string]interface{}{
+			FingerprintKey: f.Fingerprint,
+		},
+	}
+	res.Locations = []*sarif.Location{location(f)}
+
+	props := sarif.Properties{
+		"severity": f.Severity.String(),
+		"tags":     uniqueSorted(f.Tags),
+	}
+	cvss := 0.0
+	if f.Vuln != nil {
+		cvss = f.Vuln.CVSSScore
+	}
+	props["security-severity"] = SecuritySeverity(f.Severity, cvss)
+	switch {
+	case f.Secret != nil:
+		props["secret"] = map[string]any{"redacted": f.Secret.Redacted, "gitleaksFingerprint": f.Secret.GitleaksFingerprint}
+		if f.Secret.Commit != "" {
+			props["commit"] = f.Secret.Commit
+		}
+	case f.Misconfig != nil:
+		m := map[string]any{"fileType": f.Misconfig.FileType}
+		if f.Misconfig.Resource != "" {
+			m["resource"] = f.Misconfig.Resource
+		}
+		if f.Misconfig.Provider != "" {
+			m["provider"] = f.Misconfig.Provider
+		}
+		if f.Misconfig.Service != "" {
+			m["service"] = f.Misconfig.Service
+		}
+		if f.Misconfig.Resolution != "" {
+			m["resolution"] = f.Misconfig.Resolution
+		}
+		props["misconfiguration"] = m
+	case f.Vuln != nil:
+		props["vulnerability"] = f.Vuln
+		props["image"] = f.Location.Image
+	}
+	res.Properties = props
+
+	for _, s := range f.Suppressions {
+		res.Suppressions = append(res.Suppressions, &sarif.Suppression{
+			Kind:          s.Kind,
+			Status:        ptr("accepted"),
+			Justification: ptr(s.Justification),
+			PropertyBag:   sarif.PropertyBag{Properties: sarif.Properties{"source": s.Source}},
+		})
+	}
+	if f.BaselineState != "" {
+		res.BaselineState = ptr(f.BaselineState)
+	}
+	return res
+}
+
+func location(f *scanners.Finding) *sarif.Location {
+	p := f.Location.Path
+	if p == "" {
+		p = ImagePseudoPath(f.Location.Image)
+	}
+	loc := &sarif.PhysicalLocation{
+		ArtifactLocation: &sarif.ArtifactLocation{URI: ptr(PathURI(p)), URIBaseId: ptr(SrcRoot)},
+		Region:           region(f.Location),
+	}
+	l := &sarif.Location{PhysicalLocation: loc}
+	if f.Location.Image != "" {
+		l.Message = &sarif.Message{Text: ptr("image " + f.Location.Image)}
+	}
+	return l
+}
+
+// region is always valid SARIF: lines start at 1, columns only when both
+// ends are known and in order.
+func region(l scanners.Location) *sarif.Region {
+	start := max(l.StartLine, 1)
+	end := max(l.EndLine, start)
+	r := &sarif.Region{StartLine: ptr(start), EndLine: ptr(end)}
+	if l.StartColumn >= 1 && l.EndColumn >= 1 && (end > start || l.EndColumn > l.StartColumn) {
+		r.StartColumn = ptr(l.StartColumn)
+		r.EndColumn = ptr(l.EndColumn)
+	}
+	return r
+}
+
+func notification(n scanners.Notification) *sarif.Notification {
+	out := &sarif.Notification{
+		Level:   string(n.Level),
+		Message: &sarif.Message{Text: ptr(firstNonEmpty(n.Message, n.Code))},
+	}
+	if n.Code != "" {
+		out.Descriptor = &sarif.ReportingDescriptorReference{Id: ptr(n.Code)}
+	}
+	if n.Path != "" {
+		pl := &sarif.PhysicalLocation{
+			ArtifactLocation: &sarif.ArtifactLocation{URI: ptr(PathURI(n.Path)), URIBaseId: ptr(SrcRoot)},
+		}
+		if n.Line > 0 {
+			pl.Region = &sarif.Region{StartLine: ptr(n.Line)}
+		}
+		out.Locations = []*sarif.Location{{PhysicalLocation: pl}}
+	}
+	return out
+}
+
+// PathURI percent-encodes a repository-relative slash path as a relative
+// URI reference. Every segment is escaped, and ':' always, so that no
+// segment can read as a URI scheme (GitHub rejects "a:b/c").
+func PathURI(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = strings.ReplaceAll(url.PathEscape(s), ":", "%3A")
+	}
+	return strings.Join(segs, "/")
+}
+
+// ImagePseudoPath is the stable repo-relative location of an image finding
+// with no checkout line: container-images/<reference, made path-safe>.
+func ImagePseudoPath(image string) string {
+	if image == "" {
+		return ImagePseudoRoot
+	}
+	var b strings.Builder
+	for _, r := range image {
+		switch {
+		case r == '/' || r == ':' || r == '@':
+			b.WriteByte('_')
+		case r < 0x20 || r == 0x7f:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return ImagePseudoRoot + "/" + b.String()
+}
+
+func rootURI(root string) string {
+	p := filepath.ToSlash(root)
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return (&url.URL{Scheme: "file", Path: p}).String()
+}
+
+func helpText(r scanners.Rule) string {
+	var b strings.Builder
+	b.WriteString(firstNonEmpty(r.Title, r.ID))
+	if r.Description != "" && r.Description != r.Title {
+		b.WriteString("\n\n" + r.Description)
+	}
+	if r.Resolution != "" {
+		b.WriteString("\n\nResolution: " + r.Resolution)
+	}
+	for _, ref := range r.References {
+		b.WriteString("\n- " + ref)
+	}
+	return b.String()
+}
+
+func helpMarkdown(r scanners.Rule) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** (`%s`, severity %s)", mdEscape(firstNonEmpty(r.Title, r.ID)), r.ID, r.Severity)
+	if r.Description != "" && r.Description != r.Title {
+		b.WriteString("\n\n" + mdEscape(r.Description))
+	}
+	if r.Resolution != "" {
+		b.WriteString("\n\n**Resolution:** " + mdEscape(r.Resolution))
+	}
+	if len(r.References) > 0 {
+		b.WriteString("\n\n**References:**")
+		for _, ref := range r.References {
+			fmt.Fprintf(&b, "\n- <%s>", ref)
+		}
+	}
+	if len(r.Aliases) > 0 {
+		b.WriteString("\n\nAlso known as: " + strings.Join(r.Aliases, ", "))
+	}
+	return b.String()
+}
+
+// mdEscape keeps rule text from injecting markup (HTML, links) into viewers.
+func mdEscape(s string) string {
+	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func problemSeverity(s scanners.Severity) string {
+	switch s {
+	case scanners.SeverityCritical, scanners.SeverityHigh:
+		return "error"
+	case scanners.SeverityMedium:
+		return "warning"
+	default:
+		return "recommendation"
+	}
+}
+
+func formatScore(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func uniqueSorted(ss []string) []string {
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,185 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// TableOptions tune the console report.
+type TableOptions struct {
+	// Quiet prints the verdict line only.
+	Quiet bool
+	// MaxTitle truncates long titles (0: 100 characters).
+	MaxTitle int
+}
+
+// WriteTable writes the human report: findings grouped by severity, the
+// engines' state and notifications, and a one-line verdict. Everything goes
+// through a SafeWriter: no text from the scanned files can form a pipeline
+// logging command.
+func WriteTable(w io.Writer, s Scan, opt TableOptions) error {
+	sw := NewSafeWriter(w)
+	if opt.MaxTitle <= 0 {
+		opt.MaxTitle = 100
+	}
+	if !opt.Quiet {
+		if err := writeFindings(sw, s, opt); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(sw, VerdictLine(s))
+	return err
+}
+
+func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
+	bySev := map[scanners.Severity][]*scanners.Finding{}
+	for ri := range s.Results {
+		for fi := range s.Results[ri].Findings {
+			f := &s.Results[ri].Findings[fi]
+			if f.Suppressed() || f.BaselineState == "absent" {
+				continue
+			}
+			bySev[f.Severity] = append(bySev[f.Severity], f)
+		}
+	}
+	for sev := scanners.SeverityCritical; sev >= scanners.SeverityUnknown; sev-- {
+		fs := bySev[sev]
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s (%d)\n", sev, len(fs))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, f := range fs {
+			mark := " "
+			if s.Gate.Fails(f) {
+				mark = "x"
+			}
+			state := ""
+			if f.BaselineState != "" {
+				state = " [" + f.BaselineState + "]"
+			}
+			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s%s\n", mark, f.Scanner, f.RuleID, where(f), truncate(oneLine(f.Title), opt.MaxTitle), state)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	for _, r := range s.Results {
+		fmt.Fprintf(w, "%-8s %s, %d finding(s)", r.Scanner, r.Status.State, len(r.Findings))
+		if n := len(r.Status.Notifications); n > 0 {
+			fmt.Fprintf(w, ", %d notification(s)", n)
+		}
+		fmt.Fprintln(w)
+		for _, n := range r.Status.Notifications {
+			fmt.Fprintf(w, "  %-7s %s\n", n.Level, oneLine(n.Message))
+		}
+	}
+	if s.Verdict.Suppressed > 0 {
+		fmt.Fprintf(w, "suppressed: %d finding(s) (kept in the SARIF log with their justification)\n", s.Verdict.Suppressed)
+	}
+	return nil
+}
+
+// VerdictLine is the one-line summary printed last.
+func VerdictLine(s Scan) string {
+	v := s.Verdict
+	var b strings.Builder
+	switch {
+	case len(v.FailedEngines) > 0:
+		fmt.Fprintf(&b, "ERROR: engine(s) failed: %s; results are incomplete", strings.Join(v.FailedEngines, ", "))
+		if !v.Pass {
+			fmt.Fprintf(&b, "; %d finding(s) also cross the threshold", v.Failing)
+		}
+	case !v.Pass:
+		fmt.Fprintf(&b, "FAIL: %d of %d finding(s) at or above the threshold (%s)", v.Failing, v.Total, v.Thresholds)
+	default:
+		fmt.Fprintf(&b, "PASS: %d finding(s), none at or above the threshold (%s)", v.Total, v.Thresholds)
+	}
+	if v.NewOnly {
+		fmt.Fprintf(&b, "; only new findings count (%d new)", v.New)
+	}
+	if v.Suppressed > 0 {
+		fmt.Fprintf(&b, "; %d suppressed", v.Suppressed)
+	}
+	fmt.Fprintf(&b, " -> exit %d", v.ExitCode())
+	return b.String()
+}
+
+func where(f *scanners.Finding) string {
+	var b strings.Builder
+	if f.Location.Image != "" {
+		b.WriteString(f.Location.Image)
+		if f.Vuln != nil {
+			fmt.Fprintf(&b, " %s@%s", f.Vuln.Package, f.Vuln.InstalledVersion)
+		}
+		if f.Location.Path != "" {
+			b.WriteString(" (")
+		}
+	}
+	if f.Location.Path != "" {
+		b.WriteString(f.Location.Path)
+		if f.Location.StartLine > 0 {
+			fmt.Fprintf(&b, ":%d", f.Location.StartLine)
+		}
+		if f.Location.Image != "" {
+			b.WriteString(")")
+		}
+	}
+	if f.Location.Commit != "" {
+		fmt.Fprintf(&b, " @%.12s", f.Location.Commit)
+	}
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// JSONReport is the --format json document.
+type JSONReport struct {
+	Tool    string            `json:"tool"`
+	Version string            `json:"version"`
+	Root    string            `json:"root"`
+	Verdict any               `json:"verdict"`
+	Results []scanners.Result `json:"results"`
+	Exit    int               `json:"exitCode"`
+	Extra   map[string]any    `json:"properties,omitempty"`
+}
+
+// WriteJSON writes the machine-readable report.
+func WriteJSON(w io.Writer, s Scan) error {
+	results := s.Results
+	if results == nil {
+		results = []scanners.Result{}
+	}
+	for i := range results {
+		if results[i].Findings == nil {
+			results[i].Findings = []scanners.Finding{}
+		}
+		if results[i].Rules == nil {
+			results[i].Rules = []scanners.Rule{}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(JSONReport{
+		Tool:    "tollgate",
+		Version: s.ToolVersion,
+		Root:    s.Root,
+		Verdict: s.Verdict,
+		Results: results,
+		Exit:    s.Verdict.ExitCode(),
+		Extra:   s.RunProperties,
+	})
+}

@@ -1,0 +1,159 @@
+// Package scan runs one Tollgate scan from its Options to its reports:
+// walk, engines side by side, policy, verdict, then SARIF and the console
+// report. The CLI and the pipeline task both call it.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/iac"
+	"github.com/tollgate/tollgate/scanners/secrets"
+)
+
+// Outcome is a finished scan, ready for reports.
+type Outcome struct {
+	report.Scan
+}
+
+// ExitCode is the process exit code of the scan.
+func (o *Outcome) ExitCode() int { return o.Verdict.ExitCode() }
+
+// Run scans opts.Path. It returns an error only when no scan could happen
+// at all (the root cannot be read); everything else is in the Outcome.
+func Run(ctx context.Context, log *slog.Logger, opts config.Options, version string, getenv func(string) string) (*Outcome, error) {
+	started := time.Now()
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	target, err := scanners.Walk(ctx, opts.Path, scanners.WalkOptions{
+		MaxFileSize: opts.MaxFileSize,
+		MaxDepth:    opts.MaxDepth,
+		Exclude:     config.Matcher(opts.Exclude),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", opts.Path, err)
+	}
+	defer target.Close()
+	log.Info("scanning", "root", target.Root, "files", len(target.Files))
+
+	engines := Engines(opts, log)
+	results := scanners.Run(ctx, log, target, engines)
+
+	gate := opts.Gate
+	verdict := gate.Decide(results)
+	out := &Outcome{Scan: report.Scan{
+		Root:        target.Root,
+		Results:     results,
+		Verdict:     verdict,
+		Gate:        gate,
+		ToolVersion: version,
+		Category:    opts.Category,
+		Automation:  report.AutomationFromEnv(getenv),
+		Started:     started,
+		Finished:    time.Now(),
+		RunProperties: map[string]any{
+			"tollgate/version": version,
+		},
+	}}
+	return out, nil
+}
+
+// Engines builds the enabled engines, in report order.
+func Engines(opts config.Options, log *slog.Logger) []scanners.Scanner {
+	var out []scanners.Scanner
+	if opts.Enabled(scanners.EngineSecrets) {
+		e := secrets.New(secrets.Options{
+			ConfigPath:      opts.Secrets.Config,
+			Severity:        opts.Secrets.Severity,
+			RuleSeverity:    opts.Secrets.RuleSeverity,
+			MaxArchiveDepth: opts.Secrets.MaxArchiveDepth,
+		}, log)
+		out = append(out, scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude)))
+	}
+	if opts.Enabled(scanners.EngineIaC) {
+		e := iac.New(iac.Options{
+			FileTypes:       opts.IaC.FileTypes,
+			DownloadModules: opts.IaC.DownloadModules,
+			CheckPaths:      opts.IaC.CheckPaths,
+			Namespaces:      opts.IaC.Namespaces,
+			TFVars:          opts.IaC.TFVars,
+			HelmValueFiles:  opts.IaC.HelmValues,
+			CFParams:        opts.IaC.CFParams,
+		}, log)
+		out = append(out, scanners.Excluding(e, config.Matcher(opts.IaC.Exclude)))
+	}
+	return out
+}
+
+// WriteReports writes the SARIF log (when asked) and the report in the
+// chosen format to the output file or stdout.
+func WriteReports(o *Outcome, opts config.Options, stdout io.Writer) error {
+	var errs []error
+	if opts.SARIF != "" {
+		if err := WriteFileAtomic(opts.SARIF, func(w io.Writer) error { return report.WriteSARIF(w, o.Scan) }); err != nil {
+			errs = append(errs, fmt.Errorf("writing SARIF: %w", err))
+		}
+	}
+	write := func(w io.Writer) error {
+		switch opts.Format {
+		case "json":
+			return report.WriteJSON(w, o.Scan)
+		case "sarif":
+			return report.WriteSARIF(w, o.Scan)
+		default:
+			return report.WriteTable(w, o.Scan, report.TableOptions{Quiet: opts.Quiet})
+		}
+	}
+	if opts.Output != "" {
+		if err := WriteFileAtomic(opts.Output, write); err != nil {
+			errs = append(errs, fmt.Errorf("writing report: %w", err))
+		}
+		if opts.Format != "table" {
+			// The console still gets the one-line verdict.
+			if _, err := fmt.Fprintln(report.NewSafeWriter(stdout), report.VerdictLine(o.Scan)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else if err := write(stdout); err != nil {
+		errs = append(errs, fmt.Errorf("writing report: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// WriteFileAtomic writes a file through a temporary file in the same
+// directory and a rename, so an interrupted run never leaves a truncated log.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

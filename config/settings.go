@@ -14,11 +14,11 @@ import (
 // setting is one option, readable from a flag, an environment variable and
 // a key of .tollgate.yaml, all as the same string syntax.
 type setting struct {
-	flag  string // flag name; env var is TOLLGATE_<FLAG> in upper snake case
-	short string
-	key   string // .tollgate.yaml key path; "" means flag name
-	usage string
-	def   string
+	flag   string // flag name; env var is TOLLGATE_<FLAG> in upper snake case
+	short  string
+	key    string // .tollgate.yaml key path; "" means flag name
+	usage  string
+	def    string
 	isBool bool
 	// path marks values that are file paths, resolved against the config
 	// file's directory when they come from the file.
@@ -85,24 +85,39 @@ var settings = []setting{
 			return err
 		}},
 	{flag: "secrets-exclude", key: "secrets.exclude", usage: "path `GLOB` the secrets engine skips (repeatable)",
-		set: func(o *Options, v string) error { o.Secrets.Exclude = append(o.Secrets.Exclude, splitList(v)...); return nil }},
+		set: func(o *Options, v string) error {
+			o.Secrets.Exclude = append(o.Secrets.Exclude, splitList(v)...)
+			return nil
+		}},
 	{flag: "secrets-archive-depth", key: "secrets.max-archive-depth", usage: "look this many levels into zip/tar archives (0: not at all)", def: "0",
 		set: func(o *Options, v string) error { return setInt(&o.Secrets.MaxArchiveDepth, v) }},
 
 	{flag: "iac-file-types", key: "iac.file-types", usage: "IaC types to check (default all): " + strings.Join(iac.TypeNames(), ", "),
-		set: func(o *Options, v string) error { o.IaC.FileTypes = splitList(v); return iac.ValidateFileTypes(o.IaC.FileTypes) }},
+		set: func(o *Options, v string) error {
+			o.IaC.FileTypes = splitList(v)
+			return iac.ValidateFileTypes(o.IaC.FileTypes)
+		}},
 	{flag: "iac-exclude", key: "iac.exclude", usage: "path `GLOB` the IaC engine skips (repeatable)",
 		set: func(o *Options, v string) error { o.IaC.Exclude = append(o.IaC.Exclude, splitList(v)...); return nil }},
 	{flag: "download-tf-modules", key: "iac.download-modules", usage: "let Terraform fetch remote module sources (off: a pull request must not make the scanner fetch URLs)", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.IaC.DownloadModules, v) }},
 	{flag: "iac-checks", key: "iac.checks", usage: "extra Rego check `PATH`s (repeatable)", path: true,
-		set: func(o *Options, v string) error { o.IaC.CheckPaths = append(o.IaC.CheckPaths, splitList(v)...); return nil }},
+		set: func(o *Options, v string) error {
+			o.IaC.CheckPaths = append(o.IaC.CheckPaths, splitList(v)...)
+			return nil
+		}},
 	{flag: "iac-namespaces", key: "iac.namespaces", usage: "Rego namespaces of the extra checks (repeatable)",
-		set: func(o *Options, v string) error { o.IaC.Namespaces = append(o.IaC.Namespaces, splitList(v)...); return nil }},
+		set: func(o *Options, v string) error {
+			o.IaC.Namespaces = append(o.IaC.Namespaces, splitList(v)...)
+			return nil
+		}},
 	{flag: "tf-vars", key: "iac.tf-vars", usage: "Terraform .tfvars `FILE`s (repeatable)", path: true,
 		set: func(o *Options, v string) error { o.IaC.TFVars = append(o.IaC.TFVars, splitList(v)...); return nil }},
 	{flag: "helm-values", key: "iac.helm-values", usage: "Helm values `FILE`s (repeatable)", path: true,
-		set: func(o *Options, v string) error { o.IaC.HelmValues = append(o.IaC.HelmValues, splitList(v)...); return nil }},
+		set: func(o *Options, v string) error {
+			o.IaC.HelmValues = append(o.IaC.HelmValues, splitList(v)...)
+			return nil
+		}},
 	{flag: "cf-params", key: "iac.cf-params", usage: "CloudFormation parameter `FILE`s (repeatable)", path: true,
 		set: func(o *Options, v string) error { o.IaC.CFParams = append(o.IaC.CFParams, splitList(v)...); return nil }},
 }

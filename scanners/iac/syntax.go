@@ -98,13 +98,13 @@ func yamlErrorLine(msg string) int {
 // fixtures) out of the check: only files that an IaC parser would claim.
 func looksLikeIaCJSON(content []byte) bool {
 	for _, marker := range []string{
-		"schema.management.azure.com",        // ARM
-		"AWSTemplateFormatVersion",           // CloudFormation
-		`"terraform_version"`,                // Terraform plan
-		`"apiVersion"`,                       // Kubernetes
-		`"Resources"`,                        // CloudFormation without a version
-		"deploymentTemplate.json",            // ARM
-		"deploymentParameters.json#",         // ARM parameters
+		"schema.management.azure.com",         // ARM
+		"AWSTemplateFormatVersion",            // CloudFormation
+		`"terraform_version"`,                 // Terraform plan
+		`"apiVersion"`,                        // Kubernetes
+		`"Resources"`,                         // CloudFormation without a version
+		"deploymentTemplate.json",             // ARM
+		"deploymentParameters.json#",          // ARM parameters
 		"subscriptionDeploymentTemplate.json", // ARM
 	} {
 		if bytes.Contains(content, []byte(marker)) {

@@ -14,7 +14,7 @@ import (
 
 // convert turns one failed (or inline-ignored) Trivy result into a Finding
 // and its rule, with the fields `trivy config` reports.
-func convert(ft detection.FileType, scannerName string, r iacscan.Result, lines *lineCache) (tg.Finding, tg.Rule) {
+func convert(ft detection.FileType, r iacscan.Result, lines *lineCache) (tg.Finding, tg.Rule) {
 	flat := r.Flatten()
 	rule := r.Rule()
 	id := rule.ID
@@ -137,4 +137,25 @@ func dedupe(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// relocateToPlan puts a finding from a Terraform plan on the plan file:
+// Trivy reports it on the synthetic "main.tf" it builds from the plan. The
+// line is the resource's "address" entry in the plan, when found.
+func relocateToPlan(f *tg.Finding, planPath string, lines *lineCache) {
+	f.Location = tg.Location{Path: planPath}
+	res := ""
+	if f.Misconfig != nil {
+		res = f.Misconfig.Resource
+	}
+	if res != "" {
+		needle := `"address": "` + res + `"`
+		for i, l := range lines.all(planPath) {
+			if strings.Contains(strings.ReplaceAll(l, `":"`, `": "`), needle) {
+				f.Location.StartLine, f.Location.EndLine = i+1, i+1
+				break
+			}
+		}
+	}
+	f.Fingerprint = tg.Fingerprint(tg.EngineIaC, f.RuleID, planPath, res)
 }

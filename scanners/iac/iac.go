@@ -128,33 +128,22 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	rules := map[string]tg.Rule{}
 	lines := newLineCache(t)
 	for _, ft := range fileTypes {
-		fsys := byType[ft.t]
-		if fsys == nil {
+		paths := byType[ft.t]
+		if len(paths) == 0 {
 			continue
 		}
-		sc, err := s.newTrivyScanner(ft.t, rr.rs)
-		if err != nil {
-			res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "scanner-init",
-				Message: fmt.Sprintf("%s scanner could not start: %v", ft.t, err)})
-			continue
-		}
-		results, err := sc.ScanFS(ctx, fsys, ".")
-		if err != nil {
-			if ctx.Err() != nil {
-				return res, ctx.Err()
+		// A plan is turned into one synthetic "main.tf" per file: scan each
+		// plan alone so that its findings can be put back on the plan file.
+		groups := [][]string{paths}
+		if isPlan(ft.t) {
+			groups = groups[:0]
+			for _, p := range paths {
+				groups = append(groups, []string{p})
 			}
-			res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "scan-error",
-				Message: fmt.Sprintf("%s checks failed: %v", ft.t, err)})
-			continue
 		}
-		for _, r := range results {
-			if r.Status() == iacscan.StatusPassed {
-				continue
-			}
-			f, rule := convert(ft.t, sc.Name(), r, lines)
-			res.Findings = append(res.Findings, f)
-			if _, ok := rules[rule.ID]; !ok {
-				rules[rule.ID] = rule
+		for _, group := range groups {
+			if err := s.scanGroup(ctx, t, ft.t, group, rr.rs, lines, &res, rules); err != nil {
+				return res, err
 			}
 		}
 	}
@@ -164,10 +153,74 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	return res, nil
 }
 
-// classify reads each candidate file once: it runs Trivy's type detection,
-// checks the syntax, and links the file into the virtual filesystem of each
-// type that claims it.
-func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool) (map[detection.FileType]*mapfs.FS, []tg.Notification) {
+// scanGroup runs one type's checks over a set of files. Only a cancelled
+// context is an error; a failing check run becomes a notification.
+func (s *Scanner) scanGroup(ctx context.Context, t *tg.Target, ft detection.FileType, paths []string, rs *rego.Scanner,
+	lines *lineCache, res *tg.Result, rules map[string]tg.Rule) error {
+	fsys, err := buildFS(t.Root, paths)
+	if err != nil {
+		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "internal", Message: err.Error()})
+		return nil
+	}
+	sc, err := s.newTrivyScanner(ft, rs)
+	if err != nil {
+		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "scanner-init",
+			Message: fmt.Sprintf("%s scanner could not start: %v", ft, err)})
+		return nil
+	}
+	results, err := sc.ScanFS(ctx, fsys, ".")
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		n := tg.Notification{Level: tg.LevelError, Code: "scan-error", Message: fmt.Sprintf("%s checks failed: %v", ft, err)}
+		if len(paths) == 1 {
+			n.Path = paths[0]
+			n.Message = fmt.Sprintf("%s checks failed on %s: %v", ft, paths[0], err)
+		}
+		res.Status.Add(n)
+		return nil
+	}
+	for _, r := range results {
+		if r.Status() == iacscan.StatusPassed {
+			continue
+		}
+		f, rule := convert(ft, r, lines)
+		if isPlan(ft) {
+			relocateToPlan(&f, paths[0], lines)
+		}
+		res.Findings = append(res.Findings, f)
+		if _, ok := rules[rule.ID]; !ok {
+			rules[rule.ID] = rule
+		}
+	}
+	return nil
+}
+
+func isPlan(ft detection.FileType) bool {
+	return ft == detection.FileTypeTerraformPlanJSON || ft == detection.FileTypeTerraformPlanSnapshot
+}
+
+// buildFS links the files into a virtual filesystem for Trivy's scanners.
+// It has no underlying root, so a module path cannot climb out of the scan root.
+func buildFS(root string, paths []string) (*mapfs.FS, error) {
+	mfs := mapfs.New()
+	for _, p := range paths {
+		if d := path.Dir(p); d != "." {
+			if err := mfs.MkdirAll(d, 0o700); err != nil && !isExist(err) {
+				return nil, fmt.Errorf("virtual filesystem: %s: %w", p, err)
+			}
+		}
+		if err := mfs.WriteFile(p, filepath.Join(root, filepath.FromSlash(p))); err != nil {
+			return nil, fmt.Errorf("virtual filesystem: %s: %w", p, err)
+		}
+	}
+	return mfs, nil
+}
+
+// classify reads each candidate file once: it runs Trivy's type detection
+// and checks the syntax. It returns the files each type claims.
+func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool) (map[detection.FileType][]string, []tg.Notification) {
 	var notes []tg.Notification
 	for _, n := range t.SkippedNotifications(true, func(p string) bool {
 		return len(candidateTypes(p, 0, enabled)) > 0
@@ -179,7 +232,7 @@ func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detect
 		paths[i] = f.Path
 	}
 	charts := helmCharts(paths)
-	byType := map[detection.FileType]*mapfs.FS{}
+	byType := map[detection.FileType][]string{}
 	for _, f := range t.Files {
 		if ctx.Err() != nil {
 			break
@@ -199,20 +252,7 @@ func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detect
 				Message: fmt.Sprintf("%s could not be parsed, so its checks did not run: %s", f.Path, se)})
 		}
 		for _, ft := range matchTypes(f.Path, content, cands) {
-			mfs := byType[ft]
-			if mfs == nil {
-				mfs = mapfs.New()
-				byType[ft] = mfs
-			}
-			if d := path.Dir(f.Path); d != "." {
-				if err := mfs.MkdirAll(d, 0o700); err != nil && !isExist(err) {
-					notes = append(notes, tg.Notification{Level: tg.LevelError, Code: "internal", Path: f.Path, Message: err.Error()})
-					continue
-				}
-			}
-			if err := mfs.WriteFile(f.Path, filepath.Join(t.Root, filepath.FromSlash(f.Path))); err != nil {
-				notes = append(notes, tg.Notification{Level: tg.LevelError, Code: "internal", Path: f.Path, Message: err.Error()})
-			}
+			byType[ft] = append(byType[ft], f.Path)
 		}
 	}
 	return byType, notes
@@ -308,20 +348,26 @@ func newLineCache(t *tg.Target) *lineCache {
 	return &lineCache{t: t, files: map[string][]string{}}
 }
 
+// all returns every line of a file (nil when it cannot be read).
+func (c *lineCache) all(p string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ls, ok := c.files[p]
+	if !ok {
+		if b, err := readFile(c.t, p); err == nil {
+			ls = strings.Split(string(b), "\n")
+		}
+		c.files[p] = ls
+	}
+	return ls
+}
+
 // lines returns lines [start, end] (1-based, inclusive), at most 50.
 func (c *lineCache) lines(p string, start, end int) []string {
 	if start <= 0 {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	all, ok := c.files[p]
-	if !ok {
-		if b, err := readFile(c.t, p); err == nil {
-			all = strings.Split(string(b), "\n")
-		}
-		c.files[p] = all
-	}
+	all := c.all(p)
 	if end < start {
 		end = start
 	}

@@ -29,6 +29,10 @@ func Multitool(dir string) (string, error) {
 	if p := os.Getenv(MultitoolEnv); p != "" {
 		return p, nil
 	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
 	for d := dir; ; d = filepath.Dir(d) {
 		p := filepath.Join(d, multitoolRel)
 		if _, err := os.Stat(p); err == nil {

@@ -73,7 +73,12 @@ func checkYAML(content []byte) *syntaxError {
 			return nil
 		}
 		if err != nil {
-			return &syntaxError{Line: yamlErrorLine(err.Error()), Err: errors.New(strings.TrimPrefix(err.Error(), "yaml: "))}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			line := yamlErrorLine(msg)
+			if line > 0 {
+				msg = strings.TrimPrefix(msg, fmt.Sprintf("line %d: ", line))
+			}
+			return &syntaxError{Line: line, Err: errors.New(msg)}
 		}
 	}
 }

@@ -1,0 +1,496 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/report/sarifcheck"
+)
+
+// These tests drive the built binary, the way users and pipelines run it.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tollgate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "tollgate")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "GOEXPERIMENT=jsonv2")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building tollgate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type runResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// tollgate runs the binary with a clean, pipeline-free environment plus env.
+func tollgate(t *testing.T, env []string, args ...string) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running tollgate: %v", err)
+	}
+	return runResult{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+func demoDir(t *testing.T) string {
+	t.Helper()
+	d, err := filepath.Abs("../../testdata/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// plantedSecrets are the fake credentials in testdata/demo.
+var plantedSecrets = []string{
+	"ghp_R8fT2vLq9XwZ4mN7pK3sD6hJ1cB5yA0eUi2o",
+	"AKIAQ7RW3LMZK2XPT4NV",
+	"kX9vR2mT7qL4wZ8nB3cF6hJ1pS5dG0aY7uE2iO4t",
+	"Xq8Rt2Lm9Vw4Zp7Kd3Sf6Hj1",
+}
+
+// sarifLog is the part of a SARIF log the tests read.
+type sarifLog struct {
+	Version string `json:"version"`
+	Runs    []struct {
+		Tool struct {
+			Driver struct {
+				Name  string `json:"name"`
+				Rules []struct {
+					ID         string         `json:"id"`
+					Properties map[string]any `json:"properties"`
+				} `json:"rules"`
+			} `json:"driver"`
+		} `json:"tool"`
+		AutomationDetails struct {
+			ID string `json:"id"`
+		} `json:"automationDetails"`
+		Results []struct {
+			RuleID  string `json:"ruleId"`
+			Level   string `json:"level"`
+			Message struct {
+				Text string `json:"text"`
+			} `json:"message"`
+			Locations []struct {
+				PhysicalLocation struct {
+					ArtifactLocation struct {
+						URI       string `json:"uri"`
+						URIBaseID string `json:"uriBaseId"`
+					} `json:"artifactLocation"`
+					Region struct {
+						StartLine int `json:"startLine"`
+					} `json:"region"`
+				} `json:"physicalLocation"`
+			} `json:"locations"`
+			PartialFingerprints map[string]string `json:"partialFingerprints"`
+			Suppressions        []struct {
+				Kind string `json:"kind"`
+			} `json:"suppressions"`
+		} `json:"results"`
+		Invocations []struct {
+			ExecutionSuccessful        bool `json:"executionSuccessful"`
+			ToolExecutionNotifications []struct {
+				Level   string `json:"level"`
+				Message struct {
+					Text string `json:"text"`
+				} `json:"message"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"toolExecutionNotifications"`
+		} `json:"invocations"`
+	} `json:"runs"`
+}
+
+func readSARIF(t *testing.T, path string) (sarifLog, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log sarifLog
+	if err := json.Unmarshal(raw, &log); err != nil {
+		t.Fatalf("SARIF is not valid JSON: %v", err)
+	}
+	return log, raw
+}
+
+// where lists "engine rule uri:line" for every result.
+func (l sarifLog) where() map[string]bool {
+	out := map[string]bool{}
+	for _, run := range l.Runs {
+		for _, r := range run.Results {
+			loc := r.Locations[0].PhysicalLocation
+			out[fmt.Sprintf("%s %s %s:%d", run.Tool.Driver.Name, r.RuleID, loc.ArtifactLocation.URI, loc.Region.StartLine)] = true
+		}
+	}
+	return out
+}
+
+func (l sarifLog) notifications() []string {
+	var out []string
+	for _, run := range l.Runs {
+		for _, inv := range run.Invocations {
+			for _, n := range inv.ToolExecutionNotifications {
+				out = append(out, n.Level+": "+n.Message.Text)
+			}
+		}
+	}
+	return out
+}
+
+// validateSARIF runs the SARIF Multitool and the 2.1.0 schema on a log.
+func validateSARIF(t *testing.T, path, ruleKinds string) {
+	t.Helper()
+	tool, err := sarifcheck.Multitool(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issues, err := sarifcheck.RunMultitool(context.Background(), tool, path, ruleKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range issues {
+		t.Errorf("Multitool (%s): %s", ruleKinds, i)
+	}
+	schema, err := sarifcheck.SchemaPath(tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sarifcheck.ValidateSchema(schema, raw); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestDemoScan(t *testing.T) {
+	out := t.TempDir()
+	sarifPath := filepath.Join(out, "demo.sarif")
+	r := tollgate(t, nil, "scan", "--sarif", sarifPath, demoDir(t))
+	if r.code != 1 {
+		t.Fatalf("exit code = %d, want 1 (findings at the default threshold)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	log, _ := readSARIF(t, sarifPath)
+	if log.Version != "2.1.0" || len(log.Runs) != 2 {
+		t.Fatalf("version %q with %d runs, want 2.1.0 with a run per engine", log.Version, len(log.Runs))
+	}
+	got := log.where()
+	for _, want := range []string{
+		"gitleaks github-pat app/settings.py:6",
+		"gitleaks aws-access-token app/settings.py:9",
+		"gitleaks slack-webhook-url app/deploy.sh:3",
+		"trivy-config AWS-0107 terraform/main.tf:33",
+		"trivy-config AZU-0011 terraform/main.tf:43",
+		"trivy-config KSV-0017 k8s/deployment.yaml:17",
+		"trivy-config DS-0002 docker/Dockerfile:4",
+		"trivy-config AZU-0008 arm/azuredeploy.json:13",
+	} {
+		if !got[want] {
+			t.Errorf("missing %q in the SARIF results", want)
+		}
+	}
+	ids := map[string]bool{}
+	for _, run := range log.Runs {
+		if !run.Invocations[0].ExecutionSuccessful {
+			t.Errorf("%s: executionSuccessful = false", run.Tool.Driver.Name)
+		}
+		if ids[run.AutomationDetails.ID] {
+			t.Errorf("automationDetails.id %q is not distinct per run", run.AutomationDetails.ID)
+		}
+		ids[run.AutomationDetails.ID] = true
+		for _, res := range run.Results {
+			if res.PartialFingerprints["tollgate/v1"] == "" {
+				t.Errorf("%s: no partial fingerprint", res.RuleID)
+			}
+			if res.Locations[0].PhysicalLocation.ArtifactLocation.URIBaseID != "SRCROOT" {
+				t.Errorf("%s: location not relative to SRCROOT", res.RuleID)
+			}
+		}
+		for _, rule := range run.Tool.Driver.Rules {
+			if _, ok := rule.Properties["security-severity"]; !ok {
+				t.Errorf("rule %s has no security-severity", rule.ID)
+			}
+		}
+	}
+	if !strings.Contains(r.stdout, "FAIL:") || !strings.Contains(r.stdout, "-> exit 1") {
+		t.Errorf("table has no failing verdict line:\n%s", r.stdout)
+	}
+	validateSARIF(t, sarifPath, "Sarif;Gh;Ado")
+}
+
+func TestExitCodes(t *testing.T) {
+	demo := demoDir(t)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want int
+	}{
+		{"fail-on none", nil, []string{"--fail-on", "none"}, 0},
+		{"only critical, secrets never", nil, []string{"--fail-on", "critical,secrets=none"}, 1},
+		{"every engine off", nil, []string{"--fail-on", "secrets=none,iac=none"}, 0},
+		{"secrets only, at high", nil, []string{"--scanners", "secrets", "--fail-on", "high"}, 1},
+		{"secrets raised above their severity", nil, []string{"--scanners", "secrets", "--fail-on", "critical"}, 0},
+		{"env var", []string{"TOLLGATE_FAIL_ON=none"}, nil, 0},
+		{"flag beats env var", []string{"TOLLGATE_FAIL_ON=none"}, []string{"--fail-on", "high"}, 1},
+		{"unknown flag", nil, []string{"--no-such-flag"}, 2},
+		{"bad severity", nil, []string{"--fail-on", "extreme"}, 2},
+		{"bad engine in fail-on", nil, []string{"--fail-on", "sast=low"}, 2},
+		{"bad format", nil, []string{"--format", "xml"}, 2},
+		{"bad scanner", nil, []string{"--scanners", "secrets,dast"}, 2},
+		{"bad env var", []string{"TOLLGATE_MAX_FILE_SIZE=huge"}, nil, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"scan", "-q"}, tc.args...)
+			r := tollgate(t, tc.env, append(args, demo)...)
+			if r.code != tc.want {
+				t.Errorf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tc.want, r.stdout, r.stderr)
+			}
+		})
+	}
+	if r := tollgate(t, nil, "scan", filepath.Join(t.TempDir(), "missing")); r.code != 2 {
+		t.Errorf("missing path: exit %d, want 2", r.code)
+	}
+	if r := tollgate(t, nil, "frobnicate"); r.code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", r.code)
+	}
+	if r := tollgate(t, nil, "version"); r.code != 0 || !strings.Contains(r.stdout, "gitleaks 8.30.1") || !strings.Contains(r.stdout, "trivy 0.74.0") {
+		t.Errorf("version: exit %d, output %q", r.code, r.stdout)
+	}
+	if r := tollgate(t, nil, "help"); r.code != 0 || !strings.Contains(r.stdout, "Exit codes:") {
+		t.Errorf("help: exit %d, output %q", r.code, r.stdout)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	root := t.TempDir()
+	copyDir(t, demoDir(t), root)
+	write(t, filepath.Join(root, ".tollgate.yaml"), "# demo policy\nfail-on:\n  default: none\n  secrets: high\nscanners: [iac]\n")
+	if r := tollgate(t, nil, "scan", "-q", root); r.code != 0 {
+		t.Errorf(".tollgate.yaml (iac only, iac never fails): exit %d, want 0\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := tollgate(t, []string{"TOLLGATE_SCANNERS=secrets,iac"}, "scan", "-q", root); r.code != 1 {
+		t.Errorf("env beats file: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	write(t, filepath.Join(root, ".tollgate.yaml"), "fail-on: none\nsecrets:\n  severty: low\n")
+	r := tollgate(t, nil, "scan", "-q", root)
+	if r.code != 2 || !strings.Contains(r.stderr, `line 3: unknown key "secrets.severty"`) {
+		t.Errorf("unknown key: exit %d, stderr %q; want 2 naming the key and line", r.code, r.stderr)
+	}
+	other := filepath.Join(t.TempDir(), "policy.yaml")
+	write(t, other, "fail-on: critical\nscanners: secrets\n")
+	if r := tollgate(t, nil, "scan", "-q", "--config", other, root); r.code != 0 {
+		t.Errorf("--config: exit %d, want 0 (secrets are HIGH, threshold critical)\n%s", r.code, r.stderr)
+	}
+	if r := tollgate(t, nil, "scan", "-q", "--config", filepath.Join(root, "nope.yaml"), root); r.code != 2 {
+		t.Errorf("missing --config file: exit %d, want 2", r.code)
+	}
+}
+
+func TestNoSecretInAnyOutput(t *testing.T) {
+	out := t.TempDir()
+	sarifPath := filepath.Join(out, "x.sarif")
+	jsonPath := filepath.Join(out, "x.json")
+	runs := []runResult{
+		tollgate(t, nil, "scan", "--debug", "--sarif", sarifPath, demoDir(t)),
+		tollgate(t, nil, "scan", "--format", "json", "--output", jsonPath, demoDir(t)),
+		tollgate(t, nil, "scan", "--format", "sarif", demoDir(t)),
+	}
+	var all []string
+	for _, r := range runs {
+		if r.code != 1 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		all = append(all, r.stdout, r.stderr)
+	}
+	for _, p := range []string{sarifPath, jsonPath} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, string(b))
+	}
+	if !strings.Contains(runs[0].stderr, "level=DEBUG") {
+		t.Errorf("--debug wrote no debug log to stderr")
+	}
+	for i, text := range all {
+		for _, s := range plantedSecrets {
+			if strings.Contains(text, s) {
+				t.Errorf("output %d contains the planted secret %q", i, s)
+			}
+		}
+	}
+}
+
+func TestSymlinksStayInsideTheRoot(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "repo")
+	outside := filepath.Join(base, "outside")
+	must(t, os.MkdirAll(filepath.Join(root, "app"), 0o755))
+	must(t, os.MkdirAll(outside, 0o755))
+	copyFile(t, filepath.Join(demoDir(t), "app/settings.py"), filepath.Join(root, "app/settings.py"))
+	// A secret outside the root, reachable only through symlinks.
+	write(t, filepath.Join(outside, "creds.txt"), "token = \"glpat-"+strings.Repeat("Zq7", 6)+"xY\"\n")
+	must(t, os.Symlink(outside, filepath.Join(root, "link-dir")))
+	must(t, os.Symlink(filepath.Join(outside, "creds.txt"), filepath.Join(root, "link-file")))
+	must(t, os.Symlink("loop-b", filepath.Join(root, "loop-a")))
+	must(t, os.Symlink("loop-a", filepath.Join(root, "loop-b")))
+	must(t, os.Symlink(".", filepath.Join(root, "app", "self")))
+
+	sarifPath := filepath.Join(base, "out.sarif")
+	r := tollgate(t, nil, "scan", "--sarif", sarifPath, root)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	log, _ := readSARIF(t, sarifPath)
+	for w := range log.where() {
+		if strings.Contains(w, "link") || strings.Contains(w, "loop") || strings.Contains(w, "creds") {
+			t.Errorf("a finding came through a symlink: %s", w)
+		}
+	}
+	if !log.where()["gitleaks github-pat app/settings.py:6"] {
+		t.Errorf("the finding inside the root is missing: %v", log.where())
+	}
+	notes := strings.Join(log.notifications(), "\n")
+	for _, want := range []string{
+		"symlink link-dir points outside the scan root",
+		"symlink link-file points outside the scan root",
+		"symlink loop-a cannot be resolved",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("no notification %q in:\n%s", want, notes)
+		}
+	}
+}
+
+func TestMalformedFilesAreReported(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "infra/broken.tf"), "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n  acl = \n")
+	write(t, filepath.Join(root, "k8s/broken.yaml"), "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n")
+	write(t, filepath.Join(root, "arm/broken.json"), "{\n  \"$schema\": \"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#\",\n  \"resources\": [\n}\n")
+	copyFile(t, filepath.Join(demoDir(t), "k8s/deployment.yaml"), filepath.Join(root, "k8s/deployment.yaml"))
+	copyFile(t, filepath.Join(demoDir(t), "terraform/main.tf"), filepath.Join(root, "infra/main.tf"))
+	copyFile(t, filepath.Join(demoDir(t), "app/settings.py"), filepath.Join(root, "app/settings.py"))
+
+	sarifPath := filepath.Join(t.TempDir(), "out.sarif")
+	r := tollgate(t, nil, "scan", "--sarif", sarifPath, root)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	log, _ := readSARIF(t, sarifPath)
+	notes := strings.Join(log.notifications(), "\n")
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`infra/broken\.tf could not be parsed.*line 3: Invalid expression`),
+		regexp.MustCompile(`k8s/broken\.yaml could not be parsed.*did not find expected`),
+		regexp.MustCompile(`arm/broken\.json could not be parsed.*line 4`),
+	} {
+		if !want.MatchString(notes) {
+			t.Errorf("no notification matching %s in:\n%s", want, notes)
+		}
+	}
+	got := log.where()
+	for _, want := range []string{
+		"trivy-config KSV-0017 k8s/deployment.yaml:17",
+		"trivy-config AWS-0107 infra/main.tf:33",
+		"gitleaks github-pat app/settings.py:6",
+	} {
+		if !got[want] {
+			t.Errorf("missing %q next to the malformed files", want)
+		}
+	}
+	if !strings.Contains(r.stdout, "broken.tf could not be parsed") {
+		t.Errorf("the console does not show the parse failure:\n%s", r.stdout)
+	}
+	validateSARIF(t, sarifPath, "Sarif;Gh;Ado")
+}
+
+func TestSARIFIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.sarif"), filepath.Join(dir, "b.sarif")
+	tollgate(t, nil, "scan", "-q", "--sarif", a, demoDir(t))
+	tollgate(t, nil, "scan", "-q", "--sarif", b, demoDir(t))
+	times := regexp.MustCompile(`"(start|end)TimeUtc": "[^"]*"`)
+	ra, _ := os.ReadFile(a)
+	rb, _ := os.ReadFile(b)
+	if !bytes.Equal(times.ReplaceAll(ra, nil), times.ReplaceAll(rb, nil)) {
+		t.Error("two scans of the same tree wrote different SARIF (apart from timestamps)")
+	}
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		copyFile(t, p, target)
+		return nil
+	})
+	must(t, err)
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	must(t, err)
+	write(t, dst, string(b))
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	must(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -384,15 +384,12 @@ func mdEscape(s string) string {
 	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// problemSeverity is GitHub's non-security severity, the same scale as the level.
 func problemSeverity(s scanners.Severity) string {
-	switch s {
-	case scanners.SeverityCritical, scanners.SeverityHigh:
-		return "error"
-	case scanners.SeverityMedium:
-		return "warning"
-	default:
-		return "recommendation"
+	if l := levelOf(s); l != "note" {
+		return l
 	}
+	return "recommendation"
 }
 
 func formatScore(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/owenrumney/go-sarif/v2/sarif"
 
@@ -69,7 +71,7 @@ func BuildSARIF(s Scan) (*sarif.Report, error) {
 func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	driver := &sarif.ToolComponent{
 		Name:            r.Tool.Name,
-		FullName:        ptr(r.Tool.FullName),
+		FullName:        ptr(firstNonEmpty(r.Tool.FullName, r.Tool.Name)),
 		Version:         ptr(r.Tool.Version),
 		SemanticVersion: ptr(r.Tool.Version),
 		InformationURI:  ptr(r.Tool.InformationURI),
@@ -171,9 +173,7 @@ func descriptor(rule scanners.Rule) *sarif.ReportingDescriptor {
 		},
 		Help: &sarif.MultiformatMessageString{Text: ptr(helpText(rule)), Markdown: ptr(helpMarkdown(rule))},
 	}
-	if rule.Name != "" {
-		d.Name = ptr(rule.Name)
-	}
+	d.Name = ptr(firstNonEmpty(rule.Name, identifier(rule.ID)))
 	if rule.HelpURI != "" {
 		d.HelpURI = ptr(rule.HelpURI)
 	}
@@ -393,6 +393,22 @@ func problemSeverity(s scanners.Severity) string {
 }
 
 func formatScore(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
+// identifier turns a rule ID into a PascalCase name ("github-pat" -> "GithubPat").
+func identifier(id string) string {
+	var b strings.Builder
+	for _, part := range strings.FieldsFunc(id, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		r, size := utf8.DecodeRuneInString(part)
+		b.WriteRune(unicode.ToUpper(r))
+		b.WriteString(part[size:])
+	}
+	if b.Len() == 0 {
+		return "Rule"
+	}
+	return b.String()
+}
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 

@@ -422,7 +422,7 @@ func TestMalformedFilesAreReported(t *testing.T) {
 	notes := strings.Join(log.notifications(), "\n")
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`infra/broken\.tf could not be parsed.*line 3: Invalid expression`),
-		regexp.MustCompile(`k8s/broken\.yaml could not be parsed.*did not find expected`),
+		regexp.MustCompile(`k8s/broken\.yaml could not be parsed.*line 4: did not find expected`),
 		regexp.MustCompile(`arm/broken\.json could not be parsed.*line 4`),
 	} {
 		if !want.MatchString(notes) {

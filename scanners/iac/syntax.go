@@ -77,6 +77,11 @@ func checkYAML(content []byte) *syntaxError {
 			line := yamlErrorLine(msg)
 			if line > 0 {
 				msg = strings.TrimPrefix(msg, fmt.Sprintf("line %d: ", line))
+				// yaml.v3 reports parser errors at the 0-based line of their
+				// context (scanner errors are already 1-based).
+				if strings.HasPrefix(msg, "did not find expected") {
+					line++
+				}
 			}
 			return &syntaxError{Line: line, Err: errors.New(msg)}
 		}

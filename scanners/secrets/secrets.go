@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
@@ -305,7 +304,6 @@ func (s *Scanner) rule(r config.Rule, id string) scanners.Rule {
 	}
 	return scanners.Rule{
 		ID:    id,
-		Name:  pascalCase(id),
 		Title: title,
 		Description: fmt.Sprintf("%s. A credential committed to a repository can be read by anyone with access to the code, "+
 			"its forks and its history.", strings.TrimSuffix(title, ".")),
@@ -386,22 +384,4 @@ func readIgnoreFile(t *scanners.Target) (ignoreSet, error) {
 		return set, fmt.Errorf("%s: %w", ignoreFile, err)
 	}
 	return set, nil
-}
-
-func pascalCase(id string) string {
-	var b strings.Builder
-	up := true
-	for _, r := range id {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			up = true
-			continue
-		}
-		if up {
-			b.WriteRune(unicode.ToUpper(r))
-			up = false
-		} else {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

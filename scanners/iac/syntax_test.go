@@ -1,0 +1,70 @@
+package iac
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestCheckSyntax(t *testing.T) {
+	for _, tc := range []struct {
+		path, content string
+		chart         bool
+		line          int // 0: expect no error
+	}{
+		{"main.tf", "resource \"a\" \"b\" {\n  x = 1\n}\n", false, 0},
+		{"main.tf", "resource \"a\" \"b\" {\n  x = \n}\n", false, 2},
+		{"vars.tfvars", "region = \"eu\"\nsize = [1,\n", false, 3},
+		{"x.tf.json", "{\"resource\": [}", false, 1},
+		{"k8s.yaml", "a: 1\n---\nb: [1\n", false, 3},
+		{"k8s.yaml", "a: &x [1]\nb: *x\n", false, 0},
+		{"chart/templates/d.yaml", "a: {{ .Values.x }\n", true, 0},
+		{"tpl.yaml", "name: {{ .Name }}\n", false, 0},
+		{"tsconfig.json", "{ // comments are fine in tsconfig\n \"a\": [ }", false, 0},
+		{"arm.json", "{\n \"$schema\": \"https://schema.management.azure.com/x/deploymentTemplate.json#\",\n // comment\n \"resources\": []\n}", false, 0},
+		{"arm.json", "{\n \"$schema\": \"https://schema.management.azure.com/x/deploymentTemplate.json#\",\n \"resources\": [,]\n}", false, 3},
+		{"cfn.json", "{\"AWSTemplateFormatVersion\": \"2010-09-09\", \"Resources\": {\"a\": }}", false, 1},
+		{"Dockerfile", "FROM", false, 0},
+	} {
+		se := checkSyntax(tc.path, []byte(tc.content), tc.chart)
+		switch {
+		case tc.line == 0 && se != nil:
+			t.Errorf("%s %q: unexpected error %s", tc.path, tc.content, se)
+		case tc.line != 0 && se == nil:
+			t.Errorf("%s %q: no error", tc.path, tc.content)
+		case tc.line != 0 && se.Line != tc.line:
+			t.Errorf("%s %q: line %d, want %d (%s)", tc.path, tc.content, se.Line, tc.line, se)
+		}
+	}
+}
+
+func TestYAMLAliasBombIsCheap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 30; i++ {
+		b.WriteString("a" + itoa(i) + ": &a" + itoa(i) + " [")
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*a" + itoa(i-1))
+		}
+		b.WriteString("]\n")
+	}
+	if se := checkSyntax("bomb.yaml", []byte(b.String()), false); se != nil {
+		t.Errorf("the alias bomb is valid YAML: %s", se)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestStripJSONComments(t *testing.T) {
+	in := "{\"a\": \"// not a comment\", /* block\n comment */ \"b\": 1 // tail\n}"
+	out := string(stripJSONComments([]byte(in)))
+	if strings.Count(out, "\n") != strings.Count(in, "\n") || len(out) != len(in) {
+		t.Errorf("offsets changed: %q", out)
+	}
+	if !strings.Contains(out, "// not a comment") || strings.Contains(out, "tail") || strings.Contains(out, "block") {
+		t.Errorf("stripped wrongly: %q", out)
+	}
+}

@@ -1,0 +1,77 @@
+package secrets_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/secrets"
+)
+
+// gitleaks counts [extend] loads in a global; every load must still extend.
+func TestLoadConfigExtendsEveryTime(t *testing.T) {
+	cfg := []byte("[extend]\nuseDefault = true\n\n[[rules]]\nid = \"x-token\"\nregex = '''XTOK-[0-9]{8}'''\n")
+	for i := range 4 {
+		c, err := secrets.LoadConfig("test", cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.Rules["github-pat"]; !ok {
+			t.Fatalf("load %d: default rules missing (%d rules)", i+1, len(c.Rules))
+		}
+		if _, ok := c.Rules["x-token"]; !ok {
+			t.Fatalf("load %d: custom rule missing", i+1)
+		}
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	for name, content := range map[string]string{
+		"bad regex": "[[rules]]\nid = \"bad\"\nregex = '''([a-z'''\n",
+		"bad toml":  "[[rules]\nid=",
+		"no regex":  "[[rules]]\nid = \"empty\"\n",
+	} {
+		if _, err := secrets.LoadConfig(name, []byte(content)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want one naming the config", name, err)
+		}
+	}
+}
+
+func TestSeverityAndBadConfigFile(t *testing.T) {
+	root := t.TempDir()
+	token := "ghp_" + strings.Repeat("aB3dE5fG7h", 3) + "Jk9LmN"
+	if err := os.WriteFile(filepath.Join(root, "a.py"), []byte("t = \""+token+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	log := slog.New(slog.DiscardHandler)
+	res, err := secrets.New(secrets.Options{RuleSeverity: map[string]scanners.Severity{"github-*": scanners.SeverityCritical}}, log).Scan(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Severity != scanners.SeverityCritical || res.Rules[0].Severity != scanners.SeverityCritical {
+		t.Fatalf("findings %+v rules %+v", res.Findings, res.Rules)
+	}
+	f := res.Findings[0]
+	if strings.Contains(f.Message+f.Title+f.Fingerprint+f.Secret.GitleaksFingerprint, token) {
+		t.Error("the secret leaked into the finding")
+	}
+	if f.Location.StartLine != 1 || f.Location.StartColumn < 1 || f.Location.EndColumn <= f.Location.StartColumn {
+		t.Errorf("location %+v", f.Location)
+	}
+
+	if err := os.WriteFile(filepath.Join(root, ".gitleaks.toml"), []byte("[[rules]]\nid='x'\nregex='''(['''\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.New(secrets.Options{}, log).Scan(context.Background(), tgt); err == nil || !strings.Contains(err.Error(), ".gitleaks.toml") {
+		t.Errorf("a broken .gitleaks.toml must fail the engine with its name: %v", err)
+	}
+}

@@ -178,7 +178,7 @@ func descriptor(rule scanners.Rule) *sarif.ReportingDescriptor {
 		d.HelpURI = ptr(rule.HelpURI)
 	}
 	props := sarif.Properties{
-		"security-severity": SecuritySeverity(rule.Severity, 0),
+		"security-severity": SecuritySeverity(rule.Severity, rule.CVSSScore),
 		"tags":              uniqueSorted(rule.Tags),
 		"precision":         "high",
 		"problem.severity":  problemSeverity(rule.Severity),

@@ -94,8 +94,10 @@ type Rule struct {
 	HelpURI     string   `json:"helpUri,omitempty"`
 	References  []string `json:"references,omitempty"`
 	Severity    Severity `json:"severity"`
-	Tags        []string `json:"tags,omitempty"`
-	Aliases     []string `json:"aliases,omitempty"`
+	// CVSSScore, when known, ranks the rule (SARIF security-severity).
+	CVSSScore float64  `json:"cvssScore,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	Aliases   []string `json:"aliases,omitempty"`
 }
 
 // Result is what one engine produced.

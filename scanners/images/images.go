@@ -1,0 +1,338 @@
+// Package images finds vulnerable OS and language packages in container
+// images with Trivy's image analysis and vulnerability detection: images the
+// pipeline built (docker daemon), images in a registry, `docker save`
+// tarballs, OCI layouts, and the images the checkout itself references.
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aquasecurity/trivy-db/pkg/db"
+	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/cache"
+	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
+	"github.com/aquasecurity/trivy/pkg/fanal/applier"
+	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
+	artimage "github.com/aquasecurity/trivy/pkg/fanal/artifact/image"
+	"github.com/aquasecurity/trivy/pkg/fanal/image"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	"github.com/aquasecurity/trivy/pkg/scan"
+	"github.com/aquasecurity/trivy/pkg/scan/langpkg"
+	"github.com/aquasecurity/trivy/pkg/scan/local"
+	"github.com/aquasecurity/trivy/pkg/scan/ospkg"
+	"github.com/aquasecurity/trivy/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/vulnerability"
+
+	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/vulndb"
+)
+
+// TrivyVersion is the Trivy module version Tollgate is built with.
+const TrivyVersion = "0.74.0"
+
+// Package types, as for --pkg-types.
+const (
+	PkgTypeOS      = "os"
+	PkgTypeLibrary = "library"
+)
+
+// Options configure the image engine.
+type Options struct {
+	// Images are --image values (see ParseRef).
+	Images []string
+	// Discover adds the images the checkout references.
+	Discover bool
+	// CacheDir holds the vulnerability DB (CacheDir/db, Trivy's layout).
+	CacheDir string
+	// DBRepositories are the DB's OCI repositories, tried in order.
+	DBRepositories []string
+	// Offline never downloads: a missing DB fails the engine.
+	Offline bool
+	// SkipDBUpdate uses the DB on disk even when it is due for an update.
+	SkipDBUpdate  bool
+	IgnoreUnfixed bool
+	// PkgTypes limits packages to os and/or library; empty means both.
+	PkgTypes []string
+	// Username and Password authenticate to registries (and the DB's).
+	Username, Password string
+	// Insecure allows plain-HTTP and self-signed registries.
+	Insecure bool
+	// DockerHost is the daemon's address (default: DOCKER_HOST or the local socket).
+	DockerHost string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// DBDownload tunes downloads (tests set a fast backoff).
+	DBDownload vulndb.DownloadOptions
+}
+
+// Scanner is the image engine.
+type Scanner struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the image engine.
+func New(opts Options, log *slog.Logger) *Scanner {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Scanner{opts: opts, log: log}
+}
+
+// Name implements scanners.Scanner.
+func (s *Scanner) Name() string { return scanners.EngineImage }
+
+// Tool describes Trivy's vulnerability scanner for reports.
+func Tool() scanners.Tool {
+	return scanners.Tool{
+		Name:           "trivy-image",
+		FullName:       "Trivy container image vulnerability scanner (Tollgate image engine)",
+		Version:        TrivyVersion,
+		InformationURI: "https://trivy.dev/latest/docs/target/container_image/",
+	}
+}
+
+// ValidatePkgTypes reports unknown --pkg-types values.
+func ValidatePkgTypes(v []string) error {
+	for _, t := range v {
+		if t != PkgTypeOS && t != PkgTypeLibrary {
+			return fmt.Errorf("unknown package type %q (want os, library)", t)
+		}
+	}
+	return nil
+}
+
+// Scan implements scanners.Scanner.
+func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result, error) {
+	res := scanners.Result{Scanner: scanners.EngineImage, Tool: Tool()}
+	if err := ValidatePkgTypes(s.opts.PkgTypes); err != nil {
+		return res, err
+	}
+	refs, err := s.refs(t, &res)
+	if err != nil {
+		return res, err
+	}
+	if len(refs) == 0 {
+		res.Status.Add(scanners.Notification{Level: scanners.LevelNote, Code: "no-images",
+			Message: "no image to scan: give --image, or reference images in a Dockerfile, Kubernetes manifest or Compose file"})
+		return res, nil
+	}
+
+	meta, err := s.prepareDB(ctx, &res)
+	if err != nil {
+		return res, err
+	}
+	res.Tool.Properties = map[string]string{
+		"vulnerabilityDB.updatedAt":  meta.UpdatedAt.UTC().Format(time.RFC3339),
+		"vulnerabilityDB.nextUpdate": meta.NextUpdate.UTC().Format(time.RFC3339),
+	}
+	handle, err := vulndb.Open(vulndb.Dir(s.opts.CacheDir))
+	if err != nil {
+		return res, err
+	}
+	defer handle.Close()
+
+	rules := map[string]scanners.Rule{}
+	for _, ref := range refs {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		report, err := s.scanImage(ctx, ref)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			n := scanners.Notification{Level: scanners.LevelError, Code: "image-error",
+				Message: fmt.Sprintf("image %s could not be scanned: %v", ref, err)}
+			if len(ref.Places) > 0 {
+				n.Path, n.Line = ref.Places[0].Path, ref.Places[0].StartLine
+			}
+			res.Status.Add(n)
+			continue
+		}
+		for _, f := range convert(ref, report, s.opts.IgnoreUnfixed, rules) {
+			res.Findings = append(res.Findings, f)
+		}
+	}
+	for _, r := range rules {
+		res.Rules = append(res.Rules, r)
+	}
+	return res, nil
+}
+
+// refs merges the --image values with the discovered references.
+func (s *Scanner) refs(t *scanners.Target, res *scanners.Result) ([]Ref, error) {
+	var refs []Ref
+	seen := map[string]int{}
+	add := func(r Ref) {
+		key := r.String()
+		if i, ok := seen[key]; ok {
+			refs[i].Places = append(refs[i].Places, r.Places...)
+			return
+		}
+		seen[key] = len(refs)
+		refs = append(refs, r)
+	}
+	for _, v := range s.opts.Images {
+		r, err := ParseRef(v)
+		if err != nil {
+			return nil, err
+		}
+		if (r.Source == DockerArchive || r.Source == OCILayout) && !filepath.IsAbs(r.Name) {
+			if abs, err := filepath.Abs(r.Name); err == nil {
+				r.Name = abs
+			}
+		}
+		add(r)
+	}
+	if s.opts.Discover && t != nil {
+		found, notes := Discover(t)
+		for _, n := range notes {
+			res.Status.Add(n)
+		}
+		for _, f := range found {
+			add(Ref{Source: Auto, Name: f.Image, Places: []scanners.Location{f.Location}})
+		}
+	}
+	return refs, nil
+}
+
+// prepareDB makes sure a usable DB is on disk: downloads it when missing or
+// due (unless offline), and reports its age.
+func (s *Scanner) prepareDB(ctx context.Context, res *scanners.Result) (vulndb.Metadata, error) {
+	dbDir := vulndb.Dir(s.opts.CacheDir)
+	now := s.opts.Now()
+	meta, err := vulndb.ReadMetadata(dbDir)
+	missing := errors.Is(err, vulndb.ErrMissing)
+	switch {
+	case err != nil && !missing:
+		if s.opts.Offline {
+			return meta, fmt.Errorf("%w (and --offline forbids downloading a new one)", err)
+		}
+	case missing && s.opts.Offline:
+		return meta, fmt.Errorf("no vulnerability DB in %s and --offline forbids downloading it: run `tollgate db download --cache-dir %s` first, or use an image with the DB baked in", dbDir, s.opts.CacheDir)
+	case err == nil && (s.opts.Offline || s.opts.SkipDBUpdate || !meta.NeedsUpdate(now)):
+		s.warnAge(meta, now, res)
+		return meta, nil
+	}
+	dl := s.opts.DBDownload
+	if len(s.opts.DBRepositories) > 0 {
+		dl.Repositories = s.opts.DBRepositories
+	}
+	if dl.Username == "" && dl.Password == "" {
+		dl.Username, dl.Password = s.opts.Username, s.opts.Password
+	}
+	dl.Log, dl.Now = s.log, s.opts.Now
+	fresh, derr := vulndb.Download(ctx, s.opts.CacheDir, dl)
+	if derr == nil {
+		return fresh, nil
+	}
+	if err == nil {
+		// Keep scanning with the DB we have; say why it is old.
+		res.Status.Add(scanners.Notification{Level: scanners.LevelWarning, Code: "db-update-failed",
+			Message: fmt.Sprintf("could not update the vulnerability DB, scanning with the one on disk: %v", derr)})
+		s.warnAge(meta, now, res)
+		return meta, nil
+	}
+	return meta, derr
+}
+
+func (s *Scanner) warnAge(meta vulndb.Metadata, now time.Time, res *scanners.Result) {
+	age := meta.Age(now)
+	s.log.Info("vulnerability DB", "updated", meta.UpdatedAt.Format(time.RFC3339), "age", age.Round(time.Hour).String())
+	if age > vulndb.StaleAfter {
+		res.Status.Add(scanners.Notification{Level: scanners.LevelWarning, Code: "db-stale",
+			Message: fmt.Sprintf("the vulnerability DB is %d days old (updated %s): newer vulnerabilities are missed; run `tollgate db download`",
+				int(age.Hours()/24), meta.UpdatedAt.Format("2006-01-02"))})
+	}
+}
+
+// scanImage runs Trivy's image analysis and vulnerability detection.
+func (s *Scanner) scanImage(ctx context.Context, ref Ref) (types.Report, error) {
+	imgOpt := ftypes.ImageOptions{
+		RegistryOptions: ftypes.RegistryOptions{Insecure: s.opts.Insecure},
+		DockerOptions:   ftypes.DockerOptions{Host: s.opts.DockerHost},
+	}
+	if s.opts.Username != "" || s.opts.Password != "" {
+		imgOpt.RegistryOptions.Credentials = []ftypes.Credential{{Username: s.opts.Username, Password: s.opts.Password}}
+	}
+	var (
+		img     ftypes.Image
+		cleanup = func() {}
+		err     error
+	)
+	switch ref.Source {
+	case DockerArchive, OCILayout:
+		img, err = image.NewArchiveImage(ref.Name)
+	case Daemon:
+		imgOpt.ImageSources = ftypes.ImageSources{ftypes.DockerImageSource}
+		img, cleanup, err = image.NewContainerImage(ctx, ref.Name, imgOpt)
+	case Registry:
+		imgOpt.ImageSources = ftypes.ImageSources{ftypes.RemoteImageSource}
+		img, cleanup, err = image.NewContainerImage(ctx, ref.Name, imgOpt)
+	default:
+		imgOpt.ImageSources = ftypes.ImageSources{ftypes.DockerImageSource, ftypes.RemoteImageSource}
+		img, cleanup, err = image.NewContainerImage(ctx, ref.Name, imgOpt)
+	}
+	if err != nil {
+		return types.Report{}, err
+	}
+	defer cleanup()
+
+	c := cache.NewMemoryCache()
+	art, err := artimage.NewArtifact(img, c, artifact.Option{
+		DisabledAnalyzers: s.disabledAnalyzers(),
+		Parallel:          runtime.GOMAXPROCS(0),
+		NoProgress:        true,
+		ImageOption:       imgOpt,
+	})
+	if err != nil {
+		return types.Report{}, err
+	}
+	svc := scan.NewService(local.NewService(applier.NewApplier(c), ospkg.NewScanner(), langpkg.NewScanner(),
+		vulnerability.NewClient(db.Config{})), art)
+	return svc.ScanArtifact(ctx, types.ScanOptions{
+		PkgTypes:         s.pkgTypes(),
+		PkgRelationships: ftypes.Relationships,
+		Scanners:         types.Scanners{types.VulnerabilityScanner},
+		// Trivy's default: the vendor's severity where it has one, else NVD's.
+		VulnSeveritySources: []dbtypes.SourceID{"auto"},
+	})
+}
+
+func (s *Scanner) pkgTypes() []string {
+	if len(s.opts.PkgTypes) == 0 {
+		return []string{types.PkgTypeOS, types.PkgTypeLibrary}
+	}
+	return s.opts.PkgTypes
+}
+
+// disabledAnalyzers mirrors what `trivy image --scanners vuln` turns off;
+// JAR analysis is off too, as it needs Trivy's separate Java DB.
+func (s *Scanner) disabledAnalyzers() []analyzer.Type {
+	out := slices.Clone(analyzer.TypeLockfiles)
+	out = append(out, analyzer.TypeApkCommand, analyzer.TypeSecret, analyzer.TypeLicenseFile,
+		analyzer.TypeHistoryDockerfile, analyzer.TypeExecutable, analyzer.TypeRpmArchive, analyzer.TypeJar)
+	out = append(out, analyzer.TypeConfigFiles...)
+	if !slices.Contains(s.pkgTypes(), PkgTypeLibrary) {
+		out = append(out, analyzer.TypeLanguages...)
+	}
+	return out
+}
+
+// normalizeSeverity maps Trivy's severity names.
+func normalizeSeverity(s string) scanners.Severity {
+	sev, err := scanners.ParseSeverity(strings.ToUpper(s))
+	if err != nil {
+		return scanners.SeverityUnknown
+	}
+	return sev
+}

@@ -1,0 +1,92 @@
+package images
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// Source is where an image is read from.
+type Source string
+
+// Image sources, as prefixes of --image.
+const (
+	// Auto tries the local docker daemon, then the registry, like Trivy.
+	Auto          Source = ""
+	Daemon        Source = "docker"
+	Registry      Source = "registry"
+	DockerArchive Source = "docker-archive"
+	OCILayout     Source = "oci-layout"
+)
+
+// Ref is one image to scan.
+type Ref struct {
+	Source Source
+	// Name is the image reference (daemon, registry, auto) or the path
+	// (docker-archive, oci-layout).
+	Name string
+	// Places are the checkout lines that reference the image (discovery).
+	Places []scanners.Location
+}
+
+// String is the reference as the user writes it.
+func (r Ref) String() string {
+	if r.Source == Auto {
+		return r.Name
+	}
+	return string(r.Source) + ":" + r.Name
+}
+
+// Display is the image name shown in findings.
+func (r Ref) Display() string { return r.Name }
+
+// ParseRef reads an --image value: docker:NAME, registry:REF,
+// docker-archive:PATH, oci-layout:PATH, or a plain NAME.
+func ParseRef(s string) (Ref, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Ref{}, fmt.Errorf("empty image reference")
+	}
+	for _, src := range []Source{DockerArchive, OCILayout, Registry, Daemon} {
+		if rest, ok := strings.CutPrefix(s, string(src)+":"); ok {
+			if rest == "" {
+				return Ref{}, fmt.Errorf("image %q: nothing after %q", s, src+":")
+			}
+			r := Ref{Source: src, Name: rest}
+			if src == Daemon || src == Registry {
+				if _, err := name.ParseReference(rest); err != nil {
+					return Ref{}, fmt.Errorf("image %q: %w", s, err)
+				}
+			}
+			return r, nil
+		}
+	}
+	if looksLikePath(s) {
+		return Ref{}, fmt.Errorf("image %q looks like a path: prefix it with docker-archive: (a `docker save` tarball) or oci-layout: (an OCI layout directory)", s)
+	}
+	if _, err := name.ParseReference(s); err != nil {
+		return Ref{}, fmt.Errorf("image %q: %w", s, err)
+	}
+	return Ref{Source: Auto, Name: s}, nil
+}
+
+// repository is the image's name without tag or digest, the part of its
+// identity that survives a rebuild (fingerprints use it).
+func (r Ref) repository() string {
+	if r.Source == DockerArchive || r.Source == OCILayout {
+		return string(r.Source) + ":" + r.Name
+	}
+	ref, err := name.ParseReference(r.Name)
+	if err != nil {
+		return r.Name
+	}
+	return ref.Context().Name()
+}
+
+func looksLikePath(s string) bool {
+	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") ||
+		strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.gz") || strings.HasSuffix(s, ".tgz")
+}

@@ -1,0 +1,217 @@
+// Package vulndbtest builds small vulnerability databases in trivy-db's
+// schema for tests and benchmarks, and packages them as the OCI artifact a
+// registry serves, so that no test downloads the real DB.
+package vulndbtest
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aquasecurity/trivy-db/pkg/types"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tollgate/tollgate/vulndb"
+)
+
+// Advisory says which versions of a package a vulnerability affects, in one
+// data source bucket (e.g. "alpine 3.18", "debian 12", "pip::GitHub Security Advisory pip").
+type Advisory struct {
+	Bucket  string
+	Package string
+	VulnID  string
+	// Fixed is the fixed version of an OS package; empty with Affected true
+	// means no fix exists yet.
+	Fixed    string
+	Affected bool
+	// Vulnerable and Patched are version ranges of a language package.
+	Vulnerable, Patched []string
+}
+
+// Vuln is the detail of a vulnerability.
+type Vuln struct {
+	ID          string
+	Title       string
+	Description string
+	Severity    string
+	CVSSScore   float64
+	CVSSVector  string
+	References  []string
+}
+
+// Content is a fixture DB's content.
+type Content struct {
+	Advisories []Advisory
+	Vulns      []Vuln
+	// UpdatedAt is the DB's build time; zero means now.
+	UpdatedAt time.Time
+}
+
+// Known fixture vulnerabilities (fake IDs in the CVE shape, to be obviously
+// fixture data).
+const (
+	AlpineOpenSSL  = "CVE-2099-0001" // openssl 3.1.2-r0 on alpine 3.18, fixed in 3.1.4-r1, MEDIUM
+	AlpineMusl     = "CVE-2099-0002" // musl 1.2.4-r1 on alpine 3.18, fixed in 1.2.4-r3, HIGH
+	AlpineBusybox  = "CVE-2099-0003" // busybox 1.36.1-r2 on alpine 3.18, fixed in 1.36.1-r6, CRITICAL
+	DebianOpenSSL  = "CVE-2099-0101" // libssl3 (openssl) 3.0.11-1~deb12u1 on debian 12, fixed in 3.0.13-1~deb12u1, HIGH
+	DebianZlib     = "CVE-2099-0102" // zlib1g (zlib) on debian 12, no fix, CRITICAL
+	PythonRequests = "CVE-2099-0201" // requests 2.19.0 (pip), fixed in 2.20.0, HIGH
+)
+
+// Default is the fixture DB that matches imagetest's images.
+func Default() Content {
+	ghsa := "pip::GitHub Security Advisory pip"
+	return Content{
+		Advisories: []Advisory{
+			{Bucket: "alpine 3.18", Package: "openssl", VulnID: AlpineOpenSSL, Fixed: "3.1.4-r1"},
+			{Bucket: "alpine 3.18", Package: "musl", VulnID: AlpineMusl, Fixed: "1.2.4-r3"},
+			{Bucket: "alpine 3.18", Package: "busybox", VulnID: AlpineBusybox, Fixed: "1.36.1-r6"},
+			{Bucket: "alpine 3.18", Package: "zlib", VulnID: "CVE-2099-0004", Fixed: "1.2.12-r0"}, // installed version is newer: not vulnerable
+			{Bucket: "debian 12", Package: "openssl", VulnID: DebianOpenSSL, Fixed: "3.0.13-1~deb12u1"},
+			{Bucket: "debian 12", Package: "zlib", VulnID: DebianZlib, Affected: true},
+			{Bucket: ghsa, Package: "requests", VulnID: PythonRequests, Vulnerable: []string{"<2.20.0"}, Patched: []string{"2.20.0"}},
+		},
+		Vulns: []Vuln{
+			{ID: AlpineOpenSSL, Title: "openssl: fixture flaw in X.509 parsing", Severity: "MEDIUM", CVSSScore: 5.3, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L"},
+			{ID: AlpineMusl, Title: "musl: fixture flaw in iconv", Severity: "HIGH", CVSSScore: 8.1, CVSSVector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+			{ID: AlpineBusybox, Title: "busybox: fixture flaw in awk", Severity: "CRITICAL", CVSSScore: 9.8, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+			{ID: "CVE-2099-0004", Title: "zlib: fixture flaw fixed long ago", Severity: "HIGH", CVSSScore: 7.5},
+			{ID: DebianOpenSSL, Title: "openssl: fixture flaw in PKCS12", Severity: "HIGH", CVSSScore: 7.5, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"},
+			{ID: DebianZlib, Title: "zlib: fixture flaw in minizip", Severity: "CRITICAL", CVSSScore: 9.8, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+			{ID: PythonRequests, Title: "requests: fixture credential leak on redirect", Severity: "HIGH", CVSSScore: 7.5, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"},
+		},
+	}
+}
+
+// Write creates trivy.db and metadata.json in dbDir.
+func Write(dbDir string, c Content) error {
+	if err := os.MkdirAll(dbDir, 0o755); err != nil {
+		return err
+	}
+	path := vulndb.Path(dbDir)
+	_ = os.Remove(path)
+	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("fixture DB: %w", err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, a := range c.Advisories {
+			adv := &types.Advisory{FixedVersion: a.Fixed, VulnerableVersions: a.Vulnerable, PatchedVersions: a.Patched}
+			if a.Affected {
+				adv.Status = types.StatusAffected
+			}
+			if err := put(tx, []string{a.Bucket, a.Package}, a.VulnID, adv); err != nil {
+				return err
+			}
+			if err := put(tx, []string{"data-source"}, a.Bucket, types.DataSource{ID: "fixture", Name: "Tollgate fixture " + a.Bucket, URL: "https://example.test/advisories"}); err != nil {
+				return err
+			}
+		}
+		for _, v := range c.Vulns {
+			sev, _ := types.NewSeverity(v.Severity)
+			vuln := types.Vulnerability{
+				Title:          v.Title,
+				Description:    v.Description,
+				Severity:       v.Severity,
+				VendorSeverity: types.VendorSeverity{"nvd": sev},
+				References:     v.References,
+			}
+			if vuln.Description == "" {
+				vuln.Description = v.Title + " (Tollgate test fixture)."
+			}
+			if v.CVSSScore > 0 {
+				vuln.CVSS = types.VendorCVSS{"nvd": types.CVSS{V3Vector: v.CVSSVector, V3Score: v.CVSSScore}}
+			}
+			if err := put(tx, []string{"vulnerability"}, v.ID, vuln); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fixture DB: %w", err)
+	}
+	updated := c.UpdatedAt
+	if updated.IsZero() {
+		updated = time.Now().UTC()
+	}
+	return vulndb.WriteMetadata(dbDir, vulndb.Metadata{
+		Version:      vulndb.SchemaVersion,
+		UpdatedAt:    updated,
+		NextUpdate:   updated.Add(24 * time.Hour),
+		DownloadedAt: updated,
+	})
+}
+
+func put(tx *bolt.Tx, buckets []string, key string, value any) error {
+	b, err := tx.CreateBucketIfNotExists([]byte(buckets[0]))
+	if err != nil {
+		return err
+	}
+	for _, name := range buckets[1:] {
+		if b, err = b.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return err
+		}
+	}
+	v, err := json.Marshal(value)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), v)
+}
+
+// Artifact packages a DB directory as the OCI artifact Trivy's DB
+// repositories serve: one tar.gz layer of trivy.db and metadata.json.
+func Artifact(dbDir string) (v1.Image, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, name := range []string{"trivy.db", "metadata.json"} {
+		f, err := os.Open(filepath.Join(dbDir, name))
+		if err != nil {
+			return nil, err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: fi.Size(), Typeflag: tar.TypeReg}); err != nil {
+			f.Close()
+			return nil, err
+		}
+		_, err = io.Copy(tw, f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	layer := static.NewLayer(buf.Bytes(), ggcrtypes.MediaType(vulndb.MediaType))
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, MediaType: ggcrtypes.MediaType(vulndb.MediaType)})
+	if err != nil {
+		return nil, err
+	}
+	img = mutate.MediaType(img, ggcrtypes.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, "application/vnd.aquasec.trivy.config.v1+json")
+	return img, nil
+}

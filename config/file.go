@@ -88,7 +88,7 @@ func parseFile(b []byte) (*fileConfig, error) {
 }
 
 // sections are the keys that hold nested settings.
-var sections = map[string]bool{"secrets": true, "iac": true}
+var sections = map[string]bool{"secrets": true, "iac": true, "image": true}
 
 func (fc *fileConfig) walk(m *yaml.Node, prefix string, known map[string]bool) error {
 	for i := 0; i+1 < len(m.Content); i += 2 {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tollgate/tollgate/vulndb"
 )
 
 // ErrHelp is returned when the user asked for help.
@@ -56,7 +58,7 @@ func newFlagSet(out io.Writer) *flagSet {
 		}
 		usage += "; env " + s.Env()
 		if s.isBool {
-			f.bools[s.flag] = f.fs.BoolP(s.flag, s.short, false, usage)
+			f.bools[s.flag] = f.fs.BoolP(s.flag, s.short, s.def == "true", usage)
 			continue
 		}
 		f.values[s.flag] = f.fs.StringArrayP(s.flag, s.short, nil, usage)
@@ -138,6 +140,11 @@ func Parse(args []string, getenv func(string) string) (Options, error) {
 				return Options{}, usageErr(fmt.Errorf("--%s: %w", s.flag, err))
 			}
 		}
+	}
+	// Secrets never come from flags or files.
+	o.Image.Password = getenv("TOLLGATE_REGISTRY_PASSWORD")
+	if o.Image.CacheDir == "" {
+		o.Image.CacheDir = vulndb.DefaultCacheDir(getenv)
 	}
 	if err := o.Validate(); err != nil {
 		return Options{}, usageErr(err)

@@ -44,6 +44,7 @@ type Options struct {
 
 	Secrets SecretsOptions
 	IaC     IaCOptions
+	Image   ImageOptions
 }
 
 // SecretsOptions configure the secrets engine.
@@ -69,6 +70,27 @@ type IaCOptions struct {
 	CFParams        []string
 }
 
+// ImageOptions configure the image engine.
+type ImageOptions struct {
+	// Images are --image values: NAME, docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH.
+	Images []string
+	// Discover adds the images the checkout references (on by default).
+	Discover bool
+	// CacheDir holds the vulnerability DB (default $XDG_CACHE_HOME/tollgate).
+	CacheDir       string
+	DBRepositories []string
+	// Offline never downloads the DB; a missing DB fails the engine.
+	Offline       bool
+	SkipDBUpdate  bool
+	IgnoreUnfixed bool
+	PkgTypes      []string
+	// Username and Password authenticate to registries; the password is read
+	// from TOLLGATE_REGISTRY_PASSWORD only.
+	Username, Password string
+	Insecure           bool
+	DockerHost         string
+}
+
 // Defaults returns the options of a scan with no flags, env or file.
 func Defaults() Options {
 	return Options{
@@ -78,6 +100,7 @@ func Defaults() Options {
 		MaxFileSize: scanners.DefaultMaxFileSize,
 		MaxDepth:    scanners.DefaultMaxDepth,
 		Secrets:     SecretsOptions{Severity: scanners.SeverityHigh},
+		Image:       ImageOptions{Discover: true},
 	}
 }
 
@@ -112,7 +135,10 @@ func (o *Options) Validate() error {
 // Enabled reports whether an engine runs.
 func (o *Options) Enabled(engine string) bool {
 	if len(o.Scanners) == 0 {
-		return engine == scanners.EngineSecrets || engine == scanners.EngineIaC
+		// The image engine applies when there are images to scan; discovery
+		// alone does not turn it on (it would reach out to registries).
+		return engine == scanners.EngineSecrets || engine == scanners.EngineIaC ||
+			(engine == scanners.EngineImage && len(o.Image.Images) > 0)
 	}
 	return slices.Contains(o.Scanners, engine)
 }

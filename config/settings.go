@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
+	"github.com/tollgate/tollgate/scanners/images"
 )
 
 // setting is one option, readable from a flag, an environment variable and
@@ -118,6 +119,42 @@ var settings = []setting{
 			o.IaC.HelmValues = append(o.IaC.HelmValues, splitList(v)...)
 			return nil
 		}},
+	{flag: "image", key: "image.images", usage: "image to scan (repeatable): NAME (daemon, then registry), docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH",
+		set: func(o *Options, v string) error {
+			for _, ref := range splitList(v) {
+				if _, err := images.ParseRef(ref); err != nil {
+					return err
+				}
+				o.Image.Images = append(o.Image.Images, ref)
+			}
+			return nil
+		}},
+	{flag: "discover-images", key: "image.discover", usage: "also scan the images the checkout references (Dockerfile FROM, Kubernetes and Compose image:)", isBool: true, def: "true",
+		set: func(o *Options, v string) error { return setBool(&o.Image.Discover, v) }},
+	{flag: "ignore-unfixed", key: "image.ignore-unfixed", usage: "report only vulnerabilities that have a fixed version", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.Image.IgnoreUnfixed, v) }},
+	{flag: "pkg-types", key: "image.pkg-types", usage: "package types to check: os, library (default both)",
+		set: func(o *Options, v string) error {
+			o.Image.PkgTypes = splitList(v)
+			return images.ValidatePkgTypes(o.Image.PkgTypes)
+		}},
+	{flag: "cache-dir", usage: "`DIR` of the vulnerability DB (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db)", path: true,
+		set: func(o *Options, v string) error { o.Image.CacheDir = v; return nil }},
+	{flag: "offline", usage: "never download the vulnerability DB; a missing DB fails the image engine (exit 3)", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.Image.Offline, v) }},
+	{flag: "skip-db-update", key: "image.skip-db-update", usage: "use the DB on disk even when an update is due", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.Image.SkipDBUpdate, v) }},
+	{flag: "db-repository", key: "image.db-repositories", usage: "OCI `REF` of the vulnerability DB, tried in order (repeatable; default Trivy's mirror.gcr.io, then ghcr.io)",
+		set: func(o *Options, v string) error {
+			o.Image.DBRepositories = append(o.Image.DBRepositories, splitList(v)...)
+			return nil
+		}},
+	{flag: "registry-username", key: "image.registry-username", usage: "registry user (the password comes from TOLLGATE_REGISTRY_PASSWORD; else the docker config is used)",
+		set: func(o *Options, v string) error { o.Image.Username = v; return nil }},
+	{flag: "insecure-registry", key: "image.insecure-registry", usage: "allow registries over plain HTTP or with untrusted certificates", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.Image.Insecure, v) }},
+	{flag: "docker-host", key: "image.docker-host", usage: "docker daemon address (default DOCKER_HOST or the local socket)",
+		set: func(o *Options, v string) error { o.Image.DockerHost = v; return nil }},
 	{flag: "cf-params", key: "iac.cf-params", usage: "CloudFormation parameter `FILE`s (repeatable)", path: true,
 		set: func(o *Options, v string) error { o.IaC.CFParams = append(o.IaC.CFParams, splitList(v)...); return nil }},
 }

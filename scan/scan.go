@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
+	"github.com/tollgate/tollgate/scanners/images"
 	"github.com/tollgate/tollgate/scanners/secrets"
 )
 
@@ -94,7 +95,29 @@ func Engines(opts config.Options, log *slog.Logger) []scanners.Scanner {
 		}, log)
 		out = append(out, scanners.Excluding(e, config.Matcher(opts.IaC.Exclude)))
 	}
+	if opts.Enabled(scanners.EngineImage) {
+		out = append(out, images.New(ImageOptions(opts), log))
+	}
 	return out
+}
+
+// ImageOptions are the image engine's options of a scan.
+func ImageOptions(opts config.Options) images.Options {
+	o := opts.Image
+	return images.Options{
+		Images:         o.Images,
+		Discover:       o.Discover,
+		CacheDir:       o.CacheDir,
+		DBRepositories: o.DBRepositories,
+		Offline:        o.Offline,
+		SkipDBUpdate:   o.SkipDBUpdate,
+		IgnoreUnfixed:  o.IgnoreUnfixed,
+		PkgTypes:       o.PkgTypes,
+		Username:       o.Username,
+		Password:       o.Password,
+		Insecure:       o.Insecure,
+		DockerHost:     o.DockerHost,
+	}
 }
 
 // WriteReports writes the SARIF log (when asked) and the report in the

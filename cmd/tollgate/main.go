@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	trivylog "github.com/aquasecurity/trivy/pkg/log"
 	"github.com/rs/zerolog"
@@ -23,6 +24,7 @@ import (
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners/iac"
 	"github.com/tollgate/tollgate/scanners/secrets"
+	"github.com/tollgate/tollgate/vulndb"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -33,7 +35,9 @@ container images, writes one SARIF 2.1.0 log, and fails the build by severity.
 
 Usage:
   tollgate scan [flags] [PATH]   scan PATH (default .)
-  tollgate version               print the versions of Tollgate and its engines
+  tollgate db download [flags]   download the vulnerability DB (for --offline scans)
+  tollgate db info [flags]       show the vulnerability DB's location and age
+  tollgate version               print the versions of Tollgate, its engines and the DB
   tollgate help                  print this help
 
 Exit codes:
@@ -59,7 +63,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runScan(args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "tollgate %s\ngitleaks %s\ntrivy %s\n", version, secrets.GitleaksVersion, iac.TrivyVersion)
+		dbOpts, _ := config.ParseDB(nil, getenv)
+		fmt.Fprintf(stdout, "vulnerability DB: %s\n", report.SafeText(dbSummary(dbOpts.CacheDir)))
 		return policy.ExitPass
+	case "db":
+		return runDB(args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		printUsage(stdout)
 		return policy.ExitPass
@@ -73,6 +81,55 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, usage)
 	config.Usage(w)
+	fmt.Fprint(w, "\nDB flags:\n")
+	config.DBUsage(w)
+}
+
+func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 || (args[0] != "download" && args[0] != "info") {
+		fmt.Fprintln(stderr, "tollgate: usage: tollgate db download|info [flags]")
+		return policy.ExitUsage
+	}
+	opts, err := config.ParseDB(args[1:], getenv)
+	if errors.Is(err, config.ErrHelp) {
+		config.DBUsage(stdout)
+		return policy.ExitPass
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate: %s\n", report.SafeText(err.Error()))
+		return policy.ExitUsage
+	}
+	log := setupLogging(stderr, opts.Debug, opts.Quiet)
+	if args[0] == "info" {
+		fmt.Fprintf(stdout, "%s\n", report.SafeText(dbSummary(opts.CacheDir)))
+		return policy.ExitPass
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	meta, err := vulndb.Download(ctx, opts.CacheDir, vulndb.DownloadOptions{
+		Repositories: opts.Repositories,
+		Username:     opts.Username,
+		Password:     opts.Password,
+		Log:          log,
+	})
+	if err != nil {
+		log.Error("could not download the vulnerability DB", "error", err)
+		return policy.ExitScannerFailed
+	}
+	fmt.Fprintf(stdout, "vulnerability DB updated %s, in %s\n", meta.UpdatedAt.UTC().Format(time.RFC3339), report.SafeText(vulndb.Dir(opts.CacheDir)))
+	return policy.ExitPass
+}
+
+// dbSummary describes the DB in a cache directory in one line.
+func dbSummary(cacheDir string) string {
+	dir := vulndb.Dir(cacheDir)
+	meta, err := vulndb.ReadMetadata(dir)
+	if err != nil {
+		return fmt.Sprintf("not available (%v)", err)
+	}
+	age := time.Since(meta.UpdatedAt)
+	return fmt.Sprintf("updated %s (%d days old), next update %s, in %s",
+		meta.UpdatedAt.UTC().Format("2006-01-02T15:04Z"), int(age.Hours()/24), meta.NextUpdate.UTC().Format("2006-01-02T15:04Z"), dir)
 }
 
 func runScan(args []string, stdout, stderr io.Writer, getenv func(string) string) int {

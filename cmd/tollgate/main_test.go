@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	stdlog "log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/tollgate/tollgate/report/sarifcheck"
+	"github.com/tollgate/tollgate/scanners/images/imagetest"
+	"github.com/tollgate/tollgate/vulndb"
+	"github.com/tollgate/tollgate/vulndb/vulndbtest"
 )
 
 // These tests drive the built binary, the way users and pipelines run it.
@@ -492,5 +502,117 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// imageFixtures writes the fixture DB into a cache directory and the crafted
+// Alpine image as a docker-archive; it returns both paths.
+func imageFixtures(t *testing.T) (cacheDir, archive string) {
+	t.Helper()
+	cacheDir = t.TempDir()
+	if err := vulndbtest.Write(vulndb.Dir(cacheDir), vulndbtest.Default()); err != nil {
+		t.Fatal(err)
+	}
+	img, err := imagetest.Alpine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive = filepath.Join(t.TempDir(), "alpine.tar")
+	if err := imagetest.WriteDockerArchive(archive, "tollgate-fixture/alpine:3.18", img); err != nil {
+		t.Fatal(err)
+	}
+	return cacheDir, archive
+}
+
+func TestImageScan(t *testing.T) {
+	cache, archive := imageFixtures(t)
+	sarifPath := filepath.Join(t.TempDir(), "out.sarif")
+	r := tollgate(t, nil, "scan", "--image", "docker-archive:"+archive, "--cache-dir", cache, "--offline",
+		"--fail-on", "none,image=critical", "--sarif", sarifPath, demoDir(t))
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (a CRITICAL vulnerability)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	log, raw := readSARIF(t, sarifPath)
+	if len(log.Runs) != 3 || log.Runs[2].Tool.Driver.Name != "trivy-image" {
+		t.Fatalf("want secrets, iac and image runs, got %d runs", len(log.Runs))
+	}
+	got := log.where()
+	for _, want := range []string{
+		"trivy-image CVE-2099-0003 container-images/tollgate-fixture_alpine_3.18:1",
+	} {
+		if !got[want] {
+			t.Errorf("missing %q in %v", want, got)
+		}
+	}
+	for _, rule := range log.Runs[2].Tool.Driver.Rules {
+		if rule.ID == vulndbtest.AlpineBusybox && rule.Properties["security-severity"] != "9.8" {
+			t.Errorf("security-severity of %s = %v, want the CVSS score 9.8", rule.ID, rule.Properties["security-severity"])
+		}
+	}
+	if !bytes.Contains(raw, []byte(`"installedVersion": "1.36.1-r2"`)) {
+		t.Error("the SARIF does not carry the installed version")
+	}
+	if !strings.Contains(r.stdout, "busybox@1.36.1-r2") {
+		t.Errorf("the table does not name the package:\n%s", r.stdout)
+	}
+	validateSARIF(t, sarifPath, "Sarif;Gh;Ado")
+}
+
+func TestOfflineWithoutDBKeepsOtherResults(t *testing.T) {
+	_, archive := imageFixtures(t)
+	sarifPath := filepath.Join(t.TempDir(), "out.sarif")
+	r := tollgate(t, nil, "scan", "--image", "docker-archive:"+archive, "--cache-dir", t.TempDir(), "--offline",
+		"--sarif", sarifPath, demoDir(t))
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	log, _ := readSARIF(t, sarifPath)
+	got := log.where()
+	if !got["gitleaks github-pat app/settings.py:6"] || !got["trivy-config KSV-0017 k8s/deployment.yaml:17"] {
+		t.Errorf("secrets and IaC results missing: %v", got)
+	}
+	image := log.Runs[2]
+	if image.Invocations[0].ExecutionSuccessful {
+		t.Error("the image run reports success")
+	}
+	if n := strings.Join(log.notifications(), "\n"); !strings.Contains(n, "no vulnerability DB") || !strings.Contains(n, "--offline") {
+		t.Errorf("the notification does not name the cause:\n%s", n)
+	}
+	if !strings.Contains(r.stdout, "ERROR: engine(s) failed: image") {
+		t.Errorf("console verdict:\n%s", r.stdout)
+	}
+	validateSARIF(t, sarifPath, "Sarif;Gh;Ado")
+}
+
+func TestDBDownloadCommand(t *testing.T) {
+	src := t.TempDir()
+	if err := vulndbtest.Write(src, vulndbtest.Default()); err != nil {
+		t.Fatal(err)
+	}
+	art, err := vulndbtest.Artifact(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(stdlog.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	tag, err := name.NewTag(host + "/aquasec/trivy-db:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, art); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	r := tollgate(t, nil, "db", "download", "--db-repository", tag.String(), "--cache-dir", cache)
+	if r.code != 0 || !strings.Contains(r.stdout, "vulnerability DB updated") {
+		t.Fatalf("db download: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = tollgate(t, []string{"TOLLGATE_CACHE_DIR=" + cache}, "version")
+	if !strings.Contains(r.stdout, "vulnerability DB: updated") {
+		t.Errorf("version does not show the DB: %s", r.stdout)
+	}
+	if r := tollgate(t, nil, "db", "download", "--db-repository", host+"/missing/db:2", "--cache-dir", t.TempDir()); r.code != 3 {
+		t.Errorf("a failed download: exit %d, want 3", r.code)
 	}
 }

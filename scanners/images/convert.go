@@ -17,6 +17,7 @@ import (
 func convert(ref Ref, report types.Report, ignoreUnfixed bool, rules map[string]scanners.Rule) []scanners.Finding {
 	type key struct{ vuln, pkg, version string }
 	var out []scanners.Finding
+	display, repo := ref.identity(report.Metadata.RepoTags)
 	index := map[key]int{}
 	digest := report.Metadata.ImageID
 	for _, r := range report.Results {
@@ -33,7 +34,7 @@ func convert(ref Ref, report types.Report, ignoreUnfixed bool, rules map[string]
 				continue
 			}
 			index[k] = len(out)
-			out = append(out, finding(ref, r, v, digest))
+			out = append(out, finding(ref, display, repo, r, v, digest))
 			if _, ok := rules[v.VulnerabilityID]; !ok {
 				rules[v.VulnerabilityID] = rule(v)
 			}
@@ -42,7 +43,7 @@ func convert(ref Ref, report types.Report, ignoreUnfixed bool, rules map[string]
 	return out
 }
 
-func finding(ref Ref, r types.Result, v types.DetectedVulnerability, digest string) scanners.Finding {
+func finding(ref Ref, display, repo string, r types.Result, v types.DetectedVulnerability, digest string) scanners.Finding {
 	sev := normalizeSeverity(v.Severity)
 	score, vector := cvss(v)
 	fixed := v.FixedVersion
@@ -58,8 +59,8 @@ func finding(ref Ref, r types.Result, v types.DetectedVulnerability, digest stri
 		title = v.VulnerabilityID
 	}
 	msg := fmt.Sprintf("%s (%s) in image %s: package %s %s is vulnerable; %s. %s",
-		v.VulnerabilityID, sev, ref.Display(), v.PkgName, v.InstalledVersion, fixText, strings.TrimSuffix(title, "."))
-	loc := scanners.Location{Image: ref.Display()}
+		v.VulnerabilityID, sev, display, v.PkgName, v.InstalledVersion, fixText, strings.TrimSuffix(title, "."))
+	loc := scanners.Location{Image: display}
 	if len(ref.Places) > 0 {
 		p := ref.Places[0]
 		loc.Path, loc.StartLine, loc.EndLine = p.Path, p.StartLine, p.EndLine
@@ -81,7 +82,7 @@ func finding(ref Ref, r types.Result, v types.DetectedVulnerability, digest stri
 		Location: loc,
 		// The repository, not the tag or digest: a rebuilt image keeps its
 		// findings' identity, so a baseline still matches.
-		Fingerprint: scanners.Fingerprint(scanners.EngineImage, v.VulnerabilityID, ref.repository(), v.PkgName, v.PkgPath),
+		Fingerprint: scanners.Fingerprint(scanners.EngineImage, v.VulnerabilityID, repo, v.PkgName, v.PkgPath),
 		HelpURI:     helpURI(v),
 		Tags:        tags,
 		Vuln: &scanners.VulnDetail{

@@ -106,7 +106,7 @@ func TestDockerArchive(t *testing.T) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(g, "\n"), strings.Join(wantAlpine, "\n"))
 	}
 	for _, f := range res.Findings {
-		if f.Location.Image != archive || f.Location.Path != "" {
+		if f.Location.Image != "tollgate-fixture/alpine:3.18" || f.Location.Path != "" {
 			t.Errorf("%s: location %+v, want the image and no checkout path", f.RuleID, f.Location)
 		}
 		if f.Vuln.ImageDigest == "" || !strings.HasPrefix(f.Vuln.ImageDigest, "sha256:") {

@@ -2,6 +2,7 @@ package images
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -40,9 +41,6 @@ func (r Ref) String() string {
 	return string(r.Source) + ":" + r.Name
 }
 
-// Display is the image name shown in findings.
-func (r Ref) Display() string { return r.Name }
-
 // ParseRef reads an --image value: docker:NAME, registry:REF,
 // docker-archive:PATH, oci-layout:PATH, or a plain NAME.
 func ParseRef(s string) (Ref, error) {
@@ -73,17 +71,23 @@ func ParseRef(s string) (Ref, error) {
 	return Ref{Source: Auto, Name: s}, nil
 }
 
-// repository is the image's name without tag or digest, the part of its
-// identity that survives a rebuild (fingerprints use it).
-func (r Ref) repository() string {
+// identity returns the name findings show and the repository their
+// fingerprints use: the name without tag or digest, the part of an image's
+// identity that survives a rebuild. An archive is named by the tag it was
+// saved with, else by its file name, never by its absolute path.
+func (r Ref) identity(repoTags []string) (display, repository string) {
+	display = r.Name
 	if r.Source == DockerArchive || r.Source == OCILayout {
-		return string(r.Source) + ":" + r.Name
+		display = filepath.Base(r.Name)
+		if len(repoTags) > 0 {
+			display = repoTags[0]
+		}
 	}
-	ref, err := name.ParseReference(r.Name)
+	ref, err := name.ParseReference(display)
 	if err != nil {
-		return r.Name
+		return display, display
 	}
-	return ref.Context().Name()
+	return display, ref.Context().Name()
 }
 
 func looksLikePath(s string) bool {

@@ -54,8 +54,8 @@ func Alpine() (v1.Image, error) { return AlpineWith(AlpinePackages) }
 // AlpineWith is an Alpine 3.18 image with the given packages.
 func AlpineWith(pkgs []Package) (v1.Image, error) {
 	files := map[string]string{
-		"etc/alpine-release": "3.18.4\n",
-		"etc/os-release":     "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.4\nPRETTY_NAME=\"Alpine Linux v3.18\"\n",
+		"etc/alpine-release":   "3.18.4\n",
+		"etc/os-release":       "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.4\nPRETTY_NAME=\"Alpine Linux v3.18\"\n",
 		"lib/apk/db/installed": apkDB(pkgs),
 		"usr/lib/python3.11/site-packages/requests-2.19.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nSummary: Python HTTP for Humans.\nLicense: Apache 2.0\n",
 		"usr/lib/python3.11/site-packages/requests/__init__.py":               "__version__ = '2.19.0'\n",

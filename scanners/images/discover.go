@@ -2,13 +2,17 @@ package images
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"path"
 	"regexp"
+	"sort"
 	"strings"
 
+	helmparser "github.com/aquasecurity/trivy/pkg/iac/scanners/helm/parser"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"go.yaml.in/yaml/v3"
@@ -28,9 +32,10 @@ type Found struct {
 const maxManifest = 4 << 20
 
 // Discover lists the images referenced by Dockerfiles (FROM, build-stage
-// aliases and scratch skipped, ARG defaults resolved), Kubernetes manifests
-// and Compose files (image:). What it cannot resolve comes back as a note.
-func Discover(t *scanners.Target) ([]Found, []scanners.Notification) {
+// aliases and scratch skipped, ARG defaults resolved), Kubernetes manifests,
+// Helm charts (rendered with their default values) and Compose files
+// (image:). What it cannot resolve comes back as a note.
+func Discover(ctx context.Context, t *scanners.Target) ([]Found, []scanners.Notification) {
 	var (
 		found []Found
 		notes []scanners.Notification
@@ -57,7 +62,82 @@ func Discover(t *scanners.Target) ([]Found, []scanners.Notification) {
 		found = append(found, fs...)
 		notes = append(notes, ns...)
 	}
+	dirs := make([]string, 0, len(charts))
+	for d := range charts {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		if ctx.Err() != nil {
+			break
+		}
+		fs, ns := helmImages(ctx, t, d)
+		found = append(found, fs...)
+		notes = append(notes, ns...)
+	}
 	return found, notes
+}
+
+// helmImages renders a chart offline, the way Trivy's Helm scanner does, and
+// locates each image on the image: line of the template that produced it.
+func helmImages(ctx context.Context, t *scanners.Target, chartDir string) ([]Found, []scanners.Notification) {
+	sub, err := iofs.Sub(t.FS(), chartDir)
+	if err != nil {
+		return nil, nil
+	}
+	p, err := helmparser.New()
+	if err == nil {
+		var manifests []helmparser.Manifest
+		manifests, err = p.ParseFS(ctx, sub, ".")
+		if err == nil {
+			return helmManifestImages(t, chartDir, manifests)
+		}
+	}
+	return nil, []scanners.Notification{{Level: scanners.LevelWarning, Code: "helm-render", Path: path.Join(chartDir, "Chart.yaml"),
+		Message: fmt.Sprintf("Helm chart %s could not be rendered to discover its images: %v", chartDir, err)}}
+}
+
+func helmManifestImages(t *scanners.Target, chartDir string, manifests []helmparser.Manifest) ([]Found, []scanners.Notification) {
+	var (
+		found []Found
+		notes []scanners.Notification
+	)
+	used := map[string]int{} // template -> image: lines already matched
+	for _, m := range manifests {
+		template := path.Join(chartDir, m.Path)
+		imgs, _ := yamlImages(template, []byte(m.Content))
+		lines := imageLines(t, template)
+		for _, f := range imgs {
+			f.Kind = "helm"
+			f.Location = scanners.Location{Path: template, StartLine: 1, EndLine: 1}
+			if i := used[template]; i < len(lines) {
+				f.Location.StartLine, f.Location.EndLine = lines[i], lines[i]
+			}
+			used[template]++
+			found = append(found, f)
+		}
+	}
+	return found, notes
+}
+
+// imageLines lists the lines of a template that set an image.
+func imageLines(t *scanners.Target, p string) []int {
+	fh, err := t.Open(p)
+	if err != nil {
+		return nil
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxManifest))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for i, l := range strings.Split(string(b), "\n") {
+		if k := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "- ")); strings.HasPrefix(k, "image:") {
+			out = append(out, i+1)
+		}
+	}
+	return out
 }
 
 func discoverFile(t *scanners.Target, f scanners.File, parse func(string, []byte) ([]Found, []scanners.Notification)) ([]Found, []scanners.Notification) {

@@ -116,7 +116,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	if err := ValidatePkgTypes(s.opts.PkgTypes); err != nil {
 		return res, err
 	}
-	refs, err := s.refs(t, &res)
+	refs, err := s.refs(ctx, t, &res)
 	if err != nil {
 		return res, err
 	}
@@ -169,7 +169,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 }
 
 // refs merges the --image values with the discovered references.
-func (s *Scanner) refs(t *scanners.Target, res *scanners.Result) ([]Ref, error) {
+func (s *Scanner) refs(ctx context.Context, t *scanners.Target, res *scanners.Result) ([]Ref, error) {
 	var refs []Ref
 	seen := map[string]int{}
 	add := func(r Ref) {
@@ -194,7 +194,7 @@ func (s *Scanner) refs(t *scanners.Target, res *scanners.Result) ([]Ref, error) 
 		add(r)
 	}
 	if s.opts.Discover && t != nil {
-		found, notes := Discover(t)
+		found, notes := Discover(ctx, t)
 		for _, n := range notes {
 			res.Status.Add(n)
 		}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	trivylog "github.com/aquasecurity/trivy/pkg/log"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -346,6 +347,7 @@ func TestDiscovery(t *testing.T) {
 	push(t, host+"/fixture/alpine:3.18", mustImage(t, imagetest.Alpine))
 	push(t, host+"/fixture/debian:12", mustImage(t, imagetest.Debian))
 	push(t, host+"/fixture/alpine:edge", mustImage(t, imagetest.Alpine))
+	push(t, host+"/fixture/helm-alpine:1", mustImage(t, imagetest.Alpine))
 
 	root := t.TempDir()
 	write := func(p, content string) {
@@ -387,6 +389,21 @@ spec:
 `)
 	write("compose.yaml", "services:\n  web:\n    build: .\n    image: "+host+"/fixture/alpine:edge\n  db:\n    image: ${DB_IMAGE}\n")
 	write("not-k8s.yaml", "image: "+host+"/fixture/ignored:1\n")
+	write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+	write("charts/web/values.yaml", "image:\n  repository: "+host+"/fixture/helm-alpine\n  tag: \"1\"\n")
+	write("charts/web/templates/deployment.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+`)
+	write("charts/broken/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+	write("charts/broken/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n  x: {{ .Values.missing.deeper }}\n")
 
 	res := scan(t, images.Options{Discover: true, CacheDir: fixtureCache(t)}, root)
 	where := map[string]string{}
@@ -397,6 +414,7 @@ spec:
 		host + "/fixture/alpine:3.18": "app/Dockerfile:5",
 		host + "/fixture/debian:12":   "deploy/k8s/deployment.yaml:10",
 		host + "/fixture/alpine:edge": "compose.yaml:4",
+		host + "/fixture/helm-alpine:1": "charts/web/templates/deployment.yaml:10",
 	}
 	for img, loc := range want {
 		if where[img] != loc {
@@ -407,7 +425,7 @@ spec:
 		t.Errorf("images scanned: %v", where)
 	}
 	notes := fmt.Sprint(res.Status.Notifications)
-	for _, n := range []string{"app/Dockerfile:11", "compose.yaml:6"} {
+	for _, n := range []string{"app/Dockerfile:11", "compose.yaml:6", "Helm chart charts/broken could not be rendered"} {
 		if !strings.Contains(notes, n) {
 			t.Errorf("no note about the unresolved image at %s: %s", n, notes)
 		}
@@ -431,5 +449,46 @@ func TestParseRef(t *testing.T) {
 		if _, err := images.ParseRef(bad); err == nil {
 			t.Errorf("ParseRef(%q) accepted", bad)
 		}
+	}
+}
+
+func TestRegistryAuth(t *testing.T) {
+	const user, pass = "ci-bot", "s3cret-token"
+	host := startRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+				w.Header().Set("WWW-Authenticate", `Basic realm="fixture"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	tag, err := name.NewTag(host + "/private/alpine:3.18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, mustImage(t, imagetest.Alpine), remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
+		t.Fatal(err)
+	}
+	cache := fixtureCache(t)
+	res := scan(t, images.Options{Images: []string{"registry:" + tag.String()}, CacheDir: cache, Username: user, Password: pass}, "")
+	if g := got(res); !slices.Equal(g, wantAlpine) {
+		t.Errorf("with credentials: %v", g)
+	}
+	tgt, err := scanners.Walk(context.Background(), t.TempDir(), scanners.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	res, err = images.New(images.Options{Images: []string{"registry:" + tag.String()}, CacheDir: cache, Offline: true}, quiet).Scan(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status.State != scanners.Partial || !strings.Contains(fmt.Sprint(res.Status.Notifications), "401 Unauthorized") {
+		t.Errorf("without credentials: %s %+v", res.Status.State, res.Status.Notifications)
+	}
+	if strings.Contains(fmt.Sprint(res.Status.Notifications), pass) {
+		t.Error("the password leaked into a notification")
 	}
 }

@@ -411,9 +411,9 @@ spec:
 		where[f.Location.Image] = fmt.Sprintf("%s:%d", f.Location.Path, f.Location.StartLine)
 	}
 	want := map[string]string{
-		host + "/fixture/alpine:3.18": "app/Dockerfile:5",
-		host + "/fixture/debian:12":   "deploy/k8s/deployment.yaml:10",
-		host + "/fixture/alpine:edge": "compose.yaml:4",
+		host + "/fixture/alpine:3.18":   "app/Dockerfile:5",
+		host + "/fixture/debian:12":     "deploy/k8s/deployment.yaml:10",
+		host + "/fixture/alpine:edge":   "compose.yaml:4",
 		host + "/fixture/helm-alpine:1": "charts/web/templates/deployment.yaml:10",
 	}
 	for img, loc := range want {

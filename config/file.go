@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -32,6 +33,7 @@ type fileConfig struct {
 	path         string
 	values       map[string]fileValue // by key path, e.g. "secrets.config"
 	ruleSeverity map[string]scanners.Severity
+	ignores      []policy.IgnoreRule
 }
 
 // loadFile parses a .tollgate.yaml. Unknown keys are errors that name the
@@ -100,6 +102,10 @@ func (fc *fileConfig) walk(m *yaml.Node, prefix string, known map[string]bool) e
 				return fmt.Errorf("line %d: %s must be a mapping", v.Line, key)
 			}
 			if err := fc.walk(v, key+".", known); err != nil {
+				return err
+			}
+		case key == "ignore":
+			if err := fc.ignoreEntries(v); err != nil {
 				return err
 			}
 		case key == "secrets.rule-severity":
@@ -179,6 +185,55 @@ func (fc *fileConfig) ruleSeverities(v *yaml.Node) error {
 	return nil
 }
 
+// ignoreKeys are the keys of an ignore entry.
+var ignoreKeys = map[string]bool{"id": true, "path": true, "fingerprint": true, "image": true, "package": true, "reason": true, "expires": true}
+
+func (fc *fileConfig) ignoreEntries(v *yaml.Node) error {
+	if v.Kind != yaml.SequenceNode {
+		return fmt.Errorf("line %d: ignore must be a list of entries", v.Line)
+	}
+	for _, e := range v.Content {
+		if e.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: an ignore entry must be a mapping (id, path, fingerprint, image, package, reason, expires)", e.Line)
+		}
+		r := policy.IgnoreRule{Source: fmt.Sprintf("%s:%d", DefaultFile, e.Line)}
+		for i := 0; i+1 < len(e.Content); i += 2 {
+			k, val := e.Content[i], e.Content[i+1]
+			if !ignoreKeys[k.Value] {
+				return fmt.Errorf("line %d: unknown key %q in ignore entry (want id, path, fingerprint, image, package, reason, expires)", k.Line, k.Value)
+			}
+			if val.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: ignore.%s must be a plain value", val.Line, k.Value)
+			}
+			switch k.Value {
+			case "id":
+				r.ID = val.Value
+			case "path":
+				r.Path = val.Value
+			case "fingerprint":
+				r.Fingerprint = val.Value
+			case "image":
+				r.Image = val.Value
+			case "package":
+				r.Package = val.Value
+			case "reason":
+				r.Reason = val.Value
+			case "expires":
+				t, err := policy.ParseExpires(val.Value)
+				if err != nil {
+					return fmt.Errorf("line %d: ignore.expires: %w", val.Line, err)
+				}
+				r.Expires = t
+			}
+		}
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("line %d: %w", e.Line, err)
+		}
+		fc.ignores = append(fc.ignores, r)
+	}
+	return nil
+}
+
 // apply sets every value of the file that no flag or environment variable
 // already set.
 func (fc *fileConfig) apply(o *Options, skip func(s setting) bool) error {
@@ -208,6 +263,11 @@ func (fc *fileConfig) apply(o *Options, skip func(s setting) bool) error {
 	}
 	if fc.ruleSeverity != nil && o.Secrets.RuleSeverity == nil {
 		o.Secrets.RuleSeverity = fc.ruleSeverity
+	}
+	base := filepath.Base(fc.path)
+	for _, r := range fc.ignores {
+		r.Source = strings.Replace(r.Source, DefaultFile, base, 1)
+		o.Ignore = append(o.Ignore, r)
 	}
 	return nil
 }

@@ -41,6 +41,10 @@ type Options struct {
 	Exclude []string
 	// Category prefixes SARIF automationDetails.id.
 	Category string
+	// Baseline is a previous Tollgate SARIF log to compare against.
+	Baseline string
+	// Ignore are .tollgate.yaml's ignore entries.
+	Ignore []policy.IgnoreRule
 
 	Secrets SecretsOptions
 	IaC     IaCOptions

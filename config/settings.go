@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/scanners"
-	"github.com/tollgate/tollgate/scanners/iac"
-	"github.com/tollgate/tollgate/scanners/images"
+	"github.com/tollgate/tollgate/scanners/iactype"
+	"github.com/tollgate/tollgate/scanners/imageref"
 )
 
 // setting is one option, readable from a flag, an environment variable and
@@ -74,6 +74,10 @@ var settings = []setting{
 		set: func(o *Options, v string) error { return setInt(&o.MaxDepth, v) }},
 	{flag: "exclude", usage: "path `GLOB` (doublestar syntax) no engine reads (repeatable)",
 		set: func(o *Options, v string) error { o.Exclude = append(o.Exclude, splitList(v)...); return nil }},
+	{flag: "baseline", usage: "compare with a previous Tollgate SARIF `FILE`: every result gets a baselineState, vanished ones are reported absent", path: true,
+		set: func(o *Options, v string) error { o.Baseline = v; return nil }},
+	{flag: "new-only", key: "fail-on-new-only", usage: "with --baseline, only new findings count for the verdict", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.Gate.NewOnly, v) }},
 	{flag: "sarif-category", key: "category", usage: "SARIF automationDetails category, for several analyses of one repository",
 		set: func(o *Options, v string) error { o.Category = v; return nil }},
 
@@ -93,10 +97,10 @@ var settings = []setting{
 	{flag: "secrets-archive-depth", key: "secrets.max-archive-depth", usage: "look this many levels into zip/tar archives (0: not at all)", def: "0",
 		set: func(o *Options, v string) error { return setInt(&o.Secrets.MaxArchiveDepth, v) }},
 
-	{flag: "iac-file-types", key: "iac.file-types", usage: "IaC types to check (default all): " + strings.Join(iac.TypeNames(), ", "),
+	{flag: "iac-file-types", key: "iac.file-types", usage: "IaC types to check (default all): " + strings.Join(iactype.Names, ", "),
 		set: func(o *Options, v string) error {
 			o.IaC.FileTypes = splitList(v)
-			return iac.ValidateFileTypes(o.IaC.FileTypes)
+			return iactype.Validate(o.IaC.FileTypes)
 		}},
 	{flag: "iac-exclude", key: "iac.exclude", usage: "path `GLOB` the IaC engine skips (repeatable)",
 		set: func(o *Options, v string) error { o.IaC.Exclude = append(o.IaC.Exclude, splitList(v)...); return nil }},
@@ -122,7 +126,7 @@ var settings = []setting{
 	{flag: "image", key: "image.images", usage: "image to scan (repeatable): NAME (daemon, then registry), docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH",
 		set: func(o *Options, v string) error {
 			for _, ref := range splitList(v) {
-				if _, err := images.ParseRef(ref); err != nil {
+				if _, err := imageref.ParseRef(ref); err != nil {
 					return err
 				}
 				o.Image.Images = append(o.Image.Images, ref)
@@ -136,7 +140,7 @@ var settings = []setting{
 	{flag: "pkg-types", key: "image.pkg-types", usage: "package types to check: os, library (default both)",
 		set: func(o *Options, v string) error {
 			o.Image.PkgTypes = splitList(v)
-			return images.ValidatePkgTypes(o.Image.PkgTypes)
+			return imageref.ValidatePkgTypes(o.Image.PkgTypes)
 		}},
 	{flag: "cache-dir", usage: "`DIR` of the vulnerability DB (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db)", path: true,
 		set: func(o *Options, v string) error { o.Image.CacheDir = v; return nil }},

@@ -24,6 +24,8 @@ func TestPathURI(t *testing.T) {
 		"ünï/code.py":             "%C3%BCn%C3%AF/code.py",
 		"a?b/x;y]z":               "a%3Fb/x%3By%5Dz",
 		"container-images/alpine": "container-images/alpine",
+		"//host/x":                "host/x",
+		"a/../../etc/passwd":      "a/%2E%2E/%2E%2E/etc/passwd",
 	} {
 		if got := PathURI(in); got != want {
 			t.Errorf("PathURI(%q) = %q, want %q", in, got, want)

@@ -139,6 +139,9 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	for _, n := range r.Status.Notifications {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, notification(n))
 	}
+	for _, n := range r.Status.Config {
+		inv.ToolConfigurationNotifications = append(inv.ToolConfigurationNotifications, notification(n))
+	}
 	run.Invocations = []*sarif.Invocation{inv}
 
 	props := sarif.Properties{"tollgate/engine": r.Scanner, "tollgate/state": r.Status.State.String()}
@@ -304,11 +307,20 @@ func notification(n scanners.Notification) *sarif.Notification {
 
 // PathURI percent-encodes a repository-relative slash path as a relative
 // URI reference. Every segment is escaped, and ':' always, so that no
-// segment can read as a URI scheme (GitHub rejects "a:b/c").
+// segment can read as a URI scheme (GitHub rejects "a:b/c"); leading slashes
+// are dropped and "." and ".." segments encoded, so that the reference can
+// neither name a host ("//x") nor climb out of SRCROOT.
 func PathURI(p string) string {
-	segs := strings.Split(p, "/")
+	segs := strings.Split(strings.TrimLeft(p, "/"), "/")
 	for i, s := range segs {
-		segs[i] = strings.ReplaceAll(url.PathEscape(s), ":", "%3A")
+		switch s {
+		case ".":
+			segs[i] = "%2E"
+		case "..":
+			segs[i] = "%2E%2E"
+		default:
+			segs[i] = strings.ReplaceAll(url.PathEscape(s), ":", "%3A")
+		}
 	}
 	return strings.Join(segs, "/")
 }

@@ -77,7 +77,7 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 			fmt.Fprintf(w, ", %d notification(s)", n)
 		}
 		fmt.Fprintln(w)
-		for _, n := range r.Status.Notifications {
+		for _, n := range append(r.Status.Notifications, r.Status.Config...) {
 			fmt.Fprintf(w, "  %-7s %s\n", n.Level, oneLine(n.Message))
 		}
 	}
@@ -182,4 +182,33 @@ func WriteJSON(w io.Writer, s Scan) error {
 		Exit:    s.Verdict.ExitCode(),
 		Extra:   s.RunProperties,
 	})
+}
+
+// WriteRuleHelp prints a rule's full help (for `tollgate explain`).
+func WriteRuleHelp(w io.Writer, engine string, r scanners.Rule) error {
+	sw := NewSafeWriter(w)
+	fmt.Fprintf(sw, "%s (%s, %s)\n%s\n", r.ID, engine, r.Severity, oneLine(firstNonEmpty(r.Title, r.ID)))
+	if r.CVSSScore > 0 {
+		fmt.Fprintf(sw, "CVSS v3 score: %.1f\n", r.CVSSScore)
+	}
+	if len(r.Aliases) > 0 {
+		fmt.Fprintf(sw, "Also known as: %s\n", strings.Join(r.Aliases, ", "))
+	}
+	for _, section := range []struct{ name, text string }{{"Description", r.Description}, {"Resolution", r.Resolution}} {
+		if strings.TrimSpace(section.text) == "" {
+			continue
+		}
+		fmt.Fprintf(sw, "\n%s:\n", section.name)
+		for _, line := range strings.Split(strings.TrimSpace(section.text), "\n") {
+			fmt.Fprintf(sw, "  %s\n", line)
+		}
+	}
+	if len(r.References) > 0 {
+		fmt.Fprintln(sw, "\nReferences:")
+		for _, ref := range r.References {
+			fmt.Fprintf(sw, "  - %s\n", ref)
+		}
+	}
+	_, err := fmt.Fprintln(sw)
+	return err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
@@ -33,6 +34,14 @@ func (o *Outcome) ExitCode() int { return o.Verdict.ExitCode() }
 // at all (the root cannot be read); everything else is in the Outcome.
 func Run(ctx context.Context, log *slog.Logger, opts config.Options, version string, getenv func(string) string) (*Outcome, error) {
 	started := time.Now()
+	var base *policy.BaselineSet
+	if opts.Baseline != "" {
+		b, err := policy.LoadBaseline(opts.Baseline)
+		if err != nil {
+			return nil, &config.UsageError{Err: err}
+		}
+		base = b
+	}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
@@ -51,6 +60,15 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 
 	engines := Engines(opts, log)
 	results := scanners.Run(ctx, log, target, engines)
+
+	steps := []policy.Step{
+		policy.ConfigIgnores{Rules: opts.Ignore, Now: started, Log: log},
+		policy.TrivyIgnores{Root: target.Root, Now: started, Log: log},
+	}
+	if base != nil {
+		steps = append(steps, policy.Baseline{Set: base})
+	}
+	policy.Apply(log, results, steps...)
 
 	gate := opts.Gate
 	verdict := gate.Decide(results)

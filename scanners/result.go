@@ -58,6 +58,10 @@ type Notification struct {
 type Status struct {
 	State         State          `json:"state"`
 	Notifications []Notification `json:"notifications,omitempty"`
+	// Config are problems with the configuration that applied to the engine's
+	// findings (an expired ignore entry, an unreadable ignore file); they do
+	// not change the state.
+	Config []Notification `json:"configNotifications,omitempty"`
 }
 
 // Add records a notification; an error-level one makes a succeeded engine partial.
@@ -111,11 +115,11 @@ type Result struct {
 	Finished time.Time `json:"finished"`
 }
 
-// Normalize sorts findings and rules into their stable order and makes
-// fingerprints unique within the result: the n-th identical finding in a file
-// gets ":n" appended, so two equal lines in one file are two results.
+// Normalize sorts the result (see Sort) and makes fingerprints unique within
+// it: the n-th identical finding in a file gets ":n" appended, so two equal
+// lines in one file are two results. Engines' results are normalised once.
 func (r *Result) Normalize() {
-	sort.SliceStable(r.Findings, func(i, j int) bool { return lessFinding(&r.Findings[i], &r.Findings[j]) })
+	r.Sort()
 	seen := map[string]int{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
@@ -125,6 +129,11 @@ func (r *Result) Normalize() {
 			f.Fingerprint = fmt.Sprintf("%s:%d", f.Fingerprint, n+1)
 		}
 	}
+}
+
+// Sort puts findings, rules and notifications in their stable order.
+func (r *Result) Sort() {
+	sort.SliceStable(r.Findings, func(i, j int) bool { return lessFinding(&r.Findings[i], &r.Findings[j]) })
 	sort.Slice(r.Rules, func(i, j int) bool { return r.Rules[i].ID < r.Rules[j].ID })
 	sort.SliceStable(r.Status.Notifications, func(i, j int) bool {
 		a, b := r.Status.Notifications[i], r.Status.Notifications[j]

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scan"
+	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
+	"github.com/tollgate/tollgate/scanners/images"
 	"github.com/tollgate/tollgate/scanners/secrets"
 	"github.com/tollgate/tollgate/vulndb"
 )
@@ -35,6 +38,9 @@ container images, writes one SARIF 2.1.0 log, and fails the build by severity.
 
 Usage:
   tollgate scan [flags] [PATH]   scan PATH (default .)
+  tollgate baseline FILE [flags] [PATH]
+                                 scan and write the SARIF log to FILE, for --baseline (exit 0 unless an engine failed)
+  tollgate explain ID            print a rule's, check's or vulnerability's full help, offline
   tollgate db download [flags]   download the vulnerability DB (for --offline scans)
   tollgate db info [flags]       show the vulnerability DB's location and age
   tollgate version               print the versions of Tollgate, its engines and the DB
@@ -61,6 +67,14 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	switch args[0] {
 	case "scan":
 		return runScan(args[1:], stdout, stderr, getenv)
+	case "baseline":
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "tollgate: usage: tollgate baseline FILE [scan flags] [PATH]")
+			return policy.ExitUsage
+		}
+		return runBaseline(args[1], args[2:], stdout, stderr, getenv)
+	case "explain":
+		return runExplain(args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "tollgate %s\ngitleaks %s\ntrivy %s\n", version, secrets.GitleaksVersion, iac.TrivyVersion)
 		dbOpts, _ := config.ParseDB(nil, getenv)
@@ -120,6 +134,43 @@ func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	return policy.ExitPass
 }
 
+// runExplain prints the help of a gitleaks rule, a Trivy check or a
+// vulnerability (from the DB on disk), offline.
+func runExplain(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "tollgate: usage: tollgate explain ID   (a gitleaks rule, a Trivy check such as KSV-0017, or a CVE)")
+		return policy.ExitUsage
+	}
+	id := args[0]
+	_ = setupLogging(stderr, false, true)
+	var gitleaksConfig []byte
+	if b, err := os.ReadFile(".gitleaks.toml"); err == nil {
+		gitleaksConfig = b
+	}
+	if r, ok, err := secrets.Explain(id, gitleaksConfig); err != nil {
+		fmt.Fprintf(stderr, "tollgate: %s\n", report.SafeText(err.Error()))
+	} else if ok {
+		return explained(stdout, "secrets", r)
+	}
+	if r, ok := iac.Explain(id); ok {
+		return explained(stdout, "iac", r)
+	}
+	dbOpts, _ := config.ParseDB(nil, getenv)
+	if r, ok, err := images.Explain(dbOpts.CacheDir, id); err == nil && ok {
+		return explained(stdout, "image", r)
+	}
+	fmt.Fprintf(stderr, "tollgate: unknown ID %q: not a gitleaks rule, a Trivy check, or a vulnerability in the DB at %s\n",
+		report.SafeText(id), report.SafeText(vulndb.Dir(dbOpts.CacheDir)))
+	return policy.ExitUsage
+}
+
+func explained(w io.Writer, engine string, r scanners.Rule) int {
+	if err := report.WriteRuleHelp(w, engine, r); err != nil {
+		return policy.ExitScannerFailed
+	}
+	return policy.ExitPass
+}
+
 // dbSummary describes the DB in a cache directory in one line.
 func dbSummary(cacheDir string) string {
 	dir := vulndb.Dir(cacheDir)
@@ -133,6 +184,21 @@ func dbSummary(cacheDir string) string {
 }
 
 func runScan(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return scanWith(args, stdout, stderr, getenv, nil)
+}
+
+// runBaseline scans and writes the SARIF log to file, for later --baseline
+// runs: it passes whatever it finds (exit 0), unless an engine failed.
+func runBaseline(file string, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return scanWith(args, stdout, stderr, getenv, func(o *config.Options) {
+		o.SARIF = file
+		o.Baseline = ""
+		o.Gate.Thresholds = policy.Thresholds{Default: policy.Threshold{Never: true}}
+		o.Gate.NewOnly = false
+	})
+}
+
+func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) string, adjust func(*config.Options)) int {
 	opts, err := config.Parse(args, getenv)
 	if errors.Is(err, config.ErrHelp) {
 		printUsage(stdout)
@@ -143,12 +209,20 @@ func runScan(args []string, stdout, stderr io.Writer, getenv func(string) string
 		fmt.Fprintln(stderr, "Run 'tollgate help' for usage.")
 		return policy.ExitUsage
 	}
+	if adjust != nil {
+		adjust(&opts)
+	}
 	log := setupLogging(stderr, opts.Debug, opts.Quiet)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	out, err := scan.Run(ctx, log, opts, version, getenv)
+	var usage *config.UsageError
+	if errors.As(err, &usage) {
+		fmt.Fprintf(stderr, "tollgate: %s\n", report.SafeText(err.Error()))
+		return policy.ExitUsage
+	}
 	if err != nil {
 		log.Error("scan failed", "error", err)
 		return policy.ExitScannerFailed

@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
+	"github.com/aquasecurity/trivy/pkg/iac/framework"
 	"github.com/aquasecurity/trivy/pkg/iac/rego"
+	"github.com/aquasecurity/trivy/pkg/iac/rules"
 	iacscan "github.com/aquasecurity/trivy/pkg/iac/scan"
 
 	tg "github.com/tollgate/tollgate/scanners"
@@ -158,4 +160,47 @@ func relocateToPlan(f *tg.Finding, planPath string, lines *lineCache) {
 		}
 	}
 	f.Fingerprint = tg.Fingerprint(tg.EngineIaC, f.RuleID, planPath, res)
+}
+
+// Explain returns the metadata of an embedded check by its ID, AVD ID or
+// one of its old aliases (e.g. KSV-0017, AVD-KSV-0017, KSV017).
+func Explain(id string) (tg.Rule, bool) {
+	rego.LoadAndRegister()
+	for _, reg := range rules.GetRegistered(framework.ALL) {
+		r := reg.GetRule()
+		if !r.HasID(id) && !strings.EqualFold(r.ID, id) {
+			continue
+		}
+		ruleID := r.ID
+		if ruleID == "" {
+			ruleID = r.AVDID
+		}
+		sev, err := tg.ParseSeverity(string(r.Severity))
+		if err != nil {
+			sev = tg.SeverityUnknown
+		}
+		aliases := slices.Clone(r.Aliases)
+		if r.AVDID != "" && r.AVDID != ruleID && !slices.Contains(aliases, r.AVDID) {
+			aliases = append(aliases, r.AVDID)
+		}
+		slices.Sort(aliases)
+		desc := strings.TrimSpace(r.Explanation)
+		if r.Impact != "" {
+			desc = strings.TrimSpace(desc + "\n\nImpact: " + r.Impact)
+		}
+		help := helpURI("", ruleID, r.Links)
+		return tg.Rule{
+			ID:          ruleID,
+			Name:        ruleName(r, ruleID),
+			Title:       r.Summary,
+			Description: desc,
+			Resolution:  r.Resolution,
+			HelpURI:     help,
+			References:  dedupe(append(slices.Clone(r.Links), help)),
+			Severity:    sev,
+			Tags:        []string{"misconfiguration", strings.ToLower(r.Provider.DisplayName()), r.Service},
+			Aliases:     aliases,
+		}, true
+	}
+	return tg.Rule{}, false
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/aquasecurity/trivy/pkg/misconf"
 
 	tg "github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/iactype"
 )
 
 // TrivyVersion is the Trivy module version Tollgate is built with.
@@ -80,15 +81,7 @@ func Tool() tg.Tool {
 }
 
 // ValidateFileTypes reports unknown type names.
-func ValidateFileTypes(names []string) error {
-	known := TypeNames()
-	for _, n := range names {
-		if !slices.Contains(known, n) {
-			return fmt.Errorf("unknown IaC file type %q (known: %s)", n, strings.Join(known, ", "))
-		}
-	}
-	return nil
-}
+func ValidateFileTypes(names []string) error { return iactype.Validate(names) }
 
 // Scan implements scanners.Scanner.
 func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {

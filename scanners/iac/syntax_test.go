@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/scanners/iactype"
 )
 
 func TestCheckSyntax(t *testing.T) {
@@ -66,5 +68,11 @@ func TestStripJSONComments(t *testing.T) {
 	}
 	if !strings.Contains(out, "// not a comment") || strings.Contains(out, "tail") || strings.Contains(out, "block") {
 		t.Errorf("stripped wrongly: %q", out)
+	}
+}
+
+func TestTypeNamesMatchIactype(t *testing.T) {
+	if got := strings.Join(TypeNames(), ","); got != strings.Join(iactype.Names, ",") {
+		t.Errorf("iac table %s != iactype.Names %s", got, strings.Join(iactype.Names, ","))
 	}
 }

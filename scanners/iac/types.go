@@ -89,7 +89,8 @@ func matchTypes(p string, content []byte, candidates []detection.FileType) []det
 	return out
 }
 
-// TypeNames lists the file types the engine can scan, for flags and docs.
+// TypeNames lists the file types the engine can scan (iactype.Names, which
+// a test keeps equal to this table).
 func TypeNames() []string {
 	out := make([]string, 0, len(fileTypes))
 	for _, ft := range fileTypes {

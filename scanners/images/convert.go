@@ -5,10 +5,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/aquasecurity/trivy-db/pkg/db"
 	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
 	"github.com/aquasecurity/trivy/pkg/types"
 
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/vulndb"
 )
 
 // convert turns Trivy's report for one image into findings, one per
@@ -17,7 +19,7 @@ import (
 func convert(ref Ref, report types.Report, ignoreUnfixed bool, rules map[string]scanners.Rule) []scanners.Finding {
 	type key struct{ vuln, pkg, version string }
 	var out []scanners.Finding
-	display, repo := ref.identity(report.Metadata.RepoTags)
+	display, repo := ref.Identity(report.Metadata.RepoTags)
 	index := map[key]int{}
 	digest := report.Metadata.ImageID
 	for _, r := range report.Results {
@@ -164,4 +166,23 @@ func dedupe(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// Explain returns a vulnerability's details from the DB in cacheDir.
+func Explain(cacheDir, id string) (scanners.Rule, bool, error) {
+	h, err := vulndb.Open(vulndb.Dir(cacheDir))
+	if err != nil {
+		return scanners.Rule{}, false, err
+	}
+	defer h.Close()
+	v, err := db.Config{}.GetVulnerability(id)
+	if err != nil {
+		return scanners.Rule{}, false, nil
+	}
+	dv := types.DetectedVulnerability{VulnerabilityID: id, Vulnerability: v}
+	dv.Severity = v.Severity
+	if sev, ok := v.VendorSeverity["nvd"]; ok && dv.Severity == "" {
+		dv.Severity = sev.String()
+	}
+	return rule(dv), true, nil
 }

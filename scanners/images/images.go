@@ -32,17 +32,34 @@ import (
 	"github.com/aquasecurity/trivy/pkg/vulnerability"
 
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/imageref"
 	"github.com/tollgate/tollgate/vulndb"
 )
 
 // TrivyVersion is the Trivy module version Tollgate is built with.
 const TrivyVersion = "0.74.0"
 
-// Package types, as for --pkg-types.
-const (
-	PkgTypeOS      = "os"
-	PkgTypeLibrary = "library"
+// Aliases of imageref's names, for callers of this package.
+type (
+	// Ref is one image to scan.
+	Ref = imageref.Ref
+	// Source is where an image is read from.
+	Source = imageref.Source
 )
+
+// Image sources and package types (see imageref).
+const (
+	Auto           = imageref.Auto
+	Daemon         = imageref.Daemon
+	Registry       = imageref.Registry
+	DockerArchive  = imageref.DockerArchive
+	OCILayout      = imageref.OCILayout
+	PkgTypeOS      = imageref.PkgTypeOS
+	PkgTypeLibrary = imageref.PkgTypeLibrary
+)
+
+// ParseRef reads an --image value (see imageref.ParseRef).
+func ParseRef(s string) (Ref, error) { return imageref.ParseRef(s) }
 
 // Options configure the image engine.
 type Options struct {
@@ -100,20 +117,10 @@ func Tool() scanners.Tool {
 	}
 }
 
-// ValidatePkgTypes reports unknown --pkg-types values.
-func ValidatePkgTypes(v []string) error {
-	for _, t := range v {
-		if t != PkgTypeOS && t != PkgTypeLibrary {
-			return fmt.Errorf("unknown package type %q (want os, library)", t)
-		}
-	}
-	return nil
-}
-
 // Scan implements scanners.Scanner.
 func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result, error) {
 	res := scanners.Result{Scanner: scanners.EngineImage, Tool: Tool()}
-	if err := ValidatePkgTypes(s.opts.PkgTypes); err != nil {
+	if err := imageref.ValidatePkgTypes(s.opts.PkgTypes); err != nil {
 		return res, err
 	}
 	refs, err := s.refs(ctx, t, &res)

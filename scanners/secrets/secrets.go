@@ -385,3 +385,24 @@ func readIgnoreFile(t *scanners.Target) (ignoreSet, error) {
 	}
 	return set, nil
 }
+
+// Explain returns a gitleaks rule's metadata from the given configuration
+// (nil: gitleaks' default rules).
+func Explain(id string, configTOML []byte) (scanners.Rule, bool, error) {
+	cfg, err := LoadConfig("explain", configTOML)
+	if err != nil {
+		return scanners.Rule{}, false, err
+	}
+	r, ok := cfg.Rules[id]
+	if !ok {
+		return scanners.Rule{}, false, nil
+	}
+	rule := New(Options{}, nil).rule(r, id)
+	if r.Regex != nil {
+		rule.Description += "\n\nPattern: " + r.Regex.String()
+	}
+	if len(r.Keywords) > 0 {
+		rule.Description += "\nKeywords: " + strings.Join(r.Keywords, ", ")
+	}
+	return rule, true, nil
+}

@@ -1,4 +1,6 @@
-package images
+// Package imageref parses the image references Tollgate scans (--image
+// values and discovered references), without pulling in Trivy.
+package imageref
 
 import (
 	"fmt"
@@ -71,11 +73,11 @@ func ParseRef(s string) (Ref, error) {
 	return Ref{Source: Auto, Name: s}, nil
 }
 
-// identity returns the name findings show and the repository their
+// Identity returns the name findings show and the repository their
 // fingerprints use: the name without tag or digest, the part of an image's
 // identity that survives a rebuild. An archive is named by the tag it was
 // saved with, else by its file name, never by its absolute path.
-func (r Ref) identity(repoTags []string) (display, repository string) {
+func (r Ref) Identity(repoTags []string) (display, repository string) {
 	display = r.Name
 	if r.Source == DockerArchive || r.Source == OCILayout {
 		display = filepath.Base(r.Name)
@@ -93,4 +95,20 @@ func (r Ref) identity(repoTags []string) (display, repository string) {
 func looksLikePath(s string) bool {
 	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") ||
 		strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.gz") || strings.HasSuffix(s, ".tgz")
+}
+
+// Package types, as for --pkg-types.
+const (
+	PkgTypeOS      = "os"
+	PkgTypeLibrary = "library"
+)
+
+// ValidatePkgTypes reports unknown --pkg-types values.
+func ValidatePkgTypes(v []string) error {
+	for _, t := range v {
+		if t != PkgTypeOS && t != PkgTypeLibrary {
+			return fmt.Errorf("unknown package type %q (want os, library)", t)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// jsonFinding is the part of a --format json finding the policy tests read.
+type jsonFinding struct {
+	Scanner       string `json:"scanner"`
+	RuleID        string `json:"ruleId"`
+	Fingerprint   string `json:"fingerprint"`
+	BaselineState string `json:"baselineState"`
+	Location      struct {
+		Path      string `json:"path"`
+		StartLine int    `json:"startLine"`
+	} `json:"location"`
+	Suppressions []struct {
+		Kind          string `json:"kind"`
+		Justification string `json:"justification"`
+		Source        string `json:"source"`
+	} `json:"suppressions"`
+}
+
+type jsonReport struct {
+	ExitCode int `json:"exitCode"`
+	Verdict  struct {
+		New, Absent, Suppressed, Failing int
+	} `json:"verdict"`
+	Results []struct {
+		Scanner  string        `json:"scanner"`
+		Findings []jsonFinding `json:"findings"`
+		Status   struct {
+			Config []struct {
+				Message string `json:"message"`
+			} `json:"configNotifications"`
+		} `json:"status"`
+	} `json:"results"`
+}
+
+func (r jsonReport) findings() []jsonFinding {
+	var out []jsonFinding
+	for _, res := range r.Results {
+		out = append(out, res.Findings...)
+	}
+	return out
+}
+
+func (f jsonFinding) where() string {
+	return fmt.Sprintf("%s %s:%d", f.RuleID, f.Location.Path, f.Location.StartLine)
+}
+
+func scanJSON(t *testing.T, root string, args ...string) (jsonReport, runResult) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report.json")
+	r := tollgate(t, nil, append(append([]string{"scan", "--format", "json", "--output", out}, args...), root)...)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("no JSON report (exit %d): %v\n%s", r.code, err, r.stderr)
+	}
+	var rep jsonReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep, r
+}
+
+func editFile(t *testing.T, path string, edit func(string) string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	must(t, os.WriteFile(path, []byte(edit(string(b))), 0o644))
+}
+
+func TestEverySuppressionSource(t *testing.T) {
+	root := t.TempDir()
+	copyDir(t, demoDir(t), root)
+	first, _ := scanJSON(t, root, "--fail-on", "none")
+	var dsFingerprint string
+	for _, f := range first.findings() {
+		if f.RuleID == "DS-0002" {
+			dsFingerprint = f.Fingerprint
+		}
+	}
+	if dsFingerprint == "" {
+		t.Fatal("DS-0002 not found in the demo")
+	}
+
+	write(t, filepath.Join(root, ".tollgate.yaml"), strings.Join([]string{
+		"fail-on: none",
+		"ignore:",
+		"  - id: AZU-00*",
+		"    path: arm/**",
+		"    reason: the ARM template is a sample",
+		"  - fingerprint: " + dsFingerprint,
+		"    reason: the base image needs root",
+		"  - id: KSV-0017",
+		"    reason: temporary exception",
+		"    expires: 2020-01-01",
+		"",
+	}, "\n"))
+	write(t, filepath.Join(root, ".gitleaksignore"), "app/deploy.sh:slack-webhook-url:3\n")
+	editFile(t, filepath.Join(root, "app/settings.py"), func(s string) string {
+		return strings.Replace(s, `AWS_ACCESS_KEY_ID = "AKIAQ7RW3LMZK2XPT4NV"`, `AWS_ACCESS_KEY_ID = "AKIAQ7RW3LMZK2XPT4NV"  # gitleaks:allow`, 1)
+	})
+	write(t, filepath.Join(root, ".trivyignore"), "# accepted: SSH is restricted upstream\nAWS-0107\n")
+	write(t, filepath.Join(root, ".trivyignore.yaml"), "misconfigurations:\n  - id: KSV-0014\n    paths: [\"k8s/*\"]\n    statement: nginx writes to its root filesystem\n")
+	editFile(t, filepath.Join(root, "terraform/main.tf"), func(s string) string {
+		return strings.Replace(s, `resource "aws_s3_bucket" "logs" {`, "#trivy:ignore:AWS-0086\nresource \"aws_s3_bucket\" \"logs\" {", 1)
+	})
+
+	sarifPath := filepath.Join(t.TempDir(), "out.sarif")
+	rep, r := scanJSON(t, root, "--sarif", sarifPath)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	type supp struct{ kind, source string }
+	got := map[string]supp{}
+	total := 0
+	for _, f := range rep.findings() {
+		total++
+		if len(f.Suppressions) > 0 {
+			got[f.where()] = supp{f.Suppressions[0].Kind, f.Suppressions[0].Source}
+		}
+	}
+	want := map[string]supp{
+		"AZU-0008 arm/azuredeploy.json:13":   {"external", ".tollgate.yaml:3"},
+		"AZU-0011 arm/azuredeploy.json:14":   {"external", ".tollgate.yaml:3"},
+		"AZU-0012 arm/azuredeploy.json:5":    {"external", ".tollgate.yaml:3"},
+		"AZU-0056 arm/azuredeploy.json:12":   {"external", ".tollgate.yaml:3"},
+		"AZU-0057 arm/azuredeploy.json:12":   {"external", ".tollgate.yaml:3"},
+		"AZU-0058 arm/azuredeploy.json:12":   {"external", ".tollgate.yaml:3"},
+		"AZU-0059 arm/azuredeploy.json:13":   {"external", ".tollgate.yaml:3"},
+		"AZU-0059 arm/azuredeploy.json:14":   {"external", ".tollgate.yaml:3"},
+		"AZU-0061 arm/azuredeploy.json:12":   {"external", ".tollgate.yaml:3"},
+		"DS-0002 docker/Dockerfile:4":        {"external", ".tollgate.yaml:6"},
+		"slack-webhook-url app/deploy.sh:3":  {"external", ".gitleaksignore:1"},
+		"aws-access-token app/settings.py:9": {"inSource", "gitleaks:allow"},
+		"AWS-0107 terraform/main.tf:34":      {"external", ".trivyignore:2"},
+		"KSV-0014 k8s/deployment.yaml:17":    {"external", ".trivyignore.yaml:2"},
+		"AWS-0086 terraform/main.tf:21":      {"inSource", "trivy:ignore:AWS-0086"},
+	}
+	for w, s := range want {
+		if got[w] != s {
+			t.Errorf("%s: suppression %+v, want %+v", w, got[w], s)
+		}
+	}
+	for w := range got {
+		if _, ok := want[w]; !ok {
+			t.Errorf("%s is suppressed but nothing names it", w)
+		}
+	}
+	if rep.Verdict.Suppressed != len(want) || total != len(first.findings()) {
+		t.Errorf("suppressed %d of %d (first scan %d): suppressed findings must be kept", rep.Verdict.Suppressed, total, len(first.findings()))
+	}
+	var cfg []string
+	for _, res := range rep.Results {
+		for _, c := range res.Status.Config {
+			cfg = append(cfg, c.Message)
+		}
+	}
+	if !strings.Contains(strings.Join(cfg, "\n"), ".tollgate.yaml:8 expired on 2020-01-01") {
+		t.Errorf("no warning for the expired entry: %v", cfg)
+	}
+	if !strings.Contains(r.stderr, "expired ignore entry") || !strings.Contains(r.stderr, ".tollgate.yaml:8") {
+		t.Errorf("the log does not warn about the expired entry:\n%s", r.stderr)
+	}
+	raw, err := os.ReadFile(sarifPath)
+	must(t, err)
+	for _, s := range []string{`"kind": "inSource"`, `"kind": "external"`, `"justification": "the ARM template is a sample"`, `"toolConfigurationNotifications"`} {
+		if !strings.Contains(string(raw), s) {
+			t.Errorf("SARIF lacks %s", s)
+		}
+	}
+	validateSARIF(t, sarifPath, "Sarif;Gh;Ado")
+
+	// Without the threshold override the suppressed findings do not fail the
+	// build; the unsuppressed HIGH ones still do.
+	editFile(t, filepath.Join(root, ".tollgate.yaml"), func(s string) string { return strings.Replace(s, "fail-on: none", "fail-on: critical", 1) })
+	if _, r := scanJSON(t, root); r.code != 1 {
+		t.Errorf("CRITICAL AZU findings in terraform/ are not suppressed: exit %d, want 1", r.code)
+	}
+}
+
+// shift inserts ten lines at the top of every file with a finding.
+func shift(t *testing.T, root string) {
+	t.Helper()
+	for _, p := range []string{"app/settings.py", "app/deploy.sh", "terraform/main.tf", "k8s/deployment.yaml", "docker/Dockerfile", "arm/azuredeploy.json"} {
+		editFile(t, filepath.Join(root, p), func(s string) string {
+			if strings.HasSuffix(p, ".json") {
+				return strings.Repeat("\n", 10) + s
+			}
+			if strings.HasPrefix(s, "#!") {
+				first, rest, _ := strings.Cut(s, "\n")
+				return first + "\n" + strings.Repeat("# shifted\n", 10) + rest
+			}
+			return strings.Repeat("# shifted by an unrelated edit\n", 10) + s
+		})
+	}
+}
+
+func TestLineShiftKeepsFingerprints(t *testing.T) {
+	root := t.TempDir()
+	copyDir(t, demoDir(t), root)
+	base := filepath.Join(t.TempDir(), "baseline.sarif")
+	if r := tollgate(t, nil, "baseline", base, root); r.code != 0 {
+		t.Fatalf("tollgate baseline: exit %d\n%s", r.code, r.stderr)
+	}
+	before, _ := scanJSON(t, root, "--fail-on", "none")
+	shift(t, root)
+	after, r := scanJSON(t, root, "--baseline", base, "--new-only", "--fail-on", "low")
+	if r.code != 0 {
+		t.Errorf("--new-only after a line shift: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	if after.Verdict.New != 0 || after.Verdict.Absent != 0 {
+		t.Errorf("after shifting every file 10 lines: %d new, %d absent; want 0 and 0", after.Verdict.New, after.Verdict.Absent)
+	}
+	fps := map[string]bool{}
+	for _, f := range before.findings() {
+		fps[f.Fingerprint] = true
+	}
+	moved := 0
+	for _, f := range after.findings() {
+		if !fps[f.Fingerprint] {
+			t.Errorf("%s: fingerprint changed", f.where())
+		}
+		if f.BaselineState != "unchanged" {
+			t.Errorf("%s: baselineState %q", f.where(), f.BaselineState)
+		}
+		if f.Location.StartLine > 10 {
+			moved++
+		}
+	}
+	if len(after.findings()) != len(before.findings()) || moved == 0 {
+		t.Errorf("%d findings before, %d after, %d moved", len(before.findings()), len(after.findings()), moved)
+	}
+}
+
+func TestBaselineNewAndAbsent(t *testing.T) {
+	root := t.TempDir()
+	copyDir(t, demoDir(t), root)
+	base := filepath.Join(t.TempDir(), "baseline.sarif")
+	if r := tollgate(t, nil, "baseline", base, root); r.code != 0 {
+		t.Fatalf("tollgate baseline: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, r := scanJSON(t, root, "--baseline", base, "--new-only", "--fail-on", "low"); r.code != 0 {
+		t.Errorf("nothing new yet: exit %d, want 0", r.code)
+	}
+
+	// One new secret, one misconfiguration fixed.
+	write(t, filepath.Join(root, "app/ci.env"), "GITLAB_TOKEN=glpat-"+strings.Repeat("Xk3Pq", 4)+"\n")
+	editFile(t, filepath.Join(root, "docker/Dockerfile"), func(s string) string { return strings.Replace(s, "EXPOSE 22\n", "", 1) })
+
+	sarifPath := filepath.Join(t.TempDir(), "new.sarif")
+	rep, r := scanJSON(t, root, "--baseline", base, "--new-only", "--fail-on", "low", "--sarif", sarifPath)
+	if r.code != 1 {
+		t.Errorf("a new finding with --new-only --fail-on low: exit %d, want 1", r.code)
+	}
+	states := map[string][]string{}
+	for _, f := range rep.findings() {
+		states[f.BaselineState] = append(states[f.BaselineState], f.where())
+	}
+	if len(states["new"]) != 1 || !strings.HasPrefix(states["new"][0], "gitlab-pat app/ci.env:1") {
+		t.Errorf("new = %v, want the GitLab token", states["new"])
+	}
+	if len(states["absent"]) != 1 || !strings.HasPrefix(states["absent"][0], "DS-0004 docker/Dockerfile:5") {
+		t.Errorf("absent = %v, want the exposed port", states["absent"])
+	}
+	if len(states["updated"]) != 0 || len(states["unchanged"]) != len(rep.findings())-2 {
+		t.Errorf("states: %v", states)
+	}
+	if rep.Verdict.Failing != 1 {
+		t.Errorf("failing = %d, want 1 (only the new finding counts)", rep.Verdict.Failing)
+	}
+	raw, err := os.ReadFile(sarifPath)
+	must(t, err)
+	for _, s := range []string{`"baselineState": "new"`, `"baselineState": "absent"`, `"baselineState": "unchanged"`} {
+		if !strings.Contains(string(raw), s) {
+			t.Errorf("SARIF lacks %s", s)
+		}
+	}
+	validateSARIF(t, sarifPath, "Sarif;Gh;Ado")
+
+	if r := tollgate(t, nil, "scan", "--baseline", filepath.Join(root, "README.md"), root); r.code != 2 || !strings.Contains(r.stderr, "baseline") {
+		t.Errorf("a baseline that is not SARIF: exit %d (%s), want 2", r.code, r.stderr)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	for _, tc := range []struct{ id, want string }{
+		{"KSV017", "KSV-0017 (iac, HIGH)"},
+		{"AVD-AWS-0086", "AWS-0086 (iac, HIGH)"},
+		{"github-pat", "github-pat (secrets, HIGH)"},
+	} {
+		r := tollgate(t, nil, "explain", tc.id)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, tc.want) || !strings.Contains(r.stdout, "Resolution:") {
+			t.Errorf("explain %s: exit %d\n%s", tc.id, r.code, r.stdout)
+		}
+	}
+	cache, _ := imageFixtures(t)
+	r := tollgate(t, []string{"TOLLGATE_CACHE_DIR=" + cache}, "explain", "CVE-2099-0003")
+	if r.code != 0 || !strings.Contains(r.stdout, "CVSS v3 score: 9.8") {
+		t.Errorf("explain a CVE from the DB: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := tollgate(t, nil, "explain", "NOPE-123"); r.code != 2 || !strings.Contains(r.stderr, "unknown ID") {
+		t.Errorf("unknown ID: exit %d %s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,43 @@
+package policy
+
+import (
+	"testing"
+)
+
+// FuzzParseBaseline: any bytes are either a baseline or a clear error.
+func FuzzParseBaseline(f *testing.F) {
+	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"gitleaks","rules":[{"id":"x","shortDescription":{"text":"t"}}]}},"properties":{"tollgate/engine":"secrets"},"results":[{"ruleId":"x","message":{"text":"m"},"partialFingerprints":{"tollgate/v1":"abc"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a%20b.txt"},"region":{"startLine":3}}}],"properties":{"severity":"HIGH"}}]}]}`))
+	f.Add([]byte(`{"version":"2.1.0","runs":[]}`))
+	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"trivy-image"}},"results":[{"ruleId":"CVE-1","partialFingerprints":{"tollgate/v1":"f"},"locations":[{}],"properties":{"image":"alpine"}}]}]}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		set, err := ParseBaseline(b)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		for _, r := range set.Results {
+			if r.Fingerprint == "" || r.Engine == "" {
+				t.Fatalf("result without fingerprint or engine: %+v", r)
+			}
+		}
+	})
+}
+
+// FuzzParseTrivyIgnore: both ignore-file formats parse or fail, never panic,
+// and every rule they return names something and has a reason.
+func FuzzParseTrivyIgnore(f *testing.F) {
+	f.Add("CVE-2099-1\nKSV-0017 exp:2030-01-01 # c\n", "misconfigurations:\n  - id: KSV-0017\n    paths: [a/**]\n")
+	f.Add("\x00\xff exp:", "vulnerabilities:\n  - id: CVE\n    purls: [\"pkg:npm/%zz@1\"]\n    expired_at: nope\n")
+	f.Fuzz(func(t *testing.T, text, yml string) {
+		rules, _ := ParseTrivyIgnore([]byte(text), ".trivyignore")
+		yrules, _ := ParseTrivyIgnoreYAML([]byte(yml), ".trivyignore.yaml")
+		for _, r := range append(rules, yrules...) {
+			if r.ID == "" || r.Reason == "" || r.Source == "" {
+				t.Fatalf("incomplete rule %+v", r)
+			}
+		}
+	})
+}

@@ -1,0 +1,168 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/scanners"
+)
+
+func sampleResults() []scanners.Result {
+	return []scanners.Result{
+		{Scanner: "secrets", Findings: []scanners.Finding{
+			{Scanner: "secrets", RuleID: "github-pat", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "app/settings.py", StartLine: 6}, Fingerprint: "fp-gh"},
+			{Scanner: "secrets", RuleID: "aws-access-token", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "test/fixtures/keys.txt", StartLine: 1}, Fingerprint: "fp-aws"},
+		}},
+		{Scanner: "iac", Findings: []scanners.Finding{
+			{Scanner: "iac", RuleID: "KSV-0017", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "k8s/pod.yaml", StartLine: 9}, Fingerprint: "fp-ksv",
+				Misconfig: &scanners.MisconfigDetail{Aliases: []string{"AVD-KSV-0017", "KSV017"}}},
+			{Scanner: "iac", RuleID: "AWS-0086", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "tf/main.tf", StartLine: 3}, Fingerprint: "fp-aws86", Misconfig: &scanners.MisconfigDetail{}},
+		}},
+		{Scanner: "image", Findings: []scanners.Finding{
+			{Scanner: "image", RuleID: "CVE-2099-0001", Severity: scanners.SeverityMedium, Location: scanners.Location{Image: "ghcr.io/acme/web:1.2"}, Fingerprint: "fp-cve",
+				Vuln: &scanners.VulnDetail{Package: "openssl", PkgPath: "usr/lib/x"}},
+		}},
+	}
+}
+
+func suppressedBy(results []scanners.Result) map[string]string {
+	out := map[string]string{}
+	for _, r := range results {
+		for _, f := range r.Findings {
+			if f.Suppressed() {
+				out[f.Fingerprint] = f.Suppressions[0].Source + " " + f.Suppressions[0].Justification
+			}
+		}
+	}
+	return out
+}
+
+func TestConfigIgnores(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	rules := []IgnoreRule{
+		{ID: "aws-*", Path: "test/**", Reason: "test keys", Source: ".tollgate.yaml:3"},
+		{ID: "KSV017", Reason: "old alias still matches", Source: ".tollgate.yaml:6"},
+		{Fingerprint: "fp-aws86", Reason: "accepted", Source: ".tollgate.yaml:9"},
+		{Image: "ghcr.io/acme/*", Package: "openssl", Reason: "no fix yet", Source: ".tollgate.yaml:12", Expires: now.AddDate(0, 0, -1)},
+		{ID: "github-pat", Reason: "until today", Source: ".tollgate.yaml:15", Expires: now.Truncate(24 * time.Hour)},
+	}
+	for _, r := range rules {
+		if err := r.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := sampleResults()
+	if err := (ConfigIgnores{Rules: rules, Now: now}).Process(results); err != nil {
+		t.Fatal(err)
+	}
+	got := suppressedBy(results)
+	want := map[string]string{
+		"fp-aws":   ".tollgate.yaml:3 test keys",
+		"fp-ksv":   ".tollgate.yaml:6 old alias still matches",
+		"fp-aws86": ".tollgate.yaml:9 accepted",
+		"fp-gh":    ".tollgate.yaml:15 until today",
+	}
+	if len(got) != len(want) {
+		t.Errorf("suppressed %v, want %v", got, want)
+	}
+	for fp, w := range want {
+		if got[fp] != w {
+			t.Errorf("%s: %q, want %q", fp, got[fp], w)
+		}
+	}
+	cfg := results[2].Status.Config
+	if len(cfg) != 1 || !strings.Contains(cfg[0].Message, ".tollgate.yaml:12 expired on 2026-11-21") {
+		t.Errorf("expired entry warning: %+v", cfg)
+	}
+	for _, bad := range []IgnoreRule{{Reason: "x"}, {ID: "x"}, {ID: "[", Reason: "x"}, {Path: "a/[", Reason: "x"}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestTrivyIgnoreFiles(t *testing.T) {
+	rules, err := ParseTrivyIgnore([]byte("# accepted\nKSV-0017\nCVE-2099-0001 exp:2020-01-01  # expired\n\nAWS-0086 exp:bad\n"), ".trivyignore")
+	if err == nil || !strings.Contains(err.Error(), ".trivyignore:5") {
+		t.Errorf("bad date not reported with its line: %v", err)
+	}
+	if len(rules) != 3 || rules[0].Source != ".trivyignore:2" || rules[1].Expires.Year() != 2020 {
+		t.Errorf("rules %+v", rules)
+	}
+	yrules, err := ParseTrivyIgnoreYAML([]byte(`
+vulnerabilities:
+  - id: CVE-2099-0001
+    paths: ["usr/lib/*"]
+    statement: vendor says not reachable
+misconfigurations:
+  - id: AVD-KSV-0017
+secrets:
+  - id: github-pat
+    paths: ["app/**"]
+    expired_at: 2099-01-01
+  - id: aws-access-token
+    purls: ["pkg:npm/lodash@4.17.20"]
+`), ".trivyignore.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := sampleResults()
+	if err := applyIgnores(nil, results, yrules, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := suppressedBy(results)
+	if !strings.Contains(got["fp-cve"], "vendor says not reachable") || got["fp-ksv"] == "" || got["fp-gh"] == "" || got["fp-aws"] != "" {
+		t.Errorf("suppressed %v", got)
+	}
+	if purlName("pkg:npm/%40babel/core@7.0.0") != "@babel/core" && purlName("pkg:npm/%40babel/core@7.0.0") != "core" {
+		t.Errorf("purlName = %q", purlName("pkg:npm/%40babel/core@7.0.0"))
+	}
+}
+
+func TestBaseline(t *testing.T) {
+	base := &BaselineSet{Results: []BaselineResult{
+		{Engine: "secrets", RuleID: "github-pat", Fingerprint: "fp-gh", Severity: scanners.SeverityHigh},
+		{Engine: "iac", RuleID: "KSV-0017", Fingerprint: "fp-ksv", Severity: scanners.SeverityHigh},
+		{Engine: "iac", RuleID: "AWS-0107", Fingerprint: "fp-gone", Severity: scanners.SeverityHigh, Path: "tf/sg.tf", Line: 4, Title: "SSH open"},
+		{Engine: "image", RuleID: "CVE-2099-0001", Fingerprint: "fp-cve", Severity: scanners.SeverityLow},
+		{Engine: "other", RuleID: "X", Fingerprint: "fp-x"},
+	}}
+	results := sampleResults()
+	results[2].Status.State = scanners.Succeeded
+	if err := (Baseline{Set: base}).Process(results); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, r := range results {
+		for _, f := range r.Findings {
+			states[f.Fingerprint] = f.BaselineState
+		}
+	}
+	want := map[string]string{"fp-gh": "unchanged", "fp-aws": "new", "fp-ksv": "unchanged", "fp-aws86": "new", "fp-gone": "absent", "fp-cve": "updated"}
+	for fp, w := range want {
+		if states[fp] != w {
+			t.Errorf("%s: %q, want %q", fp, states[fp], w)
+		}
+	}
+	if _, ok := states["fp-x"]; ok {
+		t.Error("a baseline result of an engine that did not run came back absent")
+	}
+	g := Gate{Thresholds: DefaultThresholds(), NewOnly: true}
+	if v := g.Decide(results); v.Failing != 2 || v.New != 2 || v.Absent != 1 {
+		t.Errorf("new-only verdict %+v", v)
+	}
+}
+
+func TestParseBaselineRejectsForeignLogs(t *testing.T) {
+	for name, doc := range map[string]string{
+		"not json":       "{",
+		"wrong version":  `{"version":"2.0.0","runs":[]}`,
+		"foreign tool":   `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"eslint"}},"results":[]}]}`,
+		"no fingerprint": `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"gitleaks"}},"results":[{"ruleId":"x","message":{"text":"m"}}]}]}`,
+	} {
+		if _, err := ParseBaseline([]byte(doc)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

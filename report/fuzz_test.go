@@ -1,0 +1,129 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/tollgate/tollgate/policy"
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// agentCommand is how the Azure Pipelines agent finds a logging or
+// formatting command: anywhere in a line, case-insensitive.
+var agentCommand = regexp.MustCompile(`(?i)##(vso)?\[`)
+
+// FuzzSafeText: no escaped text, alone or next to our own text, holds a
+// line break, a control character or anything the agent would execute.
+func FuzzSafeText(f *testing.F) {
+	for _, s := range []string{"##vso[task.setvariable variable=a]b", "#", "##", "#\n#vso[", "\x1b[2J", "\u202e", "a\xffb", "##[error]x", "%0A##vso["} {
+		f.Add(s, "prefix #")
+	}
+	f.Fuzz(func(t *testing.T, s, prefix string) {
+		out := SafeText(s)
+		if !utf8.ValidString(out) {
+			t.Fatalf("invalid UTF-8 out of %q", s)
+		}
+		if strings.ContainsAny(out, "\r\n\x00\x1b") || agentCommand.MatchString(out) {
+			t.Fatalf("SafeText(%q) = %q", s, out)
+		}
+		var b bytes.Buffer
+		w := NewSafeWriter(&b)
+		_, _ = w.Write([]byte(prefix))
+		_, _ = w.Write([]byte(s))
+		_, _ = w.Write([]byte("\n"))
+		for _, line := range strings.Split(b.String(), "\n") {
+			if agentCommand.MatchString(line) {
+				t.Fatalf("SafeWriter let a command through: %q", line)
+			}
+		}
+	})
+}
+
+// FuzzPathURI: every path becomes a relative URI reference with no scheme
+// that decodes back to the path.
+func FuzzPathURI(f *testing.F) {
+	for _, s := range []string{"main.tf", "a b/c#d", "c:/x", "%41", "ü/ñ", "a?b;c]d", "..", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if !utf8.ValidString(p) {
+			return // paths are UTF-8 strings after the walk
+		}
+		u := PathURI(p)
+		parsed, err := url.Parse(u)
+		if err != nil {
+			t.Fatalf("PathURI(%q) = %q: %v", p, u, err)
+		}
+		if parsed.Scheme != "" || parsed.Host != "" || parsed.RawQuery != "" || parsed.Fragment != "" {
+			t.Fatalf("PathURI(%q) = %q parses as %#v", p, u, parsed)
+		}
+		back, err := url.PathUnescape(u)
+		if want := strings.TrimLeft(p, "/"); err != nil || back != want {
+			t.Fatalf("PathURI(%q) = %q decodes to %q (%v), want %q", p, u, back, err, want)
+		}
+		base, _ := url.Parse("file:///src/root/")
+		if got := base.ResolveReference(parsed); !strings.HasPrefix(got.Path, "/src/root/") && got.Path != "/src/root" {
+			t.Fatalf("PathURI(%q) = %q resolves outside SRCROOT: %s", p, u, got)
+		}
+	})
+}
+
+// FuzzWriteSARIF: arbitrary finding and notification text always makes a
+// JSON log whose strings round-trip and that has no nulls.
+func FuzzWriteSARIF(f *testing.F) {
+	f.Add("github-pat", "a message", "dir/file.py", "title", "note", 3)
+	f.Add("", "", "", "", "", 0)
+	f.Add("r\x00\xff", "##vso[x]\u2028", "a:b/c d", "<script>", "\x1b", -5)
+	f.Fuzz(func(t *testing.T, rule, msg, path, title, note string, line int) {
+		gate := policy.Gate{Thresholds: policy.DefaultThresholds()}
+		res := []scanners.Result{{
+			Scanner: scanners.EngineSecrets,
+			Tool:    scanners.Tool{Name: "gitleaks", Version: "1"},
+			Rules:   []scanners.Rule{{ID: rule, Title: title}},
+			Findings: []scanners.Finding{{Scanner: scanners.EngineSecrets, RuleID: rule, Title: title, Message: msg,
+				Location: scanners.Location{Path: path, StartLine: line, EndLine: line - 1}, Fingerprint: "f",
+				Suppressions: []scanners.Suppression{{Kind: "external", Justification: note}}}},
+			Status: scanners.Status{Notifications: []scanners.Notification{{Level: scanners.LevelWarning, Message: note, Path: path, Line: line}}},
+		}}
+		var b bytes.Buffer
+		if err := WriteSARIF(&b, Scan{Results: res, Gate: gate, Verdict: gate.Decide(res)}); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Runs []struct {
+				Results []struct {
+					Message struct {
+						Text string `json:"text"`
+					} `json:"message"`
+					Locations []struct {
+						PhysicalLocation struct {
+							Region struct {
+								StartLine int `json:"startLine"`
+								EndLine   int `json:"endLine"`
+							} `json:"region"`
+						} `json:"physicalLocation"`
+					} `json:"locations"`
+				} `json:"results"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+			t.Fatalf("invalid JSON: %v", err)
+		}
+		if bytes.Contains(b.Bytes(), []byte(": null")) {
+			t.Fatal("null in the log")
+		}
+		r := doc.Runs[0].Results[0]
+		reg := r.Locations[0].PhysicalLocation.Region
+		if reg.StartLine < 1 || reg.EndLine < reg.StartLine {
+			t.Fatalf("invalid region %+v", reg)
+		}
+		if want := firstNonEmpty(msg, title, rule); utf8.ValidString(want) && r.Message.Text != want {
+			t.Fatalf("message %q came back as %q", want, r.Message.Text)
+		}
+	})
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate/tollgate/scanners/iac"
 	"github.com/tollgate/tollgate/scanners/images"
 	"github.com/tollgate/tollgate/scanners/secrets"
+	"github.com/tollgate/tollgate/task"
 	"github.com/tollgate/tollgate/vulndb"
 )
 
@@ -41,6 +42,7 @@ Usage:
   tollgate baseline FILE [flags] [PATH]
                                  scan and write the SARIF log to FILE, for --baseline (exit 0 unless an engine failed)
   tollgate explain ID            print a rule's, check's or vulnerability's full help, offline
+  tollgate task                  run as the Azure Pipelines task (inputs from INPUT_* variables)
   tollgate db download [flags]   download the vulnerability DB (for --offline scans)
   tollgate db info [flags]       show the vulnerability DB's location and age
   tollgate version               print the versions of Tollgate, its engines and the DB
@@ -75,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runBaseline(args[1], args[2:], stdout, stderr, getenv)
 	case "explain":
 		return runExplain(args[1:], stdout, stderr, getenv)
+	case "task":
+		return runTask(stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "tollgate %s\ngitleaks %s\ntrivy %s\n", version, secrets.GitleaksVersion, iac.TrivyVersion)
 		dbOpts, _ := config.ParseDB(nil, getenv)
@@ -132,6 +136,15 @@ func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	}
 	fmt.Fprintf(stdout, "vulnerability DB updated %s, in %s\n", meta.UpdatedAt.UTC().Format(time.RFC3339), report.SafeText(vulndb.Dir(opts.CacheDir)))
 	return policy.ExitPass
+}
+
+// runTask runs the Azure Pipelines task; the agent passes inputs as INPUT_*.
+func runTask(stdout, stderr io.Writer, getenv func(string) string) int {
+	debug := strings.EqualFold(getenv("SYSTEM_DEBUG"), "true")
+	log := setupLogging(stderr, debug, false)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return task.Run(ctx, log, stdout, getenv, version)
 }
 
 // runExplain prints the help of a gitleaks rule, a Trivy check or a

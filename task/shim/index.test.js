@@ -1,0 +1,165 @@
+'use strict';
+// node --test task/shim
+const test = require('node:test');
+const assert = require('node:assert');
+const { EventEmitter } = require('node:events');
+const path = require('node:path');
+const shim = require('./index.js');
+
+const agentEnv = {
+  INPUT_PATH: '/agent/_work/1/s',
+  INPUT_FAILON: 'high',
+  INPUT_RUNNER: 'docker',
+  AGENT_TEMPDIRECTORY: '/agent/_work/_temp',
+  AGENT_TOOLSDIRECTORY: '/agent/_work/_tool',
+  BUILD_ARTIFACTSTAGINGDIRECTORY: '/agent/_work/1/a',
+  BUILD_SOURCESDIRECTORY: '/agent/_work/1/s',
+  SYSTEM_JOBID: 'job-1',
+  SYSTEM_JOBATTEMPT: '2',
+  SYSTEM_ACCESSTOKEN: 'do-not-pass',
+  TF_BUILD: 'True',
+  TOLLGATE_REGISTRY_PASSWORD: 'by-name-only',
+  HOME: '/home/agent',
+  PATH: '/usr/bin',
+};
+
+function opts(extra) {
+  const made = [];
+  return Object.assign({
+    platform: 'linux', arch: 'x64', cwd: '/cwd', uid: 1001, gid: 121,
+    socket: '/var/run/docker.sock',
+    exists: (p) => p === '/var/run/docker.sock',
+    mkdir: (p) => made.push(p),
+    socketGid: () => 998,
+    made,
+  }, extra || {});
+}
+
+function pairs(args, flag) {
+  const out = [];
+  for (let i = 0; i < args.length - 1; i++) if (args[i] === flag) out.push(args[i + 1]);
+  return out;
+}
+
+test('docker run mounts the agent folders at the same paths and runs as the agent user', () => {
+  const o = opts();
+  const args = shim.dockerArgs(agentEnv, o);
+  assert.deepStrictEqual(args.slice(0, 2), ['run', '--rm']);
+  const volumes = pairs(args, '-v');
+  for (const p of ['/agent/_work/1/s', '/agent/_work/_temp', '/agent/_work/1/a', '/agent/_work/_tool/tollgate']) {
+    assert.ok(volumes.includes(`${p}:${p}`), `${p} mounted at the same path: ${volumes}`);
+  }
+  assert.deepStrictEqual(pairs(args, '-w'), ['/agent/_work/1/s']);
+  assert.deepStrictEqual(pairs(args, '--user'), ['1001:121']);
+  assert.deepStrictEqual(o.made, ['/agent/_work/_tool/tollgate']);
+  assert.deepStrictEqual(args.slice(-3), [shim.DEFAULT_IMAGE, 'tollgate', 'task']);
+});
+
+test('variables are passed by name, never the access token', () => {
+  const args = shim.dockerArgs(agentEnv, opts());
+  const env = pairs(args, '-e');
+  for (const k of ['INPUT_PATH', 'INPUT_FAILON', 'SYSTEM_JOBID', 'SYSTEM_JOBATTEMPT', 'TF_BUILD', 'TOLLGATE_REGISTRY_PASSWORD']) {
+    assert.ok(env.includes(k), `${k} passed: ${env}`);
+  }
+  assert.ok(!env.some((e) => e.includes('=') && !e.startsWith('DOCKER_CONFIG=')), `no value in argv: ${env}`);
+  assert.ok(!args.join(' ').includes('SYSTEM_ACCESSTOKEN'));
+  assert.ok(!args.join(' ').includes('by-name-only'));
+  assert.ok(!('SYSTEM_ACCESSTOKEN' in shim.scanEnv(agentEnv)));
+});
+
+test('the docker socket is mounted only when daemon images are scanned', () => {
+  assert.ok(!pairs(shim.dockerArgs(agentEnv, opts()), '-v').some((v) => v.includes('docker.sock')));
+  const registryOnly = Object.assign({}, agentEnv, { INPUT_IMAGES: 'registry:myacr.azurecr.io/web:1\ndocker-archive:out/web.tar' });
+  assert.ok(!pairs(shim.dockerArgs(registryOnly, opts()), '-v').some((v) => v.includes('docker.sock')));
+  const daemon = Object.assign({}, agentEnv, { INPUT_IMAGES: 'registry:x/y:1\nmyapp:ci' });
+  const args = shim.dockerArgs(daemon, opts());
+  assert.ok(pairs(args, '-v').includes('/var/run/docker.sock:/var/run/docker.sock'));
+  assert.deepStrictEqual(pairs(args, '--group-add'), ['998']);
+});
+
+test('the image input overrides the pinned image; a docker config is mounted read-only', () => {
+  const env = Object.assign({}, agentEnv, { INPUT_IMAGE: 'registry.example/tollgate:dev' });
+  const o = opts({ exists: (p) => p === '/home/agent/.docker' });
+  const args = shim.dockerArgs(env, o);
+  assert.ok(args.includes('registry.example/tollgate:dev'));
+  assert.ok(pairs(args, '-v').includes('/home/agent/.docker:/home/agent/.docker:ro'));
+  assert.ok(pairs(args, '-e').includes('DOCKER_CONFIG=/home/agent/.docker'));
+});
+
+test('runner auto picks the bundled binary on Linux, docker elsewhere', () => {
+  const bundled = path.join(__dirname, '..', 'bin', 'linux-amd64', 'tollgate');
+  const env = Object.assign({}, agentEnv, { INPUT_RUNNER: 'auto' });
+  assert.deepStrictEqual(shim.chooseRunner(env, opts({ exists: (p) => p === bundled })), { runner: 'binary', bin: bundled });
+  assert.strictEqual(shim.chooseRunner(env, opts({ exists: () => false })).runner, 'docker');
+  assert.strictEqual(shim.chooseRunner(env, opts({ platform: 'win32', exists: () => false })).runner, 'docker');
+  const onPath = Object.assign({}, env, { PATH: '/opt/tg/bin:/usr/bin' });
+  assert.deepStrictEqual(shim.chooseRunner(onPath, opts({ exists: (p) => p === '/opt/tg/bin/tollgate' })), { runner: 'binary', bin: '/opt/tg/bin/tollgate' });
+  const binary = Object.assign({}, agentEnv, { INPUT_RUNNER: 'binary' });
+  assert.match(shim.chooseRunner(binary, opts({ exists: () => false })).error, /no tollgate binary/);
+  assert.match(shim.chooseRunner(Object.assign({}, agentEnv, { INPUT_RUNNER: 'podman' }), opts()).error, /not auto, docker or binary/);
+});
+
+function fakeSpawn(code, calls) {
+  return (cmd, args, o) => {
+    calls.push({ cmd, args, env: o.env, stdio: o.stdio });
+    const child = new EventEmitter();
+    setImmediate(() => child.emit('close', code, null));
+    return child;
+  };
+}
+
+function out() {
+  const o = { text: '' };
+  o.write = (s) => { o.text += s; };
+  return o;
+}
+
+test('binary mode runs `tollgate task` and passes its exit code on', async () => {
+  for (const code of [0, 1, 3]) {
+    const calls = [];
+    const bin = '/opt/tg/tollgate';
+    const env = Object.assign({}, agentEnv, { INPUT_RUNNER: 'binary', PATH: '/opt/tg' });
+    const got = await shim.run(env, Object.assign(opts({ exists: (p) => p === bin }), { spawn: fakeSpawn(code, calls), spawnSync: () => assert.fail('no docker probe in binary mode'), stdout: out() }));
+    assert.strictEqual(got, code);
+    assert.strictEqual(calls[0].cmd, bin);
+    assert.deepStrictEqual(calls[0].args, ['task']);
+    assert.strictEqual(calls[0].stdio, 'inherit');
+    assert.ok(!('SYSTEM_ACCESSTOKEN' in calls[0].env));
+  }
+});
+
+test('docker mode runs the image and passes its exit code on', async () => {
+  const calls = [];
+  const o = out();
+  const got = await shim.run(agentEnv, Object.assign(opts(), {
+    spawn: fakeSpawn(1, calls),
+    spawnSync: () => ({ status: 0, stdout: '28.2.2' }),
+    stdout: o,
+  }));
+  assert.strictEqual(got, 1);
+  assert.strictEqual(calls[0].cmd, 'docker');
+  assert.strictEqual(calls[0].args[0], 'run');
+  assert.strictEqual(o.text, '');
+});
+
+test('missing docker fails the task with a clear message', async () => {
+  const o = out();
+  const err = Object.assign(new Error('spawnSync docker ENOENT'), { code: 'ENOENT' });
+  const got = await shim.run(agentEnv, Object.assign(opts(), {
+    spawn: () => assert.fail('must not run'),
+    spawnSync: () => ({ error: err }),
+    stdout: o,
+  }));
+  assert.strictEqual(got, 3);
+  assert.match(o.text, /##vso\[task\.logissue type=error\]Tollgate: Docker is not available on this agent/);
+  assert.match(o.text, /use runner: binary/);
+  assert.match(o.text, /##vso\[task\.complete result=Failed\]/);
+  assert.strictEqual(o.text.split('\n').filter(Boolean).length, 2);
+});
+
+test('an unknown runner is a usage error', async () => {
+  const o = out();
+  const got = await shim.run(Object.assign({}, agentEnv, { INPUT_RUNNER: 'podman' }), Object.assign(opts(), { stdout: o }));
+  assert.strictEqual(got, 2);
+  assert.match(o.text, /task\.complete result=Failed/);
+});

@@ -1,0 +1,63 @@
+package task
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestEscaping(t *testing.T) {
+	var b bytes.Buffer
+	c := NewCommands(&b)
+	c.LogIssue("error", "dir/a;b]c%d\n.tf", 3, 0, "R;1", "line1\nline2 ##vso[task.complete result=Succeeded] 100%")
+	got := b.String()
+	want := "##vso[task.logissue code=R%3B1;linenumber=3;sourcepath=dir/a%3Bb%5Dc%AZP25d%0A.tf;type=error]line1%0Aline2 #\\#vso[task.complete result=Succeeded] 100%AZP25\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if strings.Count(got, "##vso[") != 1 {
+		t.Error("a second command on the line")
+	}
+}
+
+func TestArgs(t *testing.T) {
+	env := map[string]string{
+		"INPUT_PATH": "/src", "INPUT_FAILON": "critical", "INPUT_FAILONSECRETS": "low",
+		"INPUT_IMAGES": "alpine:3.18\n\n  registry:ghcr.io/a/b:1  \r\n", "INPUT_DISCOVERIMAGES": "False",
+		"INPUT_EXTRAARGS": `--exclude 'vendor/**' --timeout "20m" $(whoami)`, "INPUT_DBREPOSITORY": "a/db:2, b/db:2",
+		"AGENT_TOOLSDIRECTORY": "/agent/_tool",
+	}
+	args, err := Args(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(args, " ")
+	for _, want := range []string{
+		"--fail-on critical", "--fail-on secrets=low", "--image alpine:3.18", "--image registry:ghcr.io/a/b:1",
+		"--discover-images=false", "--db-repository a/db:2 --db-repository b/db:2", "--cache-dir /agent/_tool/tollgate",
+		"--exclude vendor/** --timeout 20m $(whoami)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("args %q lack %q", got, want)
+		}
+	}
+	if args[len(args)-1] != "/src" {
+		t.Errorf("path is not last: %q", args)
+	}
+	env["INPUT_NEWONLY"] = "maybe"
+	if _, err := Args(func(k string) string { return env[k] }); err == nil {
+		t.Error("a bad boolean accepted")
+	}
+}
+
+// The Node shim's own tests run with node's test runner.
+func TestShim(t *testing.T) {
+	out, err := exec.Command("node", "--test", "shim/").CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test shim/: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "# fail 0") {
+		t.Errorf("node tests:\n%s", out)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -90,10 +91,35 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		printUsage(stdout)
 		return policy.ExitPass
 	default:
+		if getenv("TOLLGATE_EXEC_FALLBACK") == "1" {
+			return execFallback(args, stdout, stderr, getenv)
+		}
 		fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n", report.SafeText(args[0]))
 		printUsage(stderr)
 		return policy.ExitUsage
 	}
+}
+
+// execFallback makes tollgate a well-behaved image entrypoint (the image
+// sets TOLLGATE_EXEC_FALLBACK=1): `docker run IMAGE scan /src` runs a
+// subcommand, while a command that is not one (an Azure Pipelines container
+// job's keep-alive, `sleep infinity`, `bash`) is executed in its place.
+func execFallback(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if args[0] == "tollgate" || args[0] == "/usr/local/bin/tollgate" {
+		if len(args) == 1 {
+			printUsage(stdout)
+			return policy.ExitPass
+		}
+		return run(args[1:], stdout, stderr, getenv)
+	}
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate: %q is neither a tollgate command nor an executable: %v\n", report.SafeText(args[0]), err)
+		return policy.ExitUsage
+	}
+	err = syscall.Exec(path, args, os.Environ())
+	fmt.Fprintf(stderr, "tollgate: exec %s: %v\n", report.SafeText(path), err)
+	return 126
 }
 
 func printUsage(w io.Writer) {

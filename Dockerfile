@@ -1,0 +1,93 @@
+# Tollgate container image. Two targets from one build:
+#
+#   docker build -t tollgate .                       # "full" (default): Debian slim, glibc, bash, git —
+#                                                    #   for container jobs, git history scans and docker run
+#   docker build --target static -t tollgate:static .  # the static binary alone on scratch: smallest,
+#                                                    #   no shell, for `docker run ... scan`
+#
+# With the vulnerability DB baked in, for --offline / --network none scans:
+#   docker build --build-arg BAKE_DB=true -t tollgate:db .
+# (image/build.sh also labels the image with the DB's date.)
+#
+# Base images and the Go module proxy are build arguments, so a build can use
+# local or mirrored images. Platforms: BuildKit sets TARGETOS/TARGETARCH
+# (docker buildx build --platform linux/amd64,linux/arm64 ...).
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+ARG STATIC_IMAGE=scratch
+
+FROM ${GO_IMAGE} AS build
+ARG TARGETOS
+ARG TARGETARCH
+ARG VERSION=0.1.0
+ARG GOPROXY=https://proxy.golang.org,direct
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN GOPROXY="$GOPROXY" go mod download
+COPY . .
+# Trivy v0.74 needs the JSON v2 experiment; the binary is static (no cgo).
+RUN GOPROXY="$GOPROXY" GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}" \
+      go build -trimpath -buildvcs=false -ldflags "-s -w -X main.version=${VERSION}" -o /out/tollgate ./cmd/tollgate \
+ && mkdir -p /out/cache /out/tmp && chmod 1777 /out/tmp
+
+# The vulnerability DB (Trivy's layout) when BAKE_DB=true; else an empty cache.
+FROM build AS db
+ARG BAKE_DB=false
+ARG DB_REPOSITORY=
+RUN if [ "$BAKE_DB" = "true" ]; then \
+      /out/tollgate db download --cache-dir /out/cache ${DB_REPOSITORY:+--db-repository "$DB_REPOSITORY"}; \
+    fi \
+ && chmod -R a+rX /out/cache
+
+FROM ${STATIC_IMAGE} AS static
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /out/tmp /tmp
+COPY --from=db /out/cache /opt/tollgate/cache
+COPY --from=db /out/tollgate /usr/local/bin/tollgate
+ENV PATH=/usr/local/bin \
+    HOME=/tmp \
+    TOLLGATE_CACHE_DIR=/opt/tollgate/cache \
+    TOLLGATE_EXEC_FALLBACK=1
+USER 10001:10001
+WORKDIR /src
+ENTRYPOINT ["/usr/local/bin/tollgate"]
+CMD ["help"]
+LABEL org.opencontainers.image.title="Tollgate (static)" \
+      org.opencontainers.image.description="Secrets, IaC and container-image security gate with one SARIF log" \
+      org.opencontainers.image.source="https://github.com/tollgate/tollgate" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+FROM ${RUNTIME_IMAGE} AS full
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+# git reads pull-request history; it must trust a checkout owned by the agent's user.
+RUN set -e; \
+    if ! command -v git >/dev/null || [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then \
+      apt-get update; \
+      apt-get install -y --no-install-recommends ca-certificates git; \
+      rm -rf /var/lib/apt/lists/*; \
+    fi; \
+    git config --system --add safe.directory '*'; \
+    if ! getent passwd 10001 >/dev/null; then \
+      useradd --uid 10001 --user-group --home-dir /home/tollgate --create-home --shell /bin/bash tollgate; \
+    fi
+COPY --from=db /out/cache /opt/tollgate/cache
+COPY --from=db /out/tollgate /usr/local/bin/tollgate
+ENV TOLLGATE_CACHE_DIR=/opt/tollgate/cache \
+    TOLLGATE_EXEC_FALLBACK=1
+USER 10001:10001
+WORKDIR /src
+# No command of its own is forced: `docker run IMAGE scan /src` runs tollgate,
+# any other command (a container job's keep-alive, bash) runs as given.
+ENTRYPOINT ["/usr/local/bin/tollgate"]
+CMD ["help"]
+LABEL org.opencontainers.image.title="Tollgate" \
+      org.opencontainers.image.description="Secrets, IaC and container-image security gate with one SARIF log" \
+      org.opencontainers.image.source="https://github.com/tollgate/tollgate" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"

@@ -1,0 +1,348 @@
+// Package image_test builds the real Dockerfile with a real Docker engine
+// and runs the images the ways users do: `docker run` on a checkout (read-only,
+// no network, non-root, no capabilities), offline with the baked DB, against
+// the local daemon through its socket, as an Azure Pipelines container job,
+// and as the task's docker runner.
+package image_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/tollgate/tollgate/scanners/images/imagetest"
+	"github.com/tollgate/tollgate/vulndb/vulndbtest"
+)
+
+const (
+	tag       = "tollgate-ci/tollgate:test"
+	staticTag = tag + "-static"
+)
+
+var repoRoot string
+
+func TestMain(m *testing.M) {
+	os.Exit(setup(m))
+}
+
+func setup(m *testing.M) int {
+	var err error
+	repoRoot, err = filepath.Abs("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if out, err := exec.Command("docker", "info").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "a Docker engine is required (bash .ci/run installs docker.io and starts dockerd): %v\n%s", err, out)
+		return 1
+	}
+	bases, err := exec.Command("bash", filepath.Join(repoRoot, "image/ci-base.sh")).Output()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "image/ci-base.sh: %v\n", err)
+		return 1
+	}
+	base := strings.Fields(string(bases))
+
+	// One loopback server is the Go module proxy (this machine's module
+	// cache) and the registry that serves the fixture vulnerability DB.
+	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	mux.Handle("/", http.FileServer(http.Dir(filepath.Join(strings.TrimSpace(string(modcache)), "cache", "download"))))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dbDir, err := os.MkdirTemp("", "tollgate-db-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dbDir)
+	if err := vulndbtest.Write(dbDir, vulndbtest.Default()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	art, err := vulndbtest.Artifact(dbDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dbRef, _ := name.NewTag(host + "/aquasec/trivy-db:2")
+	if err := remote.Write(dbRef, art); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	start := time.Now()
+	build := exec.Command("bash", filepath.Join(repoRoot, "image/build.sh"), "-t", tag, "--bake-db", "--db-repository", dbRef.String(), "--",
+		"--network", "host",
+		"--build-arg", "GO_IMAGE="+base[1],
+		"--build-arg", "RUNTIME_IMAGE="+base[0],
+		"--build-arg", "GOPROXY="+srv.URL)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the images: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "images built in %s\n", time.Since(start).Round(time.Second))
+	return m.Run()
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func docker(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("docker %v: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// demoCopy copies testdata/demo into a folder the image's user can read.
+func demoCopy(t *testing.T) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "demo")
+	if out, err := exec.Command("cp", "-r", filepath.Join(repoRoot, "testdata/demo"), dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	return dst
+}
+
+// writable is a folder the image's user (10001) can write the SARIF into.
+func writable(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.Chmod(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+var hardened = []string{"run", "--rm", "--read-only", "--network", "none", "--user", "10001:10001", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"}
+
+func TestDockerRunOnTheDemo(t *testing.T) {
+	for _, img := range []string{tag, staticTag} {
+		t.Run(img, func(t *testing.T) {
+			src, out := demoCopy(t), writable(t)
+			args := append(append([]string{}, hardened...), "-v", src+":/src:ro", "-v", out+":/out", img, "scan", "--sarif", "/out/tollgate.sarif", "/src")
+			r := docker(t, args...)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1 (the demo fails at high)\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			raw, err := os.ReadFile(filepath.Join(out, "tollgate.sarif"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log struct {
+				Runs []struct {
+					Results []json.RawMessage `json:"results"`
+				} `json:"runs"`
+			}
+			if err := json.Unmarshal(raw, &log); err != nil || len(log.Runs) != 2 || len(log.Runs[0].Results) == 0 || len(log.Runs[1].Results) == 0 {
+				t.Errorf("SARIF: %v, %d runs", err, len(log.Runs))
+			}
+			args = append(append([]string{}, hardened...), "-v", src+":/src:ro", img, "scan", "-q", "--fail-on", "none", "/src")
+			if r := docker(t, args...); r.code != 0 {
+				t.Errorf("--fail-on none: exit %d\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
+
+func TestVersionShowsTheBakedDB(t *testing.T) {
+	for _, img := range []string{tag, staticTag} {
+		r := docker(t, "run", "--rm", "--network", "none", img, "version")
+		if r.code != 0 || !strings.Contains(r.stdout, "vulnerability DB: updated") || !strings.Contains(r.stdout, "/opt/tollgate/cache/db") {
+			t.Errorf("%s version: exit %d\n%s%s", img, r.code, r.stdout, r.stderr)
+		}
+		label := docker(t, "image", "inspect", "--format", `{{index .Config.Labels "io.tollgate.vulndb.updated"}} {{index .Config.Labels "org.opencontainers.image.licenses"}} {{.Config.User}}`, img)
+		f := strings.Fields(label.stdout)
+		if len(f) != 3 || !strings.HasPrefix(f[0], "20") || f[1] != "Apache-2.0" || f[2] != "10001:10001" {
+			t.Errorf("%s labels/user: %q", img, label.stdout)
+		}
+	}
+}
+
+func fixtureArchive(t *testing.T, ref string) string {
+	t.Helper()
+	img, err := imagetest.Alpine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "alpine.tar")
+	if err := imagetest.WriteDockerArchive(p, ref, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func vulnIDs(t *testing.T, jsonReport string) []string {
+	t.Helper()
+	var rep struct {
+		Results []struct {
+			Scanner  string `json:"scanner"`
+			Findings []struct {
+				RuleID string `json:"ruleId"`
+			} `json:"findings"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(jsonReport), &rep); err != nil {
+		t.Fatalf("JSON report: %v\n%s", err, jsonReport)
+	}
+	var ids []string
+	for _, r := range rep.Results {
+		for _, f := range r.Findings {
+			if r.Scanner == "image" {
+				ids = append(ids, f.RuleID)
+			}
+		}
+	}
+	return ids
+}
+
+func TestOfflineImageScanWithTheBakedDB(t *testing.T) {
+	archive := fixtureArchive(t, "tollgate-fixture/alpine:3.18")
+	args := append(append([]string{}, hardened...), "-v", filepath.Dir(archive)+":/in:ro", staticTag,
+		"scan", "--scanners", "image", "--image", "docker-archive:/in/alpine.tar", "--offline", "--fail-on", "none", "--format", "json", "/in")
+	r := docker(t, args...)
+	ids := vulnIDs(t, r.stdout)
+	for _, want := range []string{vulndbtest.AlpineBusybox, vulndbtest.AlpineMusl, vulndbtest.AlpineOpenSSL, vulndbtest.PythonRequests} {
+		if !strings.Contains(strings.Join(ids, " "), want) {
+			t.Errorf("missing %s in %v (exit %d)\n%s", want, ids, r.code, r.stderr)
+		}
+	}
+}
+
+func TestDaemonImageThroughTheSocket(t *testing.T) {
+	ref := fmt.Sprintf("tollgate-fixture/socket-alpine:%d", time.Now().UnixNano())
+	archive := fixtureArchive(t, ref)
+	if r := docker(t, "load", "-i", archive); r.code != 0 {
+		t.Fatalf("docker load: %s", r.stderr)
+	}
+	t.Cleanup(func() { docker(t, "rmi", "-f", ref) })
+	var st syscall.Stat_t
+	if err := syscall.Stat("/var/run/docker.sock", &st); err != nil {
+		t.Fatal(err)
+	}
+	r := docker(t, "run", "--rm", "--network", "none", "--user", "10001:10001", "--group-add", fmt.Sprint(st.Gid),
+		"-v", "/var/run/docker.sock:/var/run/docker.sock", tag,
+		"scan", "--scanners", "image", "--image", "docker:"+ref, "--offline", "--fail-on", "none", "--format", "json", "/tmp")
+	if ids := vulnIDs(t, r.stdout); len(ids) != 5 {
+		t.Errorf("daemon image from inside the container: %v (exit %d)\n%s", ids, r.code, r.stderr)
+	}
+}
+
+func TestContainerJob(t *testing.T) {
+	// As the agent does: create with its own keep-alive command, then exec steps.
+	name := fmt.Sprintf("tollgate-job-%d", time.Now().UnixNano())
+	if r := docker(t, "create", "--name", name, tag, "sleep", "infinity"); r.code != 0 {
+		t.Fatalf("docker create: %s", r.stderr)
+	}
+	t.Cleanup(func() { docker(t, "rm", "-f", name) })
+	if r := docker(t, "start", name); r.code != 0 {
+		t.Fatalf("docker start: %s", r.stderr)
+	}
+	time.Sleep(time.Second)
+	if r := docker(t, "inspect", "--format", "{{.State.Running}}", name); strings.TrimSpace(r.stdout) != "true" {
+		t.Fatalf("the container did not keep running: %s %s", r.stdout, docker(t, "logs", name).stderr)
+	}
+	r := docker(t, "exec", name, "bash", "-c", "set -e; ldd --version | head -1; git --version; tollgate version | head -1")
+	if r.code != 0 || !strings.Contains(r.stdout, "GLIBC") && !strings.Contains(r.stdout, "GNU libc") || !strings.Contains(r.stdout, "git version") || !strings.Contains(r.stdout, "tollgate ") {
+		t.Errorf("steps in the container job: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A root exec, as the agent does to add its user, works too.
+	if r := docker(t, "exec", "-u", "0", name, "bash", "-c", "id -u"); strings.TrimSpace(r.stdout) != "0" {
+		t.Errorf("root exec: %q %s", r.stdout, r.stderr)
+	}
+}
+
+func TestTaskDockerRunner(t *testing.T) {
+	src := demoCopy(t)
+	base := t.TempDir()
+	staging, tmp := filepath.Join(base, "a"), filepath.Join(base, "_temp")
+	for _, d := range []string{staging, tmp} {
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("node", filepath.Join(repoRoot, "task/shim/index.js"))
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + base,
+		"TF_BUILD=True", "SYSTEM_JOBID=job", "SYSTEM_JOBATTEMPT=1",
+		"BUILD_SOURCESDIRECTORY=" + src, "BUILD_ARTIFACTSTAGINGDIRECTORY=" + staging, "AGENT_TEMPDIRECTORY=" + tmp,
+		"SYSTEM_ACCESSTOKEN=never-passed",
+		"INPUT_RUNNER=docker", "INPUT_IMAGE=" + tag, "INPUT_FAILON=critical", "INPUT_OFFLINE=true",
+	}
+	out, err := cmd.Output()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	sarif := filepath.Join(staging, "CodeAnalysisLogs", "tollgate-job-1.sarif")
+	if code != 1 || !strings.Contains(text, "##vso[task.complete result=Failed]") ||
+		!strings.Contains(text, "##vso[artifact.upload artifactname=CodeAnalysisLogs;containerfolder=CodeAnalysisLogs]"+sarif) {
+		t.Errorf("runner docker: exit %d\n%s", code, text)
+	}
+	if _, err := os.Stat(sarif); err != nil {
+		t.Errorf("the SARIF is not at the agent's path: %v", err)
+	}
+	if strings.Contains(text, "never-passed") {
+		t.Error("the access token reached the container")
+	}
+}
+
+func TestImageFigures(t *testing.T) {
+	for _, img := range []string{tag, staticTag} {
+		size := docker(t, "image", "inspect", "--format", "{{.Size}}", img)
+		save := exec.Command("sh", "-c", "docker save "+img+" | gzip -6 | wc -c")
+		compressed, _ := save.Output()
+		start := time.Now()
+		for range 5 {
+			docker(t, "run", "--rm", "--network", "none", img, "version")
+		}
+		t.Logf("%s: %s bytes, %s bytes compressed (docker save | gzip), `docker run ... version` %s average",
+			img, strings.TrimSpace(size.stdout), strings.TrimSpace(string(compressed)), (time.Since(start) / 5).Round(time.Millisecond))
+	}
+}

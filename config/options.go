@@ -34,7 +34,9 @@ type Options struct {
 	Quiet      bool
 	Debug      bool
 	// Timeout bounds the whole scan (0: none).
-	Timeout     time.Duration
+	Timeout time.Duration
+	// EngineTimeouts bound each engine ("" key: every engine).
+	EngineTimeouts map[string]time.Duration
 	MaxFileSize int64
 	MaxDepth    int
 	// Exclude are path globs (doublestar syntax) no engine reads.
@@ -133,7 +135,20 @@ func (o *Options) Validate() error {
 	if o.Timeout < 0 {
 		return fmt.Errorf("--timeout must not be negative")
 	}
+	for e, d := range o.EngineTimeouts {
+		if d < 0 {
+			return fmt.Errorf("--engine-timeout %s must not be negative", e)
+		}
+	}
 	return nil
+}
+
+// EngineTimeout is the time limit of one engine (0: none of its own).
+func (o *Options) EngineTimeout(engine string) time.Duration {
+	if d, ok := o.EngineTimeouts[engine]; ok {
+		return d
+	}
+	return o.EngineTimeouts[""]
 }
 
 // Enabled reports whether an engine runs.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,31 @@ var settings = []setting{
 				return fmt.Errorf("invalid duration %q", v)
 			}
 			o.Timeout = d
+			return nil
+		}},
+	{flag: "engine-timeout", usage: "stop an engine after this `DURATION`: 5m for each, or secrets=2m,iac=5m,image=10m",
+		set: func(o *Options, v string) error {
+			for _, part := range splitList(v) {
+				engine, d, found := strings.Cut(part, "=")
+				if !found {
+					engine, d = "", part
+				}
+				engine = strings.TrimSpace(engine)
+				if engine != "" {
+					engine = normEngines([]string{engine})[0]
+					if !slices.Contains(scanners.Engines, engine) {
+						return fmt.Errorf("unknown engine %q", engine)
+					}
+				}
+				dur, err := time.ParseDuration(strings.TrimSpace(d))
+				if err != nil {
+					return fmt.Errorf("invalid duration %q", d)
+				}
+				if o.EngineTimeouts == nil {
+					o.EngineTimeouts = map[string]time.Duration{}
+				}
+				o.EngineTimeouts[engine] = dur
+			}
 			return nil
 		}},
 	{flag: "max-file-size", usage: "skip (and report) files larger than this `SIZE`", def: "50MiB",

@@ -47,23 +47,49 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
+	engines := Engines(opts, log)
 	target, err := scanners.Walk(ctx, opts.Path, scanners.WalkOptions{
 		MaxFileSize: opts.MaxFileSize,
 		MaxDepth:    opts.MaxDepth,
 		Exclude:     config.Matcher(opts.Exclude),
 	})
-	if err != nil {
+	var results []scanners.Result
+	root := opts.Path
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Interrupted or out of time while listing files: every engine
+		// failed, and the reports still say so.
+		log.Error("scan stopped while listing files", "error", err)
+		code := "canceled"
+		if ctx.Err() == context.DeadlineExceeded {
+			code = "timeout"
+		}
+		for _, e := range engines {
+			r := scanners.Result{Scanner: e.Name(), Tool: e.Tool(), Started: started, Finished: time.Now()}
+			r.Status.Fail(code, fmt.Errorf("%s engine did not run: the scan stopped while listing files (%v)", e.Name(), ctx.Err()))
+			results = append(results, r)
+		}
+		if abs, aerr := filepath.Abs(opts.Path); aerr == nil {
+			root = abs
+		}
+	case err != nil:
 		return nil, fmt.Errorf("reading %s: %w", opts.Path, err)
+	default:
+		defer target.Close()
+		root = target.Root
+		log.Info("scanning", "root", target.Root, "files", len(target.Files))
+		limits := scanners.Limits{PerEngine: map[string]time.Duration{}}
+		for _, e := range engines {
+			if d := opts.EngineTimeout(e.Name()); d > 0 {
+				limits.PerEngine[e.Name()] = d
+			}
+		}
+		results = scanners.Run(ctx, log, target, engines, limits)
 	}
-	defer target.Close()
-	log.Info("scanning", "root", target.Root, "files", len(target.Files))
 
-	engines := Engines(opts, log)
-	results := scanners.Run(ctx, log, target, engines)
-
-	steps := []policy.Step{
-		policy.ConfigIgnores{Rules: opts.Ignore, Now: started, Log: log},
-		policy.TrivyIgnores{Root: target.Root, Now: started, Log: log},
+	steps := []policy.Step{policy.ConfigIgnores{Rules: opts.Ignore, Now: started, Log: log}}
+	if target != nil {
+		steps = append(steps, policy.TrivyIgnores{Root: target.Root, Now: started, Log: log})
 	}
 	if base != nil {
 		steps = append(steps, policy.Baseline{Set: base})
@@ -73,7 +99,7 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 	gate := opts.Gate
 	verdict := gate.Decide(results)
 	out := &Outcome{Scan: report.Scan{
-		Root:        target.Root,
+		Root:        root,
 		Results:     results,
 		Verdict:     verdict,
 		Gate:        gate,

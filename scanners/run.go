@@ -15,21 +15,35 @@ import (
 type Scanner interface {
 	// Name is the engine name: secrets, iac or image.
 	Name() string
+	// Tool describes the engine for reports, even when it could not run.
+	Tool() Tool
 	// Scan reads the target and returns its findings. An error means the
 	// engine could not run at all; file-level problems go in Result.Status.
 	Scan(ctx context.Context, t *Target) (Result, error)
 }
 
+// Limits bound how long engines may take.
+type Limits struct {
+	// PerEngine caps each engine's time by name (absent or 0: no cap of its own).
+	PerEngine map[string]time.Duration
+	// Grace is how long an engine may take to stop once its time is up or
+	// the scan is cancelled, before it is abandoned (0: 10 seconds).
+	Grace time.Duration
+}
+
+// DefaultGrace is the default Limits.Grace.
+const DefaultGrace = 10 * time.Second
+
 // Run scans the target with every engine side by side. One engine failing,
-// panicking or timing out never stops the others: its Result comes back with
-// State Failed and a notification naming the cause. Results keep the order of
-// engines.
-func Run(ctx context.Context, log *slog.Logger, t *Target, engines []Scanner) []Result {
+// panicking, timing out or hanging never stops the others: its Result comes
+// back with State Failed and a notification naming the cause. Results keep
+// the order of engines.
+func Run(ctx context.Context, log *slog.Logger, t *Target, engines []Scanner, limits Limits) []Result {
 	results := make([]Result, len(engines))
 	var g errgroup.Group
 	for i, e := range engines {
 		g.Go(func() error {
-			results[i] = runOne(ctx, log, t, e)
+			results[i] = runOne(ctx, log, t, e, limits)
 			return nil
 		})
 	}
@@ -37,38 +51,97 @@ func Run(ctx context.Context, log *slog.Logger, t *Target, engines []Scanner) []
 	return results
 }
 
-func runOne(ctx context.Context, log *slog.Logger, t *Target, e Scanner) (res Result) {
+func runOne(ctx context.Context, log *slog.Logger, t *Target, e Scanner, limits Limits) Result {
 	start := time.Now()
-	log = log.With("engine", e.Name())
+	name := e.Name()
+	log = log.With("engine", name)
 	log.Debug("engine started")
+	ectx := ctx
+	own := limits.PerEngine[name]
+	if own > 0 {
+		var cancel context.CancelFunc
+		ectx, cancel = context.WithTimeout(ctx, own)
+		defer cancel()
+	}
+	grace := limits.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	done := make(chan Result, 1)
+	go func() { done <- scanSafely(ectx, log, t, e) }()
+
+	var res Result
+	select {
+	case res = <-done:
+	case <-ectx.Done():
+		select {
+		case res = <-done:
+		case <-time.After(grace):
+			res = Result{Scanner: name}
+			res.Status.Fail("abandoned", fmt.Errorf("%s engine did not stop within %s after %s; its results are lost",
+				name, grace, stopReason(ctx, ectx, name, own)))
+			log.Error("engine abandoned", "grace", grace.String())
+		}
+	}
+	if res.Status.State == Failed && ectx.Err() != nil {
+		// Say which limit stopped it, in the engine's own notification.
+		for i := range res.Status.Notifications {
+			n := &res.Status.Notifications[i]
+			if n.Code == "timeout" || n.Code == "canceled" {
+				n.Message = fmt.Sprintf("%s engine stopped: %s", name, stopReason(ctx, ectx, name, own))
+			}
+		}
+	}
+	res.Scanner = name
+	if res.Tool.Name == "" {
+		res.Tool = e.Tool()
+	}
+	if res.Started.IsZero() {
+		res.Started = start
+	}
+	res.Finished = time.Now()
+	res.Normalize()
+	log.Debug("engine finished", "state", res.Status.State.String(), "findings", len(res.Findings),
+		"seconds", res.Finished.Sub(start).Seconds())
+	return res
+}
+
+// scanSafely runs the engine, turning a panic or an error into a failed result.
+func scanSafely(ctx context.Context, log *slog.Logger, t *Target, e Scanner) (res Result) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("engine panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			res = Result{Scanner: e.Name()}
 			res.Status.Fail("engine-panic", fmt.Errorf("%s engine crashed: %v", e.Name(), p))
 		}
-		res.Scanner = e.Name()
-		if res.Started.IsZero() {
-			res.Started = start
-		}
-		res.Finished = time.Now()
-		res.Normalize()
-		log.Debug("engine finished", "state", res.Status.State.String(), "findings", len(res.Findings),
-			"seconds", res.Finished.Sub(start).Seconds())
 	}()
 	res, err := e.Scan(ctx, t)
 	if err != nil {
 		code := "engine-error"
 		switch {
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded:
 			code = "timeout"
-		case errors.Is(err, context.Canceled):
+		case errors.Is(err, context.Canceled) || ctx.Err() == context.Canceled:
 			code = "canceled"
 		}
 		res.Status.Fail(code, fmt.Errorf("%s engine: %w", e.Name(), err))
 		log.Error("engine failed", "error", err)
 	}
 	return res
+}
+
+// stopReason says which limit ended an engine's context.
+func stopReason(scan, engine context.Context, name string, own time.Duration) string {
+	switch {
+	case scan.Err() == context.Canceled:
+		return "the scan was interrupted (SIGINT/SIGTERM)"
+	case scan.Err() == context.DeadlineExceeded:
+		return "the scan's --timeout was reached"
+	case engine.Err() == context.DeadlineExceeded:
+		return fmt.Sprintf("its --engine-timeout (%s=%s) was reached", name, own)
+	default:
+		return "its context ended"
+	}
 }
 
 // SkippedNotifications turns the walk's skipped entries into notifications

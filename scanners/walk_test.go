@@ -123,6 +123,7 @@ type fakeEngine struct {
 }
 
 func (f fakeEngine) Name() string { return f.name }
+func (f fakeEngine) Tool() Tool   { return Tool{Name: "fake-" + f.name} }
 func (f fakeEngine) Scan(_ context.Context, t *Target) (Result, error) {
 	return f.scan(t)
 }
@@ -147,7 +148,7 @@ func TestRunIsolatesEngines(t *testing.T) {
 			return Result{Findings: []Finding{{RuleID: "b", Fingerprint: "x"}, {RuleID: "a", Fingerprint: "x"}}}, nil
 		}}, func(p string, dir bool) bool { return dir && p == "drop" }),
 	}
-	res := Run(context.Background(), discard(), tg, engines)
+	res := Run(context.Background(), discard(), tg, engines, Limits{})
 	if res[0].Status.State != Failed || !strings.Contains(res[0].Status.Notifications[0].Message, "kaboom") {
 		t.Errorf("panic not turned into a failed result: %+v", res[0].Status)
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -168,7 +169,7 @@ func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 func runTask(stdout, stderr io.Writer, getenv func(string) string) int {
 	debug := strings.EqualFold(getenv("SYSTEM_DEBUG"), "true")
 	log := setupLogging(stderr, debug, false)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(log)
 	defer stop()
 	return task.Run(ctx, log, stdout, getenv, version)
 }
@@ -253,7 +254,7 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	}
 	log := setupLogging(stderr, opts.Debug, opts.Quiet)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(log)
 	defer stop()
 
 	out, err := scan.Run(ctx, log, opts, version, getenv)
@@ -271,6 +272,38 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		return policy.ExitScannerFailed
 	}
 	return out.ExitCode()
+}
+
+// interruptible is cancelled by the first SIGINT or SIGTERM: the engines
+// stop and the reports are still written (exit 3). A second signal quits at
+// once (exit 130).
+func interruptible(log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			log.Warn("interrupted: stopping the engines and writing the reports; interrupt again to quit now", "signal", s.String())
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel()
+		})
+	}
 }
 
 // setupLogging returns Tollgate's logger and points the engines' own

@@ -70,6 +70,9 @@ func New(opts Options, log *slog.Logger) *Scanner { return &Scanner{opts: opts, 
 // Name implements scanners.Scanner.
 func (s *Scanner) Name() string { return tg.EngineIaC }
 
+// Tool implements scanners.Scanner.
+func (s *Scanner) Tool() tg.Tool { return Tool() }
+
 // Tool describes Trivy's misconfiguration scanner for reports.
 func Tool() tg.Tool {
 	return tg.Tool{

@@ -107,6 +107,9 @@ func New(opts Options, log *slog.Logger) *Scanner {
 // Name implements scanners.Scanner.
 func (s *Scanner) Name() string { return scanners.EngineImage }
 
+// Tool implements scanners.Scanner.
+func (s *Scanner) Tool() scanners.Tool { return Tool() }
+
 // Tool describes Trivy's vulnerability scanner for reports.
 func Tool() scanners.Tool {
 	return scanners.Tool{

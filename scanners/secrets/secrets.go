@@ -76,6 +76,9 @@ func New(opts Options, log *slog.Logger) *Scanner {
 // Name implements scanners.Scanner.
 func (s *Scanner) Name() string { return scanners.EngineSecrets }
 
+// Tool implements scanners.Scanner.
+func (s *Scanner) Tool() scanners.Tool { return Tool() }
+
 // Tool describes gitleaks for reports.
 func Tool() scanners.Tool {
 	return scanners.Tool{

@@ -37,8 +37,8 @@ type Options struct {
 	Timeout time.Duration
 	// EngineTimeouts bound each engine ("" key: every engine).
 	EngineTimeouts map[string]time.Duration
-	MaxFileSize int64
-	MaxDepth    int
+	MaxFileSize    int64
+	MaxDepth       int
 	// Exclude are path globs (doublestar syntax) no engine reads.
 	Exclude []string
 	// Category prefixes SARIF automationDetails.id.

@@ -141,6 +141,15 @@ func Parse(args []string, getenv func(string) string) (Options, error) {
 			}
 		}
 	}
+	// A pull request's base, as the CI system names it.
+	if o.Secrets.Since == "" {
+		for _, v := range []string{"SYSTEM_PULLREQUEST_TARGETBRANCH", "GITHUB_BASE_REF"} {
+			if b := getenv(v); b != "" {
+				o.Secrets.Since, o.Secrets.SinceFrom = b, v
+				break
+			}
+		}
+	}
 	// Secrets never come from flags or files.
 	o.Image.Password = getenv("TOLLGATE_REGISTRY_PASSWORD")
 	if o.Image.CacheDir == "" {

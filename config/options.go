@@ -62,6 +62,13 @@ type SecretsOptions struct {
 	Exclude      []string
 	// MaxArchiveDepth lets gitleaks look inside zip/tar archives.
 	MaxArchiveDepth int
+	// Mode is worktree, commits or history.
+	Mode string
+	// Since is the base of commits mode; SinceFrom says where it came from
+	// (--since, SYSTEM_PULLREQUEST_TARGETBRANCH, GITHUB_BASE_REF).
+	Since, SinceFrom string
+	// NoExtraRules turns Tollgate's extra rules off.
+	NoExtraRules bool
 }
 
 // IaCOptions configure the IaC engine.

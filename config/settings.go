@@ -120,6 +120,24 @@ var settings = []setting{
 			o.Secrets.Exclude = append(o.Secrets.Exclude, splitList(v)...)
 			return nil
 		}},
+	{flag: "secrets-mode", key: "secrets.mode", usage: "what the secrets engine reads: worktree (the files), commits (the commits a pull request adds) or history (every commit)", def: "worktree",
+		set: func(o *Options, v string) error {
+			o.Secrets.Mode = strings.ToLower(strings.TrimSpace(v))
+			switch o.Secrets.Mode {
+			case "worktree", "commits", "history":
+				return nil
+			}
+			return fmt.Errorf("unknown secrets mode %q (want worktree, commits or history)", v)
+		}},
+	{flag: "since", key: "secrets.since", usage: "base `REF` of --secrets-mode commits (default: the pull request's target branch, from SYSTEM_PULLREQUEST_TARGETBRANCH or GITHUB_BASE_REF)",
+		set: func(o *Options, v string) error { o.Secrets.Since, o.Secrets.SinceFrom = v, "--since"; return nil }},
+	{flag: "secrets-extra-rules", key: "secrets.extra-rules", usage: "add Tollgate's rules for credential files and Azure credentials to gitleaks' rules", isBool: true, def: "true",
+		set: func(o *Options, v string) error {
+			var on bool
+			err := setBool(&on, v)
+			o.Secrets.NoExtraRules = !on
+			return err
+		}},
 	{flag: "secrets-archive-depth", key: "secrets.max-archive-depth", usage: "look this many levels into zip/tar archives (0: not at all)", def: "0",
 		set: func(o *Options, v string) error { return setInt(&o.Secrets.MaxArchiveDepth, v) }},
 

@@ -150,7 +150,11 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	}
 	run.Properties = props
 
-	if vc := s.VersionControl; vc != nil && vc.RepositoryURI != "" {
+	vc := s.VersionControl
+	if p := r.Provenance; p != nil && p.RepositoryURI != "" {
+		vc = &VersionControl{RepositoryURI: p.RepositoryURI, Revision: p.Revision, Branch: p.Branch}
+	}
+	if vc != nil && vc.RepositoryURI != "" {
 		d := &sarif.VersionControlDetails{RepositoryURI: ptr(vc.RepositoryURI)}
 		if vc.Revision != "" {
 			d.RevisionID = ptr(vc.Revision)

@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/gitrepo"
 	"github.com/tollgate/tollgate/scanners/iac"
 	"github.com/tollgate/tollgate/scanners/images"
 	"github.com/tollgate/tollgate/scanners/secrets"
@@ -99,15 +101,16 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 	gate := opts.Gate
 	verdict := gate.Decide(results)
 	out := &Outcome{Scan: report.Scan{
-		Root:        root,
-		Results:     results,
-		Verdict:     verdict,
-		Gate:        gate,
-		ToolVersion: version,
-		Category:    opts.Category,
-		Automation:  report.AutomationFromEnv(getenv),
-		Started:     started,
-		Finished:    time.Now(),
+		Root:           root,
+		Results:        results,
+		Verdict:        verdict,
+		Gate:           gate,
+		ToolVersion:    version,
+		Category:       opts.Category,
+		Automation:     report.AutomationFromEnv(getenv),
+		VersionControl: versionControl(ctx, root, getenv),
+		Started:        started,
+		Finished:       time.Now(),
 		RunProperties: map[string]any{
 			"tollgate/version": version,
 		},
@@ -124,6 +127,11 @@ func Engines(opts config.Options, log *slog.Logger) []scanners.Scanner {
 			Severity:        opts.Secrets.Severity,
 			RuleSeverity:    opts.Secrets.RuleSeverity,
 			MaxArchiveDepth: opts.Secrets.MaxArchiveDepth,
+			Mode:            opts.Secrets.Mode,
+			Since:           opts.Secrets.Since,
+			SinceFrom:       opts.Secrets.SinceFrom,
+			NoExtraRules:    opts.Secrets.NoExtraRules,
+			Exclude:         config.Matcher(opts.Exclude, opts.Secrets.Exclude),
 		}, log)
 		out = append(out, scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude)))
 	}
@@ -223,4 +231,22 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// versionControl describes the scanned revision: from git when the root is
+// a checkout, else from the pipeline's variables. Credentials in the remote
+// URL are removed.
+func versionControl(ctx context.Context, root string, getenv func(string) string) *report.VersionControl {
+	if repo, err := gitrepo.Open(ctx, root); err == nil {
+		if head, err := repo.Head(ctx); err == nil {
+			if uri := repo.RemoteURL(ctx); uri != "" {
+				return &report.VersionControl{RepositoryURI: uri, Revision: head, Branch: repo.Branch(ctx)}
+			}
+		}
+	}
+	if uri := getenv("BUILD_REPOSITORY_URI"); uri != "" {
+		return &report.VersionControl{RepositoryURI: gitrepo.StripCredentials(uri), Revision: getenv("BUILD_SOURCEVERSION"),
+			Branch: strings.TrimPrefix(getenv("BUILD_SOURCEBRANCH"), "refs/heads/")}
+	}
+	return nil
 }

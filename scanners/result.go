@@ -104,6 +104,13 @@ type Rule struct {
 	Aliases   []string `json:"aliases,omitempty"`
 }
 
+// Provenance is the repository and revision an engine's results are about.
+type Provenance struct {
+	RepositoryURI string `json:"repositoryUri,omitempty"`
+	Revision      string `json:"revision,omitempty"`
+	Branch        string `json:"branch,omitempty"`
+}
+
 // Result is what one engine produced.
 type Result struct {
 	Scanner  string    `json:"scanner"`
@@ -113,6 +120,8 @@ type Result struct {
 	Status   Status    `json:"status"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
+	// Provenance, when set, overrides the scan's version control details.
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // Normalize sorts the result (see Sort) and makes fingerprints unique within

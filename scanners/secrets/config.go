@@ -2,13 +2,17 @@ package secrets
 
 import (
 	"bytes"
+	_ "embed" // the extra rules
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	_ "unsafe" // for go:linkname, see extendDepth
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
+
+	"github.com/tollgate/tollgate/scanners"
 )
 
 // gitleaks loads configuration through the process-wide viper instance and
@@ -55,6 +59,54 @@ func LoadConfig(name string, content []byte) (cfg config.Config, err error) {
 		return config.Config{}, fmt.Errorf("gitleaks config %s: %w", name, err)
 	}
 	return cfg, nil
+}
+
+//go:embed rules/tollgate.toml
+var extraRulesTOML []byte
+
+// ExtraRules are Tollgate's rules that gitleaks' defaults lack: credential
+// files and Azure credentials.
+func ExtraRules() (config.Config, error) {
+	return LoadConfig("tollgate extra rules", extraRulesTOML)
+}
+
+// mergeRules adds the rules of extra that dst does not have (by ID), with
+// their keywords, so that the repository's own rules always win.
+func mergeRules(dst *config.Config, extra config.Config) {
+	if dst.Rules == nil {
+		dst.Rules = map[string]config.Rule{}
+	}
+	if dst.Keywords == nil {
+		dst.Keywords = map[string]struct{}{}
+	}
+	for _, id := range extra.OrderedRules {
+		r, ok := extra.Rules[id]
+		if _, exists := dst.Rules[id]; !ok || exists {
+			continue
+		}
+		dst.Rules[id] = r
+		dst.OrderedRules = append(dst.OrderedRules, id)
+		for _, k := range r.Keywords {
+			dst.Keywords[k] = struct{}{}
+		}
+	}
+}
+
+// readTargetFile reads a small file of the scan root, nil when it is absent.
+func readTargetFile(t *scanners.Target, rel string) ([]byte, error) {
+	f, err := t.Open(rel)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gitleaks config %s: %w", rel, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("gitleaks config %s: %w", rel, err)
+	}
+	return b, nil
 }
 
 // readConfigFile returns the file's content, or nil when it does not exist.

@@ -54,6 +54,33 @@ type Options struct {
 	MaxArchiveDepth int
 	// Workers bounds how many files are read at once; 0 means 2 x CPUs.
 	Workers int
+	// Mode is worktree (the files as they are), commits (the commits a pull
+	// request adds) or history (every commit); empty means worktree.
+	Mode string
+	// Since is the base of commits mode: a ref, or a pull request's target
+	// branch. SinceFrom names where it came from, for messages.
+	Since, SinceFrom string
+	// NoExtraRules turns off Tollgate's extra rules (rules/tollgate.toml).
+	NoExtraRules bool
+	// Exclude drops findings in excluded paths in git modes (in worktree mode
+	// the walk already left those files out).
+	Exclude func(path string, dir bool) bool
+}
+
+// Scan modes.
+const (
+	ModeWorktree = "worktree"
+	ModeCommits  = "commits"
+	ModeHistory  = "history"
+)
+
+// ValidateMode reports an unknown --secrets-mode.
+func ValidateMode(m string) error {
+	switch m {
+	case "", ModeWorktree, ModeCommits, ModeHistory:
+		return nil
+	}
+	return fmt.Errorf("unknown secrets mode %q (want worktree, commits or history)", m)
 }
 
 // Scanner is the secrets engine.
@@ -92,6 +119,9 @@ func Tool() scanners.Tool {
 // Scan implements scanners.Scanner.
 func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result, error) {
 	res := scanners.Result{Scanner: scanners.EngineSecrets, Tool: Tool()}
+	if err := ValidateMode(s.opts.Mode); err != nil {
+		return res, err
+	}
 	cfg, cfgRel, err := s.loadConfig(t)
 	if err != nil {
 		return res, err
@@ -109,10 +139,49 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		res.Status.Add(scanners.Notification{Level: scanners.LevelError, Code: "ignore-file", Path: ignoreFile, Message: err.Error()})
 	}
 
-	for _, n := range t.SkippedNotifications(false, nil) {
-		res.Status.Add(n)
+	var findings []report.Finding
+	switch s.opts.Mode {
+	case ModeCommits, ModeHistory:
+		var notes []scanners.Notification
+		var prov *scanners.Provenance
+		findings, notes, prov, err = s.scanGit(ctx, t, det)
+		if err != nil {
+			return res, err
+		}
+		for _, n := range notes {
+			res.Status.Add(n)
+		}
+		res.Provenance = prov
+	default:
+		for _, n := range t.SkippedNotifications(false, nil) {
+			res.Status.Add(n)
+		}
+		var notes []scanners.Notification
+		findings, notes, err = s.scanTree(ctx, t, det)
+		if err != nil {
+			return res, err
+		}
+		for _, n := range notes {
+			res.Status.Add(n)
+		}
 	}
 
+	rules := map[string]scanners.Rule{}
+	for _, gf := range findings {
+		f := s.convert(gf, ignores)
+		res.Findings = append(res.Findings, f)
+		if _, ok := rules[f.RuleID]; !ok {
+			rules[f.RuleID] = s.rule(det.Config.Rules[f.RuleID], f.RuleID)
+		}
+	}
+	for _, r := range rules {
+		res.Rules = append(res.Rules, r)
+	}
+	return res, nil
+}
+
+// scanTree reads the walked files, several at a time.
+func (s *Scanner) scanTree(ctx context.Context, t *scanners.Target, det *detect.Detector) ([]report.Finding, []scanners.Notification, error) {
 	var (
 		mu       sync.Mutex
 		findings []report.Finding
@@ -123,7 +192,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	g.Go(func() error {
 		defer close(files)
 		for _, f := range t.Files {
-			if pathAllowed(&cfg, f.Path) {
+			if pathAllowed(&det.Config, f.Path) {
 				continue
 			}
 			select {
@@ -153,24 +222,9 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return res, err
+		return nil, nil, err
 	}
-	for _, n := range notes {
-		res.Status.Add(n)
-	}
-
-	rules := map[string]scanners.Rule{}
-	for _, gf := range findings {
-		f := s.convert(gf, ignores)
-		res.Findings = append(res.Findings, f)
-		if _, ok := rules[f.RuleID]; !ok {
-			rules[f.RuleID] = s.rule(cfg.Rules[f.RuleID], f.RuleID)
-		}
-	}
-	for _, r := range rules {
-		res.Rules = append(res.Rules, r)
-	}
-	return res, nil
+	return findings, notes, nil
 }
 
 func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, error) {
@@ -182,7 +236,14 @@ func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, error) 
 	} else if r, err := filepath.Rel(t.Root, p); err == nil && !strings.HasPrefix(r, "..") {
 		rel = filepath.ToSlash(r)
 	}
-	content, err := readConfigFile(p)
+	var content []byte
+	var err error
+	if rel != "" {
+		// Inside the checkout: read it without following a symlink out of it.
+		content, err = readTargetFile(t, rel)
+	} else {
+		content, err = readConfigFile(p)
+	}
 	if err != nil {
 		return config.Config{}, "", err
 	}
@@ -194,7 +255,17 @@ func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, error) 
 		name = "default"
 	}
 	cfg, err := LoadConfig(name, content)
-	return cfg, rel, err
+	if err != nil {
+		return cfg, rel, err
+	}
+	if !s.opts.NoExtraRules {
+		extra, err := ExtraRules()
+		if err != nil {
+			return cfg, rel, err
+		}
+		mergeRules(&cfg, extra)
+	}
+	return cfg, rel, nil
 }
 
 // scanFile runs the detector over one file. Read problems come back as a
@@ -252,8 +323,8 @@ func (s *Scanner) convert(gf report.Finding, ignores ignoreSet) scanners.Finding
 		RuleID:   gf.RuleID,
 		Title:    gf.Description,
 		Severity: s.severity(gf.RuleID),
-		Message: fmt.Sprintf("%s: a secret matched rule %s. The value is redacted; rotate it, then remove it from the code and its history.",
-			strings.TrimSuffix(gf.Description, "."), gf.RuleID),
+		Message: fmt.Sprintf("%s: a secret matched rule %s%s. The value is redacted; rotate it, then remove it from the code and its history.",
+			strings.TrimSuffix(gf.Description, "."), gf.RuleID, inCommit(gf.Commit)),
 		Location: scanners.Location{
 			Path:        gf.File,
 			StartLine:   gf.StartLine,
@@ -262,7 +333,7 @@ func (s *Scanner) convert(gf report.Finding, ignores ignoreSet) scanners.Finding
 			EndColumn:   gf.EndColumn + 1,
 			Commit:      gf.Commit,
 		},
-		Fingerprint: scanners.Fingerprint(scanners.EngineSecrets, gf.RuleID, gf.File, hashHex, scanners.NormalizeLine(line)),
+		Fingerprint: scanners.Fingerprint(scanners.EngineSecrets, gf.RuleID, gf.File, hashHex, scanners.NormalizeLine(line), gf.Commit),
 		HelpURI:     "https://github.com/gitleaks/gitleaks/blob/v" + GitleaksVersion + "/config/gitleaks.toml",
 		Tags:        append([]string{"security", "secret"}, gf.Tags...),
 		Secret: &scanners.SecretDetail{
@@ -318,6 +389,16 @@ func (s *Scanner) rule(r config.Rule, id string) scanners.Rule {
 		Severity: s.severity(id),
 		Tags:     append([]string{"security", "secret"}, r.Tags...),
 	}
+}
+
+func inCommit(sha string) string {
+	if sha == "" {
+		return ""
+	}
+	if len(sha) > 12 {
+		sha = sha[:12]
+	}
+	return " in commit " + sha
 }
 
 func gitleaksFingerprint(gf report.Finding) string {

@@ -1,0 +1,141 @@
+// Package gitrepo asks git about the checkout being scanned: the revision,
+// the remote (without credentials), whether the clone is shallow, and where a
+// pull request's commits start.
+package gitrepo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ErrNoGit means git is not installed or the directory is not a repository.
+var ErrNoGit = errors.New("not a git repository (or git is not installed)")
+
+// Repo is a git working tree.
+type Repo struct {
+	Dir string
+}
+
+// Open checks that dir is inside a git working tree.
+func Open(ctx context.Context, dir string) (*Repo, error) {
+	r := &Repo{Dir: dir}
+	if _, err := exec.LookPath("git"); err != nil {
+		return nil, fmt.Errorf("%w: git is not on PATH (the full Tollgate image has it)", ErrNoGit)
+	}
+	out, err := r.git(ctx, "rev-parse", "--is-inside-work-tree")
+	if err != nil || out != "true" {
+		return nil, fmt.Errorf("%w: %s", ErrNoGit, dir)
+	}
+	return r, nil
+}
+
+// git runs a git command in the repository and returns its trimmed stdout.
+// Repository hooks and config that could run programs are not involved:
+// only plumbing commands are used.
+func (r *Repo) git(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", r.Dir}, args...)...)
+	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// Head is the commit checked out.
+func (r *Repo) Head(ctx context.Context) (string, error) { return r.git(ctx, "rev-parse", "HEAD") }
+
+// Branch is the branch checked out ("" when detached).
+func (r *Repo) Branch(ctx context.Context) string {
+	b, err := r.git(ctx, "symbolic-ref", "--quiet", "--short", "HEAD")
+	if err != nil {
+		return ""
+	}
+	return b
+}
+
+// Shallow reports whether the clone is shallow (Azure Pipelines' default fetchDepth is 1).
+func (r *Repo) Shallow(ctx context.Context) bool {
+	out, err := r.git(ctx, "rev-parse", "--is-shallow-repository")
+	return err == nil && out == "true"
+}
+
+// RemoteURL is origin's URL with any user name, password or token removed.
+func (r *Repo) RemoteURL(ctx context.Context) string {
+	u, err := r.git(ctx, "config", "--get", "remote.origin.url")
+	if err != nil {
+		return ""
+	}
+	return StripCredentials(u)
+}
+
+// StripCredentials removes userinfo from a URL (https://user:token@host/...).
+func StripCredentials(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		// scp-like git@host:path carries no secret beyond the user name.
+		if i := strings.Index(raw, "@"); i >= 0 && !strings.Contains(raw, "://") {
+			return raw[i+1:]
+		}
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
+
+// Resolve returns the commit a ref names, trying a branch as the remote
+// branch first (origin/NAME), as a CI checkout has it.
+func (r *Repo) Resolve(ctx context.Context, ref string) (string, bool) {
+	name := strings.TrimPrefix(ref, "refs/heads/")
+	for _, cand := range []string{"origin/" + name, "refs/remotes/origin/" + name, ref, name} {
+		if sha, err := r.git(ctx, "rev-parse", "--verify", "--quiet", cand+"^{commit}"); err == nil && sha != "" {
+			return sha, true
+		}
+	}
+	return "", false
+}
+
+// MergeBase is the best common ancestor of two commits ("" when there is
+// none in the clone, as in a shallow one).
+func (r *Repo) MergeBase(ctx context.Context, a, b string) string {
+	out, err := r.git(ctx, "merge-base", a, b)
+	if err != nil {
+		return ""
+	}
+	return out
+}
+
+// CountCommits counts the commits in a range (e.g. "BASE..HEAD" or "HEAD").
+func (r *Repo) CountCommits(ctx context.Context, rng string) int {
+	out, err := r.git(ctx, "rev-list", "--count", rng)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	fmt.Sscan(out, &n)
+	return n
+}
+
+// ShallowBoundary lists the commits at which a shallow clone's history stops.
+func (r *Repo) ShallowBoundary(ctx context.Context) []string {
+	p, err := r.git(ctx, "rev-parse", "--git-path", "shallow")
+	if err != nil || p == "" {
+		return nil
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(r.Dir, p)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}

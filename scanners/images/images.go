@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -136,6 +137,9 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		return res, nil
 	}
 
+	if err := checkTempDir(); err != nil {
+		return res, err
+	}
 	meta, err := s.prepareDB(ctx, &res)
 	if err != nil {
 		return res, err
@@ -176,6 +180,17 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		res.Rules = append(res.Rules, r)
 	}
 	return res, nil
+}
+
+// checkTempDir fails early, with the remedy, when Trivy could not unpack
+// image layers: it needs the temporary directory, which a read-only root
+// filesystem (docker run --read-only) leaves unwritable.
+func checkTempDir() error {
+	dir, err := os.MkdirTemp("", "tollgate-probe-")
+	if err != nil {
+		return fmt.Errorf("temporary directory %s is not writable, and image layers are unpacked there: run the container with --tmpfs /tmp (needed with --read-only) or set TMPDIR to a writable directory: %w", os.TempDir(), err)
+	}
+	return os.Remove(dir)
 }
 
 // refs merges the --image values with the discovered references.

@@ -492,3 +492,24 @@ func TestRegistryAuth(t *testing.T) {
 		t.Error("the password leaked into a notification")
 	}
 }
+
+// A read-only root filesystem leaves no room to unpack layers: the error
+// names the directory and the remedy instead of failing per image.
+func TestUnwritableTempDir(t *testing.T) {
+	archive := filepath.Join(t.TempDir(), "alpine.tar")
+	if err := imagetest.WriteDockerArchive(archive, "fixture/alpine:3.18", mustImage(t, imagetest.Alpine)); err != nil {
+		t.Fatal(err)
+	}
+	cache := fixtureCache(t)
+	tgt, err := scanners.Walk(context.Background(), t.TempDir(), scanners.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	missing := filepath.Join(t.TempDir(), "gone")
+	t.Setenv("TMPDIR", missing)
+	_, err = images.New(images.Options{Offline: true, CacheDir: cache, Images: []string{"docker-archive:" + archive}}, quiet).Scan(context.Background(), tgt)
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "--tmpfs /tmp") {
+		t.Fatalf("error %v, want the directory and the remedy", err)
+	}
+}

@@ -77,6 +77,7 @@ func Args(getenv func(string) string) ([]string, error) {
 		}
 	}
 	add("scanners", "scanners")
+	add("secrets-mode", "secretsMode")
 	add("fail-on", "failOn")
 	for input, engine := range map[string]string{"failOnSecrets": "secrets", "failOnIac": "iac", "failOnImage": "image"} {
 		if v := Input(getenv, input); v != "" {
@@ -90,7 +91,7 @@ func Args(getenv func(string) string) ([]string, error) {
 	}
 	for _, b := range []struct{ flag, input string }{
 		{"discover-images", "discoverImages"}, {"ignore-unfixed", "ignoreUnfixed"},
-		{"new-only", "newOnly"}, {"offline", "offline"},
+		{"new-only", "newOnly"}, {"offline", "offline"}, {"secrets-extra-rules", "secretsExtraRules"},
 	} {
 		if v := Input(getenv, b.input); v != "" {
 			if _, err := strconv.ParseBool(v); err != nil {

@@ -109,6 +109,11 @@ type sarifLog struct {
 		AutomationDetails struct {
 			ID string `json:"id"`
 		} `json:"automationDetails"`
+		VersionControlProvenance []struct {
+			RepositoryURI string `json:"repositoryUri"`
+			RevisionID    string `json:"revisionId"`
+			Branch        string `json:"branch"`
+		} `json:"versionControlProvenance"`
 		Results []struct {
 			RuleID  string `json:"ruleId"`
 			Level   string `json:"level"`
@@ -127,6 +132,7 @@ type sarifLog struct {
 				} `json:"physicalLocation"`
 			} `json:"locations"`
 			PartialFingerprints map[string]string `json:"partialFingerprints"`
+			Properties          map[string]any    `json:"properties"`
 			Suppressions        []struct {
 				Kind string `json:"kind"`
 			} `json:"suppressions"`

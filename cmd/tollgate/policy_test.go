@@ -18,6 +18,7 @@ type jsonFinding struct {
 	Location      struct {
 		Path      string `json:"path"`
 		StartLine int    `json:"startLine"`
+		Commit    string `json:"commit"`
 	} `json:"location"`
 	Suppressions []struct {
 		Kind          string `json:"kind"`

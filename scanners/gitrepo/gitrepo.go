@@ -94,6 +94,9 @@ func StripCredentials(raw string) string {
 // Resolve returns the commit a ref names, trying a branch as the remote
 // branch first (origin/NAME), as a CI checkout has it.
 func (r *Repo) Resolve(ctx context.Context, ref string) (string, bool) {
+	if ref == "" || strings.HasPrefix(ref, "-") {
+		return "", false // never let a ref be read as an option
+	}
 	name := strings.TrimPrefix(ref, "refs/heads/")
 	for _, cand := range []string{"origin/" + name, "refs/remotes/origin/" + name, ref, name} {
 		if sha, err := r.git(ctx, "rev-parse", "--verify", "--quiet", cand+"^{commit}"); err == nil && sha != "" {

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	_ "unsafe" // for go:linkname, see extendDepth
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/report"
 
 	"github.com/tollgate/tollgate/scanners"
 )
@@ -71,8 +73,10 @@ func ExtraRules() (config.Config, error) {
 }
 
 // mergeRules adds the rules of extra that dst does not have (by ID), with
-// their keywords, so that the repository's own rules always win.
-func mergeRules(dst *config.Config, extra config.Config) {
+// their keywords, so that the repository's own rules always win. It returns
+// the IDs it added.
+func mergeRules(dst *config.Config, extra config.Config) map[string]bool {
+	added := map[string]bool{}
 	if dst.Rules == nil {
 		dst.Rules = map[string]config.Rule{}
 	}
@@ -89,7 +93,39 @@ func mergeRules(dst *config.Config, extra config.Config) {
 		for _, k := range r.Keywords {
 			dst.Keywords[k] = struct{}{}
 		}
+		added[id] = true
 	}
+	return added
+}
+
+// preferBaseRules drops a finding of an added rule where a rule of the base
+// config (gitleaks' or the repository's) found the same secret: the extra
+// rules fill gaps and never report a secret twice.
+func preferBaseRules(findings []report.Finding, added map[string]bool) []report.Finding {
+	if len(added) == 0 {
+		return findings
+	}
+	type place struct {
+		file, commit string
+		line         int
+	}
+	base := map[place][][2]int{}
+	for _, f := range findings {
+		if !added[f.RuleID] {
+			p := place{f.File, f.Commit, f.StartLine}
+			base[p] = append(base[p], [2]int{f.StartColumn, f.EndColumn})
+		}
+	}
+	out := findings[:0]
+	for _, f := range findings {
+		if added[f.RuleID] && slices.ContainsFunc(base[place{f.File, f.Commit, f.StartLine}], func(span [2]int) bool {
+			return f.StartColumn <= span[1] && span[0] <= f.EndColumn
+		}) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // readTargetFile reads a small file of the scan root, nil when it is absent.

@@ -3,9 +3,11 @@ package secrets
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
 
+	"github.com/gitleaks/go-gitdiff/gitdiff"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/report"
 	"github.com/zricethezav/gitleaks/v8/sources"
@@ -67,12 +69,19 @@ func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, det *detect.D
 				warn("base-missing", fmt.Sprintf("the pull request's base %s (from %s) is not in the clone, so all %d commit(s) reachable from HEAD were scanned. Fetch the target branch (git fetch origin %s) to scan only the pull request's commits",
 					s.opts.Since, s.opts.SinceFrom, n, strings.TrimPrefix(s.opts.Since, "refs/heads/")))
 			}
+		case shallow && repo.MergeBase(ctx, base, head) == "":
+			// The base is here but the history that joins it to HEAD is
+			// not: what HEAD changes against the base is what the pull
+			// request adds, though not commit by commit.
+			warn("shallow-clone", fmt.Sprintf("the clone is shallow and its history does not reach the pull request's base %s (from %s): Tollgate scanned what HEAD changes against it, not the pull request's commits one by one, so a secret added and removed again within the pull request was not seen. %s",
+				s.opts.Since, s.opts.SinceFrom, fetchAll))
+			findings, err := s.scanDiff(ctx, t.Root, base, head, det)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return findings, notes, prov, nil
 		default:
 			logOpts = gitLogOpts + " " + base + "..HEAD"
-			if shallow && repo.MergeBase(ctx, base, head) == "" {
-				warn("shallow-clone", fmt.Sprintf("the clone is shallow and its history does not reach the pull request's base %s: the %d commit(s) present that the base lacks were scanned (the oldest as if it added every file it has); older commits of the pull request were not fetched and not scanned. %s",
-					s.opts.Since, repo.CountCommits(ctx, base+"..HEAD"), fetchAll))
-			}
 		}
 	}
 
@@ -121,6 +130,46 @@ func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, det *detect.D
 			Message: fmt.Sprintf("git reported errors while the history was read (%v); some commits may not have been scanned", gitErr)})
 	}
 	return findings, notes, prov, nil
+}
+
+// scanDiff scans the lines that head adds against base (git diff base head),
+// reported as found in head.
+func (s *Scanner) scanDiff(ctx context.Context, root, base, head string, det *detect.Detector) ([]report.Finding, error) {
+	cmd := exec.CommandContext(ctx, "git", "-C", root, "diff", "-U0", "--no-ext-diff", "--no-textconv", "--no-color", "--diff-filter=tuxdb", base, head)
+	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("git diff: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("git diff: %w", err)
+	}
+	files, parseErr := gitdiff.Parse(stdout)
+	var findings []report.Finding
+	for f := range files { // drained to the end, so that git can exit
+		if f.IsDelete || f.IsBinary || ctx.Err() != nil {
+			continue
+		}
+		if s.opts.Exclude != nil && excludedPath(f.NewName, s.opts.Exclude) {
+			continue
+		}
+		for _, tf := range f.TextFragments {
+			fr := detect.Fragment{CommitSHA: head, FilePath: f.NewName, Raw: tf.Raw(gitdiff.OpAdd), StartLine: int(tf.NewPosition)}
+			findings = append(findings, det.DetectContext(ctx, fr)...)
+		}
+	}
+	waitErr := cmd.Wait()
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case parseErr != nil:
+		return nil, fmt.Errorf("git diff %s %s: %w", base, head, parseErr)
+	case waitErr != nil:
+		return nil, fmt.Errorf("git diff %s %s: %w: %s", base, head, waitErr, strings.TrimSpace(stderr.String()))
+	}
+	return findings, nil
 }
 
 func excludedPath(p string, exclude func(string, bool) bool) bool {

@@ -67,6 +67,9 @@ func ruleCases() []ruleCase {
 		{"docker-config-auth", ".docker/config.json", `{"auths":{"acme.azurecr.io":{}},"credsStore":"desktop"}`, false},
 		{"npmrc-auth", ".npmrc", "registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=" + g.alnum(36) + "\n", true},
 		{"npmrc-auth", ".npmrc", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n", false},
+		// gitleaks' npm-access-token has this one: reported once, by gitleaks' rule.
+		{"npmrc-auth", ".npmrc", "//registry.npmjs.org/:_authToken=npm_" + g.alnum(36) + "\n", false},
+		{"npmrc-auth", ".npmrc", "//pkgs.dev.azure.com/acme/_packaging/feed/npm/registry/:username=acme\n//pkgs.dev.azure.com/acme/_packaging/feed/npm/registry/:_password=" + base64.StdEncoding.EncodeToString([]byte(g.alnum(52))) + "\n", true},
 		{"s3cfg-secret-key", ".s3cfg", "[default]\naccess_key = AKIA" + g.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) + "\nsecret_key = " + g.b64(40) + "\n", true},
 		{"s3cfg-secret-key", ".s3cfg", "[default]\nsecret_key =\n", false},
 		{"filezilla-password", "sitemanager.xml", `<Server><Host>ftp.acme.io</Host><User>deploy</User><Pass encoding="base64">` + base64.StdEncoding.EncodeToString([]byte(g.alnum(14))) + `</Pass></Server>`, true},

@@ -122,7 +122,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	if err := ValidateMode(s.opts.Mode); err != nil {
 		return res, err
 	}
-	cfg, cfgRel, err := s.loadConfig(t)
+	cfg, cfgRel, added, err := s.loadConfig(t)
 	if err != nil {
 		return res, err
 	}
@@ -166,6 +166,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		}
 	}
 
+	findings = preferBaseRules(findings, added)
 	rules := map[string]scanners.Rule{}
 	for _, gf := range findings {
 		f := s.convert(gf, ignores)
@@ -227,7 +228,7 @@ func (s *Scanner) scanTree(ctx context.Context, t *scanners.Target, det *detect.
 	return findings, notes, nil
 }
 
-func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, error) {
+func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, map[string]bool, error) {
 	p := s.opts.ConfigPath
 	rel := ""
 	if p == "" {
@@ -245,10 +246,10 @@ func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, error) 
 		content, err = readConfigFile(p)
 	}
 	if err != nil {
-		return config.Config{}, "", err
+		return config.Config{}, "", nil, err
 	}
 	if content == nil && s.opts.ConfigPath != "" {
-		return config.Config{}, "", fmt.Errorf("gitleaks config %s: file not found", s.opts.ConfigPath)
+		return config.Config{}, "", nil, fmt.Errorf("gitleaks config %s: file not found", s.opts.ConfigPath)
 	}
 	name := p
 	if content == nil {
@@ -256,16 +257,16 @@ func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, error) 
 	}
 	cfg, err := LoadConfig(name, content)
 	if err != nil {
-		return cfg, rel, err
+		return cfg, rel, nil, err
 	}
-	if !s.opts.NoExtraRules {
-		extra, err := ExtraRules()
-		if err != nil {
-			return cfg, rel, err
-		}
-		mergeRules(&cfg, extra)
+	if s.opts.NoExtraRules {
+		return cfg, rel, nil, nil
 	}
-	return cfg, rel, nil
+	extra, err := ExtraRules()
+	if err != nil {
+		return cfg, rel, nil, err
+	}
+	return cfg, rel, mergeRules(&cfg, extra), nil
 }
 
 // scanFile runs the detector over one file. Read problems come back as a

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sync"
 	_ "unsafe" // for go:linkname, see extendDepth
 
@@ -98,32 +97,56 @@ func mergeRules(dst *config.Config, extra config.Config) map[string]bool {
 	return added
 }
 
-// preferBaseRules drops a finding of an added rule where a rule of the base
-// config (gitleaks' or the repository's) found the same secret: the extra
-// rules fill gaps and never report a secret twice.
-func preferBaseRules(findings []report.Finding, added map[string]bool) []report.Finding {
-	if len(added) == 0 {
-		return findings
-	}
+// dedupe reports each secret once. A rule may match a secret twice (once as
+// written, once decoded); an added rule never reports a secret a rule of the
+// base config (gitleaks' or the repository's) found; and of two added rules
+// on one secret, the one with the longer match (more context, the more
+// specific rule) is kept.
+func dedupe(findings []report.Finding, added map[string]bool) []report.Finding {
 	type place struct {
 		file, commit string
 		line         int
 	}
-	base := map[place][][2]int{}
-	for _, f := range findings {
-		if !added[f.RuleID] {
-			p := place{f.File, f.Commit, f.StartLine}
-			base[p] = append(base[p], [2]int{f.StartColumn, f.EndColumn})
-		}
+	byPlace := map[place][]int{}
+	for i, f := range findings {
+		p := place{f.File, f.Commit, f.StartLine}
+		byPlace[p] = append(byPlace[p], i)
 	}
-	out := findings[:0]
-	for _, f := range findings {
-		if added[f.RuleID] && slices.ContainsFunc(base[place{f.File, f.Commit, f.StartLine}], func(span [2]int) bool {
-			return f.StartColumn <= span[1] && span[0] <= f.EndColumn
-		}) {
-			continue
+	overlap := func(a, b report.Finding) bool {
+		return a.StartColumn <= b.EndColumn && b.StartColumn <= a.EndColumn
+	}
+	// wins reports whether g is kept rather than f when both cover a secret.
+	wins := func(g, f report.Finding) bool {
+		if added[g.RuleID] != added[f.RuleID] {
+			return !added[g.RuleID]
 		}
-		out = append(out, f)
+		if !added[f.RuleID] {
+			return false // two base rules: both kept, as gitleaks reports them
+		}
+		lg, lf := g.EndColumn-g.StartColumn, f.EndColumn-f.StartColumn
+		return lg > lf || (lg == lf && g.RuleID < f.RuleID)
+	}
+	out := findings[:0:0]
+	for i, f := range findings {
+		drop := false
+		for _, j := range byPlace[place{f.File, f.Commit, f.StartLine}] {
+			g := findings[j]
+			if j == i || !overlap(f, g) {
+				continue
+			}
+			if g.RuleID == f.RuleID && g.StartColumn == f.StartColumn && g.EndColumn == f.EndColumn {
+				if drop = j < i; drop {
+					break
+				}
+				continue
+			}
+			if drop = wins(g, f); drop {
+				break
+			}
+		}
+		if !drop {
+			out = append(out, f)
+		}
 	}
 	return out
 }

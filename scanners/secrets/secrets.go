@@ -166,7 +166,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		}
 	}
 
-	findings = preferBaseRules(findings, added)
+	findings = dedupe(findings, added)
 	rules := map[string]scanners.Rule{}
 	for _, gf := range findings {
 		f := s.convert(gf, ignores)

@@ -72,8 +72,8 @@ func ExtraRules() (config.Config, error) {
 }
 
 // mergeRules adds the rules of extra that dst does not have (by ID), with
-// their keywords, so that the repository's own rules always win. It returns
-// the IDs it added.
+// their keywords, so that the repository's own rules always win, and extra's
+// global allowlists. It returns the IDs it added.
 func mergeRules(dst *config.Config, extra config.Config) map[string]bool {
 	added := map[string]bool{}
 	if dst.Rules == nil {
@@ -94,6 +94,7 @@ func mergeRules(dst *config.Config, extra config.Config) map[string]bool {
 		}
 		added[id] = true
 	}
+	dst.Allowlists = append(dst.Allowlists, extra.Allowlists...)
 	return added
 }
 

@@ -97,28 +97,40 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 		enabled[ft.t] = len(s.opts.FileTypes) == 0 || slices.Contains(s.opts.FileTypes, string(ft.t))
 	}
 
-	// Compiling the checks is the slow part of start-up; do it while the
-	// files are read and classified.
+	// Compiling the checks is the slow part of start-up: it starts when the
+	// first IaC file is found, and runs while the rest are classified. A
+	// tree with none never pays for it.
 	type regoResult struct {
 		rs  *rego.Scanner
 		err error
 	}
 	regoCh := make(chan regoResult, 1)
-	go func() {
-		rs, err := s.initRego()
-		regoCh <- regoResult{rs, err}
-	}()
-
-	byType, notes := s.classify(ctx, t, enabled)
+	var startRego sync.Once
+	byType, notes := s.classify(ctx, t, enabled, func() {
+		startRego.Do(func() {
+			go func() {
+				rs, err := s.initRego()
+				regoCh <- regoResult{rs, err}
+			}()
+		})
+	})
 	for _, n := range notes {
 		res.Status.Add(n)
 	}
-	rr := <-regoCh
-	if rr.err != nil {
-		return res, fmt.Errorf("loading Trivy checks: %w", rr.err)
-	}
 	if err := ctx.Err(); err != nil {
 		return res, err
+	}
+	if len(byType) == 0 {
+		return res, nil
+	}
+	var rr regoResult
+	select {
+	case rr = <-regoCh:
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	if rr.err != nil {
+		return res, fmt.Errorf("loading Trivy checks: %w", rr.err)
 	}
 
 	rules := map[string]tg.Rule{}
@@ -215,8 +227,9 @@ func buildFS(root string, paths []string) (*mapfs.FS, error) {
 }
 
 // classify reads each candidate file once: it runs Trivy's type detection
-// and checks the syntax. It returns the files each type claims.
-func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool) (map[detection.FileType][]string, []tg.Notification) {
+// and checks the syntax. It returns the files each type claims, and calls
+// found as each is claimed.
+func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool, found func()) (map[detection.FileType][]string, []tg.Notification) {
 	var notes []tg.Notification
 	for _, n := range t.SkippedNotifications(true, func(p string) bool {
 		return len(candidateTypes(p, 0, enabled)) > 0
@@ -249,6 +262,7 @@ func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detect
 		}
 		for _, ft := range matchTypes(f.Path, content, cands) {
 			byType[ft] = append(byType[ft], f.Path)
+			found()
 		}
 	}
 	return byType, notes

@@ -1,0 +1,199 @@
+package bench_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/bench"
+	"github.com/tollgate/tollgate/bench/tree"
+	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/secrets"
+)
+
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return root
+}
+
+func genTree(tb testing.TB, files int) (string, tree.Stats) {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "tree")
+	st, err := tree.Generate(context.Background(), dir, tree.Options{Files: files, Seed: 42,
+		Fixtures: filepath.Join(repoRoot(tb), "scanners", "iac", "testdata", "parity")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir, st
+}
+
+// The trees are reproducible: the same seed writes the same files.
+func TestTreeIsDeterministic(t *testing.T) {
+	a, sa := genTree(t, 300)
+	b, sb := genTree(t, 300)
+	if sa != sb {
+		t.Fatalf("stats differ: %+v vs %+v", sa, sb)
+	}
+	if sa.Files < 290 || sa.IaCFiles == 0 || sa.LargeFiles == 0 || sa.Secrets == 0 {
+		t.Fatalf("tree lacks a kind of file: %+v", sa)
+	}
+	err := filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(a, p)
+		x, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		y, err := os.ReadFile(filepath.Join(b, rel))
+		if err != nil || string(x) != string(y) {
+			return fmt.Errorf("%s differs between two generations (%v)", rel, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The benchmark's smoke mode, as CI runs it: a small tree, one run, no
+// peers (their builds are for the real benchmark). It checks the harness
+// and that Tollgate finds what the generator planted; it times nothing.
+func TestSmoke(t *testing.T) {
+	work := t.TempDir()
+	bin := filepath.Join(work, "tollgate")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/tollgate")
+	build.Dir = repoRoot(t)
+	build.Env = append(os.Environ(), "GOEXPERIMENT=jsonv2")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res, err := bench.Run(ctx, bench.Config{Tollgate: bin, Work: work, RepoRoot: repoRoot(t), Sizes: []int{200}, Runs: 1, ImagePackages: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Trees) != 3 || res.Image == nil {
+		t.Fatalf("rows: %d trees, image %v", len(res.Trees), res.Image != nil)
+	}
+	var table strings.Builder
+	res.Markdown(&table)
+	for _, want := range []string{"| empty (start-up) | 0 |", "| monorepo 200 |", "| image, 20 packages |", "start-up (empty directory"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	// Tollgate finds every secret the generator planted.
+	var stats tree.Stats
+	done, err := os.ReadFile(filepath.Join(work, "trees", "mono-200.done"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(done, &stats); err != nil {
+		t.Fatalf("tree stats %q: %v", done, err)
+	}
+	sarifPath := filepath.Join(work, "mono.sarif")
+	out, err := exec.Command(bin, "scan", "--scanners", "secrets", "--fail-on", "none", "--quiet", "--sarif", sarifPath, filepath.Join(work, "trees", "mono-200")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("scan: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(sarifPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				RuleID string `json:"ruleId"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(raw, &log); err != nil {
+		t.Fatal(err)
+	}
+	planted := 0
+	for _, r := range log.Runs[0].Results {
+		switch r.RuleID {
+		case "github-pat", "aws-access-token", "slack-webhook-url":
+			planted++
+		}
+	}
+	if planted != stats.Secrets {
+		t.Errorf("found %d of the %d planted secrets", planted, stats.Secrets)
+	}
+}
+
+// BenchmarkWalk measures the shared directory walk on a 10,000-file tree.
+func BenchmarkWalk(b *testing.B) {
+	dir, st := genTree(b, 10000)
+	b.ReportMetric(float64(st.Files), "files")
+	b.ResetTimer()
+	for range b.N {
+		t, err := scanners.Walk(context.Background(), dir, scanners.WalkOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t.Close()
+	}
+}
+
+// BenchmarkSecrets measures secret detection per MB (SetBytes: MB/s).
+func BenchmarkSecrets(b *testing.B) {
+	dir, st := genTree(b, 2000)
+	t, err := scanners.Walk(context.Background(), dir, scanners.WalkOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer t.Close()
+	eng := secrets.New(secrets.Options{}, slog.New(slog.DiscardHandler))
+	b.SetBytes(st.Bytes)
+	b.ResetTimer()
+	for range b.N {
+		res, err := eng.Scan(context.Background(), t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Findings) < st.Secrets {
+			b.Fatalf("%d findings, %d planted", len(res.Findings), st.Secrets)
+		}
+	}
+}
+
+// BenchmarkSARIF measures writing a log of 10,000 results.
+func BenchmarkSARIF(b *testing.B) {
+	res := scanners.Result{Scanner: scanners.EngineIaC, Tool: scanners.Tool{Name: "trivy", Version: "0.74.0"}}
+	for i := range 50 {
+		res.Rules = append(res.Rules, scanners.Rule{ID: fmt.Sprintf("KSV-%04d", i), Title: "rule", Description: "description", Severity: scanners.SeverityHigh})
+	}
+	for i := range 10000 {
+		res.Findings = append(res.Findings, scanners.Finding{
+			Scanner: scanners.EngineIaC, RuleID: fmt.Sprintf("KSV-%04d", i%50), Title: "title", Severity: scanners.SeverityHigh,
+			Message:     fmt.Sprintf("Container %d of deployment web-%d should set securityContext.runAsNonRoot", i, i/10),
+			Location:    scanners.Location{Path: fmt.Sprintf("services/svc-%d/deploy/k8s/pod.yaml", i/10), StartLine: 10 + i%40, EndLine: 12 + i%40},
+			Fingerprint: fmt.Sprintf("%064x", i),
+		})
+	}
+	scan := report.Scan{Root: "/src", Results: []scanners.Result{res}, ToolVersion: "bench"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := report.WriteSARIF(io.Discard, scan); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

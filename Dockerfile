@@ -25,10 +25,11 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN GOPROXY="$GOPROXY" go mod download
 COPY . .
-# Trivy v0.74 needs the JSON v2 experiment; the binary is static (no cgo).
+# Trivy v0.74 needs the JSON v2 experiment; gitleaks' rules run on RE2
+# (go-re2, as in gitleaks' release binaries); the binary is static (no cgo).
 RUN GOPROXY="$GOPROXY" GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}" \
-      go build -trimpath -buildvcs=false -ldflags "-s -w -X main.version=${VERSION}" -o /out/tollgate ./cmd/tollgate \
- && mkdir -p /out/cache /out/tmp && chmod 1777 /out/tmp
+      go build -tags gore2regex -trimpath -buildvcs=false -ldflags "-s -w -X main.version=${VERSION}" -o /out/tollgate ./cmd/tollgate \
+ && mkdir -p /out/cache /out/rootfs/tmp && chmod 1777 /out/rootfs/tmp
 
 # The vulnerability DB (Trivy's layout) when BAKE_DB=true; else an empty cache.
 FROM build AS db
@@ -43,7 +44,9 @@ FROM ${STATIC_IMAGE} AS static
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=build /out/tmp /tmp
+# COPY of a directory's contents keeps their modes: /tmp is 1777 (Trivy
+# unpacks image layers there), which COPY of /tmp itself would not keep.
+COPY --from=build /out/rootfs/ /
 COPY --from=db /out/cache /opt/tollgate/cache
 COPY --from=db /out/tollgate /usr/local/bin/tollgate
 ENV PATH=/usr/local/bin \

@@ -17,12 +17,13 @@ mkdir -p "$work/bin"
 export GOEXPERIMENT=jsonv2 GOFLAGS="${GOFLAGS:-} -trimpath"
 
 echo "building tollgate" >&2
-(cd "$repo" && go build -ldflags "-s -w -X main.version=bench" -o "$work/bin/tollgate" ./cmd/tollgate)
+(cd "$repo" && go build -tags gore2regex -ldflags "-s -w -X main.version=bench" -o "$work/bin/tollgate" ./cmd/tollgate)
 (cd "$repo" && go build -o "$work/bin/tollgate-bench" ./bench/cmd/tollgate-bench)
 
 if [ ! -x "$work/bin/gitleaks" ]; then
+  # As gitleaks' release binaries are built (.goreleaser.yml): RE2 regexes.
   echo "building gitleaks v8.30.1" >&2
-  GOBIN="$work/bin" go install -ldflags "-s -w -X github.com/zricethezav/gitleaks/v8/version.Version=v8.30.1" github.com/zricethezav/gitleaks/v8@v8.30.1
+  GOBIN="$work/bin" go install -tags gore2regex -ldflags "-s -w -X github.com/zricethezav/gitleaks/v8/version.Version=v8.30.1" github.com/zricethezav/gitleaks/v8@v8.30.1
 fi
 if [ ! -x "$work/bin/trivy" ]; then
   echo "building trivy v0.74.0 (a cold build takes several minutes and ~3 GB of memory)" >&2

@@ -38,7 +38,7 @@ if [ -n "${TOLLGATE_BINARY:-}" ]; then
   cp "$TOLLGATE_BINARY" "$task/bin/linux-amd64/tollgate"
 else
   GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOOS=linux GOARCH=amd64 \
-    go build -trimpath -ldflags "-s -w -X main.version=${version}" -o "$task/bin/linux-amd64/tollgate" ./cmd/tollgate
+    go build -tags gore2regex -trimpath -ldflags "-s -w -X main.version=${version}" -o "$task/bin/linux-amd64/tollgate" ./cmd/tollgate
 fi
 chmod 0755 "$task/bin/linux-amd64/tollgate"
 

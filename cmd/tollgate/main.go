@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case "task":
 		return runTask(stdout, stderr, getenv)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "tollgate %s\ngitleaks %s\ntrivy %s\n", version, secrets.GitleaksVersion, iac.TrivyVersion)
+		fmt.Fprintf(stdout, "tollgate %s\ngitleaks %s (regex engine: %s)\ntrivy %s\n", version, secrets.GitleaksVersion, secrets.RegexEngine, iac.TrivyVersion)
 		dbOpts, _ := config.ParseDB(nil, getenv)
 		fmt.Fprintf(stdout, "vulnerability DB: %s\n", report.SafeText(dbSummary(dbOpts.CacheDir)))
 		return policy.ExitPass

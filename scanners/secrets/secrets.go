@@ -19,6 +19,7 @@ import (
 
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	glregexp "github.com/zricethezav/gitleaks/v8/regexp"
 	"github.com/zricethezav/gitleaks/v8/report"
 	"github.com/zricethezav/gitleaks/v8/sources"
 	"golang.org/x/sync/errgroup"
@@ -28,6 +29,12 @@ import (
 
 // GitleaksVersion is the gitleaks module version Tollgate is built with.
 const GitleaksVersion = "8.30.1"
+
+// RegexEngine is the regular-expression engine gitleaks' rules run on: RE2
+// (go-re2, as gitleaks' release binaries) when built with -tags gore2regex,
+// which every Tollgate build script uses, else Go's regexp ("stdlib"),
+// several times slower on large files.
+const RegexEngine = glregexp.Version
 
 const (
 	// Redacted replaces a secret's value in every output.
@@ -121,6 +128,13 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	res := scanners.Result{Scanner: scanners.EngineSecrets, Tool: Tool()}
 	if err := ValidateMode(s.opts.Mode); err != nil {
 		return res, err
+	}
+	if (s.opts.Mode == "" || s.opts.Mode == ModeWorktree) && len(t.Files) == 0 {
+		// Nothing to read: the rules need not be compiled.
+		for _, n := range t.SkippedNotifications(false, nil) {
+			res.Status.Add(n)
+		}
+		return res, nil
 	}
 	cfg, cfgRel, added, err := s.loadConfig(t)
 	if err != nil {

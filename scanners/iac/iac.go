@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -27,6 +28,7 @@ import (
 	cfscanner "github.com/aquasecurity/trivy/pkg/iac/scanners/cloudformation"
 	dfscanner "github.com/aquasecurity/trivy/pkg/iac/scanners/dockerfile"
 	"github.com/aquasecurity/trivy/pkg/iac/scanners/helm"
+	helmparser "github.com/aquasecurity/trivy/pkg/iac/scanners/helm/parser"
 	k8sscanner "github.com/aquasecurity/trivy/pkg/iac/scanners/kubernetes"
 	"github.com/aquasecurity/trivy/pkg/iac/scanners/options"
 	"github.com/aquasecurity/trivy/pkg/iac/scanners/terraform"
@@ -170,6 +172,21 @@ func (s *Scanner) scanGroup(ctx context.Context, t *tg.Target, ft detection.File
 		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "internal", Message: err.Error()})
 		return nil
 	}
+	if ft == detection.FileTypeHelm {
+		kept, err := s.renderableCharts(ctx, fsys, paths, res)
+		if err != nil {
+			return err
+		}
+		if len(kept) < len(paths) {
+			if paths = kept; len(paths) == 0 {
+				return nil
+			}
+			if fsys, err = buildFS(t.Root, paths); err != nil {
+				res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "internal", Message: err.Error()})
+				return nil
+			}
+		}
+	}
 	sc, err := s.newTrivyScanner(ft, rs)
 	if err != nil {
 		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "scanner-init",
@@ -203,6 +220,43 @@ func (s *Scanner) scanGroup(ctx context.Context, t *tg.Target, ft detection.File
 		}
 	}
 	return nil
+}
+
+// renderableCharts renders each chart the way Trivy's Helm scanner will
+// and leaves out the ones that fail, with a notification naming the chart
+// and the cause: Trivy itself only logs "Skipping chart". Only a cancelled
+// context is an error.
+func (s *Scanner) renderableCharts(ctx context.Context, fsys fs.FS, paths []string, res *tg.Result) ([]string, error) {
+	charts := helmCharts(paths)
+	failed := map[string]bool{}
+	for _, dir := range slices.Sorted(maps.Keys(charts)) {
+		if inChart(dir, charts) {
+			continue // a subchart renders with its parent
+		}
+		p, err := helmparser.New(helmparser.OptionWithValuesFile(s.opts.HelmValueFiles...))
+		if err == nil {
+			_, err = p.ParseFS(ctx, fsys, dir)
+		}
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		failed[dir] = true
+		res.Status.Add(tg.Notification{Level: tg.LevelWarning, Code: "helm-render", Path: path.Join(dir, "Chart.yaml"),
+			Message: fmt.Sprintf("Helm chart %s could not be rendered, so its checks did not run: %v", dir, err)})
+	}
+	if len(failed) == 0 {
+		return paths, nil
+	}
+	kept := paths[:0:0]
+	for _, p := range paths {
+		if !inChart(p, failed) {
+			kept = append(kept, p)
+		}
+	}
+	return kept, nil
 }
 
 func isPlan(ft detection.FileType) bool {
@@ -259,6 +313,11 @@ func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detect
 		if se := checkSyntax(f.Path, content, inChart(f.Path, charts)); se != nil {
 			notes = append(notes, tg.Notification{Level: tg.LevelWarning, Code: "parse-error", Path: f.Path, Line: se.Line,
 				Message: fmt.Sprintf("%s could not be parsed, so its checks did not run: %s", f.Path, se)})
+			if se.Skip {
+				continue
+			}
+		} else if !s.opts.DownloadModules {
+			notes = append(notes, remoteModuleNotes(f.Path, content)...)
 		}
 		for _, ft := range matchTypes(f.Path, content, cands) {
 			byType[ft] = append(byType[ft], f.Path)

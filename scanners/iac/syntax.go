@@ -22,6 +22,8 @@ import (
 type syntaxError struct {
 	Line int
 	Err  error
+	// Skip keeps the file from Trivy's parsers (which would choke on it).
+	Skip bool
 }
 
 // checkSyntax returns nil when the file parses, or is not one we judge.
@@ -63,6 +65,11 @@ func fromDiags(diags hcl.Diagnostics) *syntaxError {
 	return nil
 }
 
+// maxYAMLNodes bounds what a document may expand to through its aliases:
+// far above any real manifest, far below a "billion laughs" bomb, which a
+// parser that expands aliases would spend its time and memory on.
+const maxYAMLNodes = 1_000_000
+
 func checkYAML(content []byte) *syntaxError {
 	dec := yaml.NewDecoder(bytes.NewReader(content))
 	for {
@@ -71,6 +78,13 @@ func checkYAML(content []byte) *syntaxError {
 		err := dec.Decode(&n)
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if err == nil {
+			if size := expandedSize(&n, map[*yaml.Node]int{}); size > maxYAMLNodes {
+				return &syntaxError{Line: n.Line, Skip: true,
+					Err: fmt.Errorf("its aliases expand to more than %d nodes (a YAML alias bomb?); not evaluated", maxYAMLNodes)}
+			}
+			continue
 		}
 		if err != nil {
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -86,6 +100,32 @@ func checkYAML(content []byte) *syntaxError {
 			return &syntaxError{Line: line, Err: errors.New(msg)}
 		}
 	}
+}
+
+// expandedSize counts the nodes of n with every alias expanded, without
+// expanding them (memo holds the size of each node already counted).
+// Counts saturate just above maxYAMLNodes.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
+	if n == nil {
+		return 0
+	}
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	memo[n] = 1 // an alias cycle counts once
+	size := 1
+	if n.Kind == yaml.AliasNode {
+		size += expandedSize(n.Alias, memo)
+	}
+	for _, c := range n.Content {
+		size += expandedSize(c, memo)
+		if size > maxYAMLNodes {
+			size = maxYAMLNodes + 1
+			break
+		}
+	}
+	memo[n] = size
+	return size
 }
 
 // yamlErrorLine extracts N from yaml.v3's "yaml: line N: ..." messages.

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	_ "unsafe" // for go:linkname, see extendDepth
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/report"
@@ -30,8 +35,20 @@ var extendDepth int
 var loadMu sync.Mutex
 
 // LoadConfig reads a gitleaks TOML configuration. content nil means
-// gitleaks' default rules. name is used in error messages.
-func LoadConfig(name string, content []byte) (cfg config.Config, err error) {
+// gitleaks' default rules. name is used in error messages. A configuration
+// that extends a file ([extend] path) is refused: see LoadConfigWith.
+func LoadConfig(name string, content []byte) (config.Config, error) {
+	return LoadConfigWith(name, content, nil)
+}
+
+// ExtendReader reads the file an [extend] path names.
+type ExtendReader func(path string) ([]byte, error)
+
+// LoadConfigWith is LoadConfig with the files that [extend] path names read
+// by readExtend (nil: not allowed). gitleaks would open the path itself,
+// anywhere on the machine: a repository's .gitleaks.toml must not make the
+// scanner read /etc/shadow, or hang on /dev/zero or a FIFO.
+func LoadConfigWith(name string, content []byte, readExtend ExtendReader) (cfg config.Config, err error) {
 	loadMu.Lock()
 	defer loadMu.Unlock()
 	// gitleaks compiles rule regexes with MustCompile: a bad pattern in a
@@ -43,6 +60,16 @@ func LoadConfig(name string, content []byte) (cfg config.Config, err error) {
 	}()
 	if content == nil {
 		content = []byte(config.DefaultConfig)
+	}
+	tmp := ""
+	defer func() {
+		if tmp != "" {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	content, err = resolveExtends(content, readExtend, 0, &tmp)
+	if err != nil {
+		return config.Config{}, fmt.Errorf("gitleaks config %s: %w", name, err)
 	}
 	viper.Reset()
 	defer viper.Reset()
@@ -60,6 +87,67 @@ func LoadConfig(name string, content []byte) (cfg config.Config, err error) {
 		return config.Config{}, fmt.Errorf("gitleaks config %s: %w", name, err)
 	}
 	return cfg, nil
+}
+
+// maxExtendDepth is gitleaks' own limit on chained [extend] paths.
+const maxExtendDepth = 2
+
+// resolveExtends rewrites a configuration's [extend] path to a private copy
+// of the file, read with readExtend and itself resolved, so that gitleaks
+// only ever opens files Tollgate wrote. *tmp is the directory of the copies.
+func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *string) ([]byte, error) {
+	var doc map[string]any
+	if err := toml.Unmarshal(content, &doc); err != nil {
+		return content, nil // gitleaks reports the syntax error
+	}
+	var ext map[string]any
+	for k, v := range doc {
+		if strings.EqualFold(k, "extend") {
+			ext, _ = v.(map[string]any)
+		}
+	}
+	pathKey, extPath := "", ""
+	for k, v := range ext {
+		if strings.EqualFold(k, "path") {
+			pathKey = k
+			extPath, _ = v.(string)
+		}
+	}
+	if extPath == "" {
+		return content, nil
+	}
+	if depth >= maxExtendDepth {
+		ext[pathKey] = "" // gitleaks stops here too
+		return toml.Marshal(doc)
+	}
+	if readExtend == nil {
+		return nil, fmt.Errorf("[extend] path %q: extending a file is not allowed for this configuration", extPath)
+	}
+	b, err := readExtend(extPath)
+	if err != nil {
+		return nil, fmt.Errorf("[extend] path %q: %w", extPath, err)
+	}
+	if b, err = resolveExtends(b, readExtend, depth+1, tmp); err != nil {
+		return nil, err
+	}
+	if *tmp == "" {
+		if *tmp, err = os.MkdirTemp("", "tollgate-gitleaks-"); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.CreateTemp(*tmp, "extend-*.toml")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	ext[pathKey] = f.Name()
+	return toml.Marshal(doc)
 }
 
 //go:embed rules/tollgate.toml
@@ -152,6 +240,9 @@ func dedupe(findings []report.Finding, added map[string]bool) []report.Finding {
 	return out
 }
 
+// maxConfigSize bounds a gitleaks configuration file.
+const maxConfigSize = 4 << 20
+
 // readTargetFile reads a small file of the scan root, nil when it is absent.
 func readTargetFile(t *scanners.Target, rel string) ([]byte, error) {
 	f, err := t.Open(rel)
@@ -162,11 +253,62 @@ func readTargetFile(t *scanners.Target, rel string) ([]byte, error) {
 		return nil, fmt.Errorf("gitleaks config %s: %w", rel, err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	return readLimited(f, rel)
+}
+
+func readLimited(r io.Reader, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("gitleaks config %s: %w", rel, err)
+		return nil, fmt.Errorf("gitleaks config %s: %w", name, err)
+	}
+	if len(b) > maxConfigSize {
+		return nil, fmt.Errorf("gitleaks config %s: larger than %d MiB", name, maxConfigSize>>20)
 	}
 	return b, nil
+}
+
+// targetExtendReader reads [extend] paths of a configuration inside the
+// scan root: relative to the root (as gitleaks, run from the checkout,
+// reads them), never outside it, never through a symlink.
+func targetExtendReader(t *scanners.Target) ExtendReader {
+	return func(p string) ([]byte, error) {
+		rel := filepath.ToSlash(p)
+		if filepath.IsAbs(p) {
+			r, err := filepath.Rel(t.Root, p)
+			if err != nil {
+				return nil, fmt.Errorf("outside the scan root")
+			}
+			rel = filepath.ToSlash(r)
+		}
+		rel = path.Clean(rel)
+		if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(rel) {
+			return nil, fmt.Errorf("outside the scan root")
+		}
+		b, err := readTargetFile(t, rel)
+		if err == nil && b == nil {
+			err = fmt.Errorf("%s: file not found in the scan root", rel)
+		}
+		return b, err
+	}
+}
+
+// fileExtendReader reads [extend] paths of a configuration given on the
+// command line (trusted): relative to the working directory, as gitleaks
+// does, regular files only.
+func fileExtendReader(p string) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", p)
+	}
+	return readLimited(f, p)
 }
 
 // readConfigFile returns the file's content, or nil when it does not exist.

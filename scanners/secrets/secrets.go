@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path"
@@ -269,7 +270,11 @@ func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, map[str
 	if content == nil {
 		name = "default"
 	}
-	cfg, err := LoadConfig(name, content)
+	readExtend := fileExtendReader
+	if rel != "" {
+		readExtend = targetExtendReader(t)
+	}
+	cfg, err := LoadConfigWith(name, content, readExtend)
 	if err != nil {
 		return cfg, rel, nil, err
 	}
@@ -459,8 +464,20 @@ func readIgnoreFile(t *scanners.Target) (ignoreSet, error) {
 		return nil, fmt.Errorf("%s: %w", ignoreFile, err)
 	}
 	defer f.Close()
+	set, err := parseIgnore(f)
+	if err != nil {
+		return set, fmt.Errorf("%s: %w", ignoreFile, err)
+	}
+	return set, nil
+}
+
+// parseIgnore reads .gitleaksignore: one gitleaks fingerprint a line
+// (FILE:RULE:LINE or COMMIT:FILE:RULE:LINE), '#' comments. It maps each
+// fingerprint to its line number.
+func parseIgnore(r io.Reader) (ignoreSet, error) {
 	set := ignoreSet{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	n := 0
 	for sc.Scan() {
 		n++
@@ -479,10 +496,7 @@ func readIgnoreFile(t *scanners.Target) (ignoreSet, error) {
 		}
 		set[strings.Join(parts, ":")] = n
 	}
-	if err := sc.Err(); err != nil {
-		return set, fmt.Errorf("%s: %w", ignoreFile, err)
-	}
-	return set, nil
+	return set, sc.Err()
 }
 
 // Explain returns a gitleaks rule's metadata from the given configuration

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tollgate/tollgate/scanners"
@@ -73,5 +74,55 @@ func TestSeverityAndBadConfigFile(t *testing.T) {
 	}
 	if _, err := secrets.New(secrets.Options{}, log).Scan(context.Background(), tgt); err == nil || !strings.Contains(err.Error(), ".gitleaks.toml") {
 		t.Errorf("a broken .gitleaks.toml must fail the engine with its name: %v", err)
+	}
+}
+
+// A repository's .gitleaks.toml may extend a file of the repository, and
+// nothing else: not a file of the scanner's machine, not through a symlink,
+// not a FIFO that would hang the load.
+func TestExtendPathStaysInTheRoot(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "repo")
+	token := "XTOK-" + strings.Repeat("7", 8)
+	for p, content := range map[string]string{
+		"repo/config/base.toml": "[[rules]]\nid = \"x-token\"\nregex = '''XTOK-[0-9]{8}'''\nkeywords = [\"xtok\"]\n",
+		"repo/src/a.txt":        "key = " + token + "\n",
+		"outside.toml":          "[[rules]]\nid = \"outside\"\nregex = '''zzz'''\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(base, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(base, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(base, "outside.toml"), filepath.Join(root, "config", "link.toml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "config", "fifo.toml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	scan := func(extend string) (scanners.Result, error) {
+		t.Helper()
+		cfg := "[extend]\npath = \"" + extend + "\"\n"
+		if err := os.WriteFile(filepath.Join(root, ".gitleaks.toml"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tgt.Close()
+		return secrets.New(secrets.Options{NoExtraRules: true}, log).Scan(context.Background(), tgt)
+	}
+	res, err := scan("config/base.toml")
+	if err != nil || len(res.Findings) != 1 || res.Findings[0].RuleID != "x-token" {
+		t.Fatalf("extending a file of the repository: %v %+v", err, res.Findings)
+	}
+	for _, bad := range []string{filepath.Join(base, "outside.toml"), "../outside.toml", "config/link.toml", "config/fifo.toml", "/etc/hostname", "/dev/zero"} {
+		if _, err := scan(bad); err == nil || !strings.Contains(err.Error(), ".gitleaks.toml") {
+			t.Errorf("extend path %s: error %v, want a refusal naming .gitleaks.toml", bad, err)
+		}
 	}
 }

@@ -108,7 +108,7 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	}
 	regoCh := make(chan regoResult, 1)
 	var startRego sync.Once
-	byType, notes := s.classify(ctx, t, enabled, func() {
+	byType, contents, notes := s.classify(ctx, t, enabled, func() {
 		startRego.Do(func() {
 			go func() {
 				rs, err := s.initRego()
@@ -136,7 +136,7 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	}
 
 	rules := map[string]tg.Rule{}
-	lines := newLineCache(t)
+	lines := newLineCache(t, contents)
 	for _, ft := range fileTypes {
 		paths := byType[ft.t]
 		if len(paths) == 0 {
@@ -152,7 +152,7 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 			}
 		}
 		for _, group := range groups {
-			if err := s.scanGroup(ctx, t, ft.t, group, rr.rs, lines, &res, rules); err != nil {
+			if err := s.scanGroup(ctx, contents, ft.t, group, rr.rs, lines, &res, rules); err != nil {
 				return res, err
 			}
 		}
@@ -165,9 +165,9 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 
 // scanGroup runs one type's checks over a set of files. Only a cancelled
 // context is an error; a failing check run becomes a notification.
-func (s *Scanner) scanGroup(ctx context.Context, t *tg.Target, ft detection.FileType, paths []string, rs *rego.Scanner,
+func (s *Scanner) scanGroup(ctx context.Context, contents map[string][]byte, ft detection.FileType, paths []string, rs *rego.Scanner,
 	lines *lineCache, res *tg.Result, rules map[string]tg.Rule) error {
-	fsys, err := buildFS(t.Root, paths)
+	fsys, err := buildFS(contents, paths)
 	if err != nil {
 		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "internal", Message: err.Error()})
 		return nil
@@ -181,7 +181,7 @@ func (s *Scanner) scanGroup(ctx context.Context, t *tg.Target, ft detection.File
 			if paths = kept; len(paths) == 0 {
 				return nil
 			}
-			if fsys, err = buildFS(t.Root, paths); err != nil {
+			if fsys, err = buildFS(contents, paths); err != nil {
 				res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "internal", Message: err.Error()})
 				return nil
 			}
@@ -263,9 +263,10 @@ func isPlan(ft detection.FileType) bool {
 	return ft == detection.FileTypeTerraformPlanJSON || ft == detection.FileTypeTerraformPlanSnapshot
 }
 
-// buildFS links the files into a virtual filesystem for Trivy's scanners.
-// It has no underlying root, so a module path cannot climb out of the scan root.
-func buildFS(root string, paths []string) (*mapfs.FS, error) {
+// buildFS puts the files, as classify read them, into a virtual filesystem
+// for Trivy's scanners: no file is read twice, none is reopened by path
+// after the walk, and a module path cannot climb out of the scan root.
+func buildFS(contents map[string][]byte, paths []string) (*mapfs.FS, error) {
 	mfs := mapfs.New()
 	for _, p := range paths {
 		if d := path.Dir(p); d != "." {
@@ -273,7 +274,7 @@ func buildFS(root string, paths []string) (*mapfs.FS, error) {
 				return nil, fmt.Errorf("virtual filesystem: %s: %w", p, err)
 			}
 		}
-		if err := mfs.WriteFile(p, filepath.Join(root, filepath.FromSlash(p))); err != nil {
+		if err := mfs.WriteVirtualFile(p, contents[p], 0o600); err != nil {
 			return nil, fmt.Errorf("virtual filesystem: %s: %w", p, err)
 		}
 	}
@@ -281,9 +282,9 @@ func buildFS(root string, paths []string) (*mapfs.FS, error) {
 }
 
 // classify reads each candidate file once: it runs Trivy's type detection
-// and checks the syntax. It returns the files each type claims, and calls
-// found as each is claimed.
-func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool, found func()) (map[detection.FileType][]string, []tg.Notification) {
+// and checks the syntax. It returns the files each type claims with their
+// contents, and calls found as each is claimed.
+func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool, found func()) (map[detection.FileType][]string, map[string][]byte, []tg.Notification) {
 	var notes []tg.Notification
 	for _, n := range t.SkippedNotifications(true, func(p string) bool {
 		return len(candidateTypes(p, 0, enabled)) > 0
@@ -296,6 +297,7 @@ func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detect
 	}
 	charts := helmCharts(paths)
 	byType := map[detection.FileType][]string{}
+	contents := map[string][]byte{}
 	for _, f := range t.Files {
 		if ctx.Err() != nil {
 			break
@@ -321,10 +323,11 @@ func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detect
 		}
 		for _, ft := range matchTypes(f.Path, content, cands) {
 			byType[ft] = append(byType[ft], f.Path)
+			contents[f.Path] = content
 			found()
 		}
 	}
-	return byType, notes
+	return byType, contents, notes
 }
 
 func (s *Scanner) initRego() (*rego.Scanner, error) {
@@ -406,15 +409,17 @@ func valueFilesFS(paths []string) (fs.FS, error) {
 
 func isExist(err error) bool { return errors.Is(err, fs.ErrExist) }
 
-// lineCache reads each file with findings once, for fingerprints.
+// lineCache splits each file with findings into lines once, for
+// fingerprints: from the contents classify read, else from the target.
 type lineCache struct {
-	t     *tg.Target
-	mu    sync.Mutex
-	files map[string][]string
+	t        *tg.Target
+	contents map[string][]byte
+	mu       sync.Mutex
+	files    map[string][]string
 }
 
-func newLineCache(t *tg.Target) *lineCache {
-	return &lineCache{t: t, files: map[string][]string{}}
+func newLineCache(t *tg.Target, contents map[string][]byte) *lineCache {
+	return &lineCache{t: t, contents: contents, files: map[string][]string{}}
 }
 
 // all returns every line of a file (nil when it cannot be read).
@@ -423,7 +428,9 @@ func (c *lineCache) all(p string) []string {
 	defer c.mu.Unlock()
 	ls, ok := c.files[p]
 	if !ok {
-		if b, err := readFile(c.t, p); err == nil {
+		if b, ok := c.contents[p]; ok {
+			ls = strings.Split(string(b), "\n")
+		} else if b, err := readFile(c.t, p); err == nil {
 			ls = strings.Split(string(b), "\n")
 		}
 		c.files[p] = ls

@@ -30,7 +30,7 @@ if [ ! -x "$work/bin/trivy" ]; then
   mod="$work/trivy-build"
   rm -rf "$mod" && mkdir -p "$mod"
   (cd "$mod" && go mod init tollgate-bench/trivy >/dev/null 2>&1 \
-    && go get github.com/aquasecurity/trivy@v0.74.0 >/dev/null 2>&1 \
+    && go get github.com/aquasecurity/trivy/cmd/trivy@v0.74.0 >/dev/null 2>&1 \
     && go build -ldflags "-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=0.74.0" -o "$work/bin/trivy" github.com/aquasecurity/trivy/cmd/trivy)
 fi
 

@@ -244,8 +244,8 @@ func versionControl(ctx context.Context, root string, getenv func(string) string
 			}
 		}
 	}
-	if uri := getenv("BUILD_REPOSITORY_URI"); uri != "" {
-		return &report.VersionControl{RepositoryURI: gitrepo.StripCredentials(uri), Revision: getenv("BUILD_SOURCEVERSION"),
+	if uri := gitrepo.RepositoryURI(getenv("BUILD_REPOSITORY_URI"), ""); uri != "" {
+		return &report.VersionControl{RepositoryURI: uri, Revision: getenv("BUILD_SOURCEVERSION"),
 			Branch: strings.TrimPrefix(getenv("BUILD_SOURCEBRANCH"), "refs/heads/")}
 	}
 	return nil

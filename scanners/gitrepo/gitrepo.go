@@ -68,14 +68,63 @@ func (r *Repo) Shallow(ctx context.Context) bool {
 	return err == nil && out == "true"
 }
 
-// RemoteURL is origin's URL with any user name, password or token removed.
+// RemoteURL is origin's URL as an absolute URI (what SARIF's
+// versionControlProvenance requires), with any user name, password or token
+// removed; "" when there is no origin.
 func (r *Repo) RemoteURL(ctx context.Context) string {
 	u, err := r.git(ctx, "config", "--get", "remote.origin.url")
 	if err != nil {
 		return ""
 	}
-	return StripCredentials(u)
+	return RepositoryURI(u, r.Dir)
 }
+
+// RepositoryURI turns a git remote as git accepts it into an absolute URI
+// without credentials: URLs keep their scheme, scp-like "user@host:path"
+// becomes ssh://host/path, and a local path (absolute, or relative to dir)
+// becomes a file:// URI. It returns "" for what cannot be made absolute.
+func RepositoryURI(remote, dir string) string {
+	remote = strings.TrimSpace(remote)
+	if remote == "" {
+		return ""
+	}
+	if strings.Contains(remote, "://") {
+		u, err := url.Parse(remote)
+		if err != nil || u.Scheme == "" {
+			return ""
+		}
+		u.User = nil
+		return u.String()
+	}
+	// scp-like syntax: a colon before any slash (git's own rule); a Windows
+	// drive letter ("C:\repo") is a path, not a host.
+	if i := strings.Index(remote, ":"); i > 0 && !strings.Contains(remote[:i], "/") && !(i == 1 && isLetter(remote[0])) {
+		host, path := remote[:i], remote[i+1:]
+		if at := strings.LastIndex(host, "@"); at >= 0 {
+			host = host[at+1:]
+		}
+		if host == "" {
+			return ""
+		}
+		u := url.URL{Scheme: "ssh", Host: host, Path: "/" + strings.TrimPrefix(path, "/")}
+		return u.String()
+	}
+	p := remote
+	if !filepath.IsAbs(p) {
+		if dir == "" {
+			return ""
+		}
+		abs, err := filepath.Abs(filepath.Join(dir, p))
+		if err != nil {
+			return ""
+		}
+		p = abs
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Clean(p))}
+	return u.String()
+}
+
+func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
 // StripCredentials removes userinfo from a URL (https://user:token@host/...).
 func StripCredentials(raw string) string {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -256,6 +257,7 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 
 	ctx, stop := interruptible(log)
 	defer stop()
+	defer profile(log, getenv)()
 
 	out, err := scan.Run(ctx, log, opts, version, getenv)
 	var usage *config.UsageError
@@ -272,6 +274,41 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		return policy.ExitScannerFailed
 	}
 	return out.ExitCode()
+}
+
+// profile writes pprof profiles of the scan when TOLLGATE_CPUPROFILE or
+// TOLLGATE_MEMPROFILE name files (diagnostics, as gitleaks' --diagnostics;
+// bench/RESULTS.md shows how they are used). The returned func stops it.
+func profile(log *slog.Logger, getenv func(string) string) func() {
+	var stops []func()
+	if p := getenv("TOLLGATE_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			log.Warn("cpu profile not written", "file", p, "error", err)
+		} else {
+			stops = append(stops, func() { pprof.StopCPUProfile(); _ = f.Close() })
+		}
+	}
+	if p := getenv("TOLLGATE_MEMPROFILE"); p != "" {
+		stops = append(stops, func() {
+			f, err := os.Create(p)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+			if err != nil {
+				log.Warn("memory profile not written", "file", p, "error", err)
+			}
+		})
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
 }
 
 // interruptible is cancelled by the first SIGINT or SIGTERM: the engines

@@ -61,6 +61,7 @@ Scan flags:
 `
 
 func main() {
+	iac.SkipRuleRegistry() // before any goroutine: it replaces a Trivy package variable
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 

@@ -1,14 +1,13 @@
 package iac
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
-	"github.com/aquasecurity/trivy/pkg/iac/framework"
 	"github.com/aquasecurity/trivy/pkg/iac/rego"
-	"github.com/aquasecurity/trivy/pkg/iac/rules"
 	iacscan "github.com/aquasecurity/trivy/pkg/iac/scan"
 
 	tg "github.com/tollgate/tollgate/scanners"
@@ -165,9 +164,7 @@ func relocateToPlan(f *tg.Finding, planPath string, lines *lineCache) {
 // Explain returns the metadata of an embedded check by its ID, AVD ID or
 // one of its old aliases (e.g. KSV-0017, AVD-KSV-0017, KSV017).
 func Explain(id string) (tg.Rule, bool) {
-	rego.LoadAndRegister()
-	for _, reg := range rules.GetRegistered(framework.ALL) {
-		r := reg.GetRule()
+	for _, r := range embeddedRules(context.Background()) {
 		if !r.HasID(id) && !strings.EqualFold(r.ID, id) {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ import (
 	tfjson "github.com/aquasecurity/trivy/pkg/iac/scanners/terraformplan/tfjson"
 	"github.com/aquasecurity/trivy/pkg/mapfs"
 	"github.com/aquasecurity/trivy/pkg/misconf"
+	"golang.org/x/sync/errgroup"
 
 	tg "github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iactype"
@@ -135,38 +137,127 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 		return res, fmt.Errorf("loading Trivy checks: %w", rr.err)
 	}
 
-	rules := map[string]tg.Rule{}
 	lines := newLineCache(t, contents)
+	jobs := planJobs(byType, runtime.GOMAXPROCS(0))
+	parts := make([]tg.Result, len(jobs))
+	// Trivy runs its type scanners one after the other on one core; the
+	// groups here are independent (each type, each plan, each chart, each
+	// batch of standalone files) and share the compiled checks, which are
+	// read-only once loaded, so they run on every core.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, j := range jobs {
+		g.Go(func() error {
+			return s.scanGroup(gctx, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	seen := map[string]bool{}
+	for _, part := range parts {
+		res.Findings = append(res.Findings, part.Findings...)
+		for _, n := range part.Status.Notifications {
+			res.Status.Add(n)
+		}
+		for _, r := range part.Rules {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				res.Rules = append(res.Rules, r)
+			}
+		}
+	}
+	return res, nil
+}
+
+// job is one run of a type's checks over a set of files.
+type job struct {
+	ft    detection.FileType
+	paths []string
+}
+
+// planJobs splits the files into groups that can be scanned independently:
+// Terraform stays whole (a module may use any other by a relative path) and
+// so does Ansible (playbooks use roles by path); each plan is alone (its
+// findings are put back on the plan file); each top-level Helm chart stays
+// with its subcharts; files of the per-file types (Kubernetes, Dockerfile,
+// CloudFormation, ARM) go in batches, enough for every worker to have work.
+// The order is fixed, so the results are too.
+func planJobs(byType map[detection.FileType][]string, workers int) []job {
+	var jobs []job
 	for _, ft := range fileTypes {
 		paths := byType[ft.t]
 		if len(paths) == 0 {
 			continue
 		}
-		// A plan is turned into one synthetic "main.tf" per file: scan each
-		// plan alone so that its findings can be put back on the plan file.
-		groups := [][]string{paths}
-		if isPlan(ft.t) {
-			groups = groups[:0]
+		switch {
+		case isPlan(ft.t):
 			for _, p := range paths {
-				groups = append(groups, []string{p})
+				jobs = append(jobs, job{ft.t, []string{p}})
 			}
-		}
-		for _, group := range groups {
-			if err := s.scanGroup(ctx, contents, ft.t, group, rr.rs, lines, &res, rules); err != nil {
-				return res, err
+		case ft.t == detection.FileTypeTerraform || ft.t == detection.FileTypeAnsible:
+			jobs = append(jobs, job{ft.t, paths})
+		case ft.t == detection.FileTypeHelm:
+			for _, group := range chartGroups(paths) {
+				jobs = append(jobs, job{ft.t, group})
+			}
+		default:
+			for _, batch := range batches(paths, workers) {
+				jobs = append(jobs, job{ft.t, batch})
 			}
 		}
 	}
-	for _, r := range rules {
-		res.Rules = append(res.Rules, r)
-	}
-	return res, nil
+	return jobs
 }
 
-// scanGroup runs one type's checks over a set of files. Only a cancelled
-// context is an error; a failing check run becomes a notification.
+// batches cuts paths into runs of at least minBatch files, about four per
+// worker so that uneven files still keep every worker busy.
+func batches(paths []string, workers int) [][]string {
+	const minBatch = 32
+	workers = max(workers, 1)
+	size := max(minBatch, (len(paths)+4*workers-1)/(4*workers))
+	var out [][]string
+	for len(paths) > size {
+		out = append(out, paths[:size:size])
+		paths = paths[size:]
+	}
+	return append(out, paths)
+}
+
+// chartGroups groups Helm files by their top-level chart (a subchart stays
+// with its parent, whose rendering includes it); a file outside any chart,
+// such as a packaged chart archive, is a group of its own.
+func chartGroups(paths []string) [][]string {
+	charts := helmCharts(paths)
+	byRoot := map[string][]string{}
+	var roots []string
+	for _, p := range paths {
+		root := p
+		for d := path.Dir(p); ; d = path.Dir(d) {
+			if charts[d] {
+				root = d
+			}
+			if d == "." || d == "/" {
+				break
+			}
+		}
+		if _, ok := byRoot[root]; !ok {
+			roots = append(roots, root)
+		}
+		byRoot[root] = append(byRoot[root], p)
+	}
+	out := make([][]string, 0, len(roots))
+	for _, r := range roots {
+		out = append(out, byRoot[r])
+	}
+	return out
+}
+
+// scanGroup runs one type's checks over a set of files and puts what it
+// finds in res. Only a cancelled context is an error; a failing check run
+// becomes a notification.
 func (s *Scanner) scanGroup(ctx context.Context, contents map[string][]byte, ft detection.FileType, paths []string, rs *rego.Scanner,
-	lines *lineCache, res *tg.Result, rules map[string]tg.Rule) error {
+	lines *lineCache, res *tg.Result) error {
 	fsys, err := buildFS(contents, paths)
 	if err != nil {
 		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "internal", Message: err.Error()})
@@ -215,8 +306,8 @@ func (s *Scanner) scanGroup(ctx context.Context, contents map[string][]byte, ft 
 			relocateToPlan(&f, paths[0], lines)
 		}
 		res.Findings = append(res.Findings, f)
-		if _, ok := rules[rule.ID]; !ok {
-			rules[rule.ID] = rule
+		if !slices.ContainsFunc(res.Rules, func(r tg.Rule) bool { return r.ID == rule.ID }) {
+			res.Rules = append(res.Rules, rule)
 		}
 	}
 	return nil

@@ -90,7 +90,7 @@ type Row struct {
 	Tree     string
 	Files    int
 	Bytes    int64
-	Measures map[string]Measure // by tool: tollgate, gitleaks, trivy
+	Measures map[string]Measure // by tool: tollgate, gitleaks, trivy, tollgate-secrets
 }
 
 // Results is a benchmark run.
@@ -156,7 +156,14 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 			return res, err
 		}
 		row := Row{Tree: s.name, Files: files, Bytes: size, Measures: map[string]Measure{}}
-		if err := measure(ctx, cfg, tools, s.dir, &row); err != nil {
+		treeTools := tools
+		if s.files > 0 {
+			// The secret engine alone, for its throughput against gitleaks'.
+			treeTools = append(slices.Clone(tools), tool{"tollgate-secrets", func(t, out string) []string {
+				return []string{cfg.Tollgate, "scan", "--scanners", "secrets", "--fail-on", "none", "--quiet", "--sarif", out, t}
+			}})
+		}
+		if err := measure(ctx, cfg, treeTools, s.dir, &row); err != nil {
 			return res, err
 		}
 		res.Trees = append(res.Trees, row)
@@ -238,7 +245,7 @@ func measure(ctx context.Context, cfg Config, tools []tool, dir string, row *Row
 
 func summary(row *Row) string {
 	var parts []string
-	for _, name := range []string{"tollgate", "gitleaks", "trivy"} {
+	for _, name := range []string{"tollgate", "gitleaks", "trivy", "tollgate-secrets"} {
 		if m, ok := row.Measures[name]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.2fs %dMB", name, m.Wall().Seconds(), m.RSS()>>20))
 		}

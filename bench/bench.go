@@ -115,6 +115,14 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 		cfg.Log = io.Discard
 	}
 	res := Results{Runs: cfg.Runs}
+	for _, bin := range []string{cfg.Tollgate, cfg.Gitleaks, cfg.Trivy} {
+		if bin == "" {
+			continue
+		}
+		if err := evictPageCache(bin); err != nil {
+			return res, err
+		}
+	}
 	cache := filepath.Join(cfg.Work, "cache")
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return res, fmt.Errorf("work directory: %w", err)

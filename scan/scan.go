@@ -209,7 +209,27 @@ func WriteReports(o *Outcome, opts config.Options, stdout io.Writer) error {
 
 // WriteFileAtomic writes a file through a temporary file in the same
 // directory and a rename, so an interrupted run never leaves a truncated log.
+// What is not a regular file (/dev/null, /dev/stdout, a named pipe) is
+// written in place: a rename would replace the device or pipe with a file.
+// A symbolic link stays a link; the file it points to is replaced.
 func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if err := write(f); err != nil {
+			_ = f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -101,7 +101,9 @@ func f() { exec.Command("bash", "image/base.sh").Run(); exec.Command("git", "sta
 			t.Errorf("collector missed %q: %v", want, calls)
 		}
 	}
-	base := func(cmd string) bool { return slices.Contains([]string{"set", "bash", "sh", "mktemp", "gzip", "wc", "go"}, cmd) }
+	base := func(cmd string) bool {
+		return slices.Contains([]string{"set", "bash", "sh", "mktemp", "gzip", "wc", "go"}, cmd)
+	}
 	problems := uncovered(calls, required, base)
 	joined := strings.Join(problems, "\n")
 	for _, want := range []string{"debootstrap (image/base.sh)", "docker (image/base.sh)"} {

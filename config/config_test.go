@@ -2,11 +2,14 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/scanners"
 )
@@ -39,15 +42,19 @@ secrets:
 iac:
   file-types: [terraform, kubernetes]
 `)
-	o, err := Parse([]string{root}, env(nil))
+	o, err := Parse(t.Context(), []string{root}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.ConfigFile != filepath.Join(root, DefaultFile) {
 		t.Errorf("config file = %q", o.ConfigFile)
 	}
-	if !slices.Equal(o.Scanners, []string{"secrets"}) || o.SARIF != filepath.Join(root, "out/file.sarif") {
-		t.Errorf("file values not applied: scanners %v sarif %q", o.Scanners, o.SARIF)
+	if !slices.Equal(o.Scanners, []string{"secrets"}) {
+		t.Errorf("file values not applied: scanners %v", o.Scanners)
+	}
+	// The checkout's own file may not say where reports are written.
+	if o.SARIF != "" || len(o.Warnings) != 1 || o.Warnings[0].Line != 3 || !strings.Contains(o.Warnings[0].Message, "sarif is a pipeline setting") {
+		t.Errorf("sarif from the checkout: %q, warnings %+v", o.SARIF, o.Warnings)
 	}
 	if o.Gate.Thresholds.String() != "low,secrets=critical" || o.MaxFileSize != 1<<20 {
 		t.Errorf("thresholds %s size %d", o.Gate.Thresholds, o.MaxFileSize)
@@ -60,7 +67,7 @@ iac:
 	}
 
 	// The environment beats the file, a flag beats both.
-	o, err = Parse([]string{"--sarif", "flag.sarif", root}, env(map[string]string{
+	o, err = Parse(t.Context(), []string{"--sarif", "flag.sarif", root}, env(map[string]string{
 		"TOLLGATE_SARIF": "env.sarif", "TOLLGATE_SCANNERS": "iac,secrets", "TOLLGATE_QUIET": "true",
 	}))
 	if err != nil {
@@ -69,7 +76,7 @@ iac:
 	if o.SARIF != "flag.sarif" || !slices.Equal(o.Scanners, []string{"iac", "secrets"}) || !o.Quiet {
 		t.Errorf("precedence wrong: sarif %q scanners %v quiet %v", o.SARIF, o.Scanners, o.Quiet)
 	}
-	o, err = Parse([]string{"--fail-on", "high", "--fail-on", "iac=none", root}, env(nil))
+	o, err = Parse(t.Context(), []string{"--fail-on", "high", "--fail-on", "iac=none", root}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +99,7 @@ func TestFileErrorsNameKeyAndLine(t *testing.T) {
 	} {
 		root := t.TempDir()
 		writeFile(t, filepath.Join(root, DefaultFile), content)
-		_, err := Parse([]string{root}, env(nil))
+		_, err := Parse(t.Context(), []string{root}, env(nil))
 		var ue *UsageError
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one containing %q", content, err, want)
@@ -102,7 +109,7 @@ func TestFileErrorsNameKeyAndLine(t *testing.T) {
 	}
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, DefaultFile), "")
-	if _, err := Parse([]string{root}, env(nil)); err != nil {
+	if _, err := Parse(t.Context(), []string{root}, env(nil)); err != nil {
 		t.Errorf("an empty file must be valid: %v", err)
 	}
 }
@@ -119,8 +126,10 @@ func TestUsageErrors(t *testing.T) {
 		{"--iac-file-types", "pulumi", root},
 		{"--config", filepath.Join(root, "none.yaml"), root},
 	} {
-		if _, err := Parse(args, env(nil)); err == nil {
-			t.Errorf("Parse(%q) accepted", args)
+		_, err := Parse(t.Context(), args, env(nil))
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("Parse(%q): %v, want a usage error (exit 2)", args, err)
 		}
 	}
 }
@@ -150,5 +159,120 @@ func TestMatcher(t *testing.T) {
 	}
 	if Matcher() != nil {
 		t.Error("no globs must mean no matcher")
+	}
+}
+
+// The checkout's .tollgate.yaml is repository policy: every key that reaches
+// the network, the machine, the report files or loads code is ignored with
+// a warning naming the key and its line; paths must stay in the checkout.
+// The same file given with --config is the pipeline author's and applies.
+func TestCheckoutConfigIsRepositoryPolicyOnly(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	writeFile(t, filepath.Join(outside, "values.yaml"), "secret: x\n")
+	content := `fail-on: medium
+cache-dir: /tmp/evil
+output: /etc/cron.d/x
+iac:
+  download-modules: true
+  checks: [checks]
+  namespaces: [user]
+  helm-values: [../` + filepath.Base(outside) + `/values.yaml, charts/values-prod.yaml]
+  tf-vars: [/etc/passwd]
+image:
+  db-repositories: [127.0.0.1:5000/trivy-db]
+  docker-host: tcp://127.0.0.1:2375
+  insecure-registry: true
+  registry-username: admin
+  images: [ghcr.io/acme/api:1, docker-archive:../x.tar]
+secrets:
+  config: ../../home/user/.gitleaks.toml
+`
+	writeFile(t, filepath.Join(root, DefaultFile), content)
+	o, err := Parse(t.Context(), []string{root}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Gate.Thresholds.String() != "medium" {
+		t.Errorf("repository policy not applied: %s", o.Gate.Thresholds)
+	}
+	if o.Image.CacheDir == "/tmp/evil" || o.Output != "" || o.IaC.DownloadModules || len(o.IaC.CheckPaths) > 0 || len(o.IaC.Namespaces) > 0 ||
+		len(o.Image.DBRepositories) > 0 || o.Image.DockerHost != "" || o.Image.Insecure || o.Image.Username != "" || o.Secrets.Config != "" || o.Secrets.RepoConfig != "" {
+		t.Errorf("a machine setting from the checkout applied: %+v", o)
+	}
+	if len(o.IaC.TFVars) != 0 || !slices.Equal(o.IaC.HelmValues, []string{filepath.Join(root, "charts/values-prod.yaml")}) {
+		t.Errorf("paths: tf-vars %v helm-values %v", o.IaC.TFVars, o.IaC.HelmValues)
+	}
+	if len(o.Image.Images) != 0 || !slices.Equal(o.Image.RepoImages, []string{"ghcr.io/acme/api:1"}) {
+		t.Errorf("images %v, repository images %v", o.Image.Images, o.Image.RepoImages)
+	}
+	lines := map[int]string{}
+	for _, w := range o.Warnings {
+		if w.Level != scanners.LevelWarning || w.Path != DefaultFile {
+			t.Errorf("warning %+v", w)
+		}
+		lines[w.Line] += w.Message + "\n"
+	}
+	for line, key := range map[int]string{2: "cache-dir", 3: "output", 5: "iac.download-modules", 6: "iac.checks", 7: "iac.namespaces",
+		8: "iac.helm-values", 9: "iac.tf-vars", 11: "image.db-repositories", 12: "image.docker-host", 13: "image.insecure-registry",
+		14: "image.registry-username", 15: "image.images", 17: "secrets.config"} {
+		if !strings.Contains(lines[line], key) || !strings.Contains(lines[line], fmt.Sprintf("line %d", line)) {
+			t.Errorf("line %d (%s) not warned: %q", line, key, lines[line])
+		}
+	}
+
+	// The pipeline author's file: everything applies.
+	o, err = Parse(t.Context(), []string{"--config", filepath.Join(root, DefaultFile), root}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Image.CacheDir != "/tmp/evil" || !o.IaC.DownloadModules || len(o.Warnings) != 0 {
+		t.Errorf("--config file not trusted: cache %q download %v warnings %+v", o.Image.CacheDir, o.IaC.DownloadModules, o.Warnings)
+	}
+}
+
+// A .tollgate.yaml that is a FIFO, a device or a link out of the checkout is
+// never read: a warning, the defaults apply, and parsing returns at once.
+func TestCheckoutConfigSpecialFiles(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, filepath.Join(outside, "lenient.yaml"), "fail-on: none\n")
+	for name, create := range map[string]func(p string) error{
+		"fifo":            func(p string) error { return syscall.Mkfifo(p, 0o644) },
+		"link to outside": func(p string) error { return os.Symlink(filepath.Join(outside, "lenient.yaml"), p) },
+		"link to device":  func(p string) error { return os.Symlink("/dev/zero", p) },
+	} {
+		root := t.TempDir()
+		if err := create(filepath.Join(root, DefaultFile)); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		var o Options
+		var err error
+		go func() {
+			o, err = Parse(t.Context(), []string{root}, env(nil))
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Parse hangs", name)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if o.Gate.Thresholds.String() != "high" || len(o.Warnings) != 1 || o.Warnings[0].Code != "config-refused" {
+			t.Errorf("%s: thresholds %s, warnings %+v", name, o.Gate.Thresholds, o.Warnings)
+		}
+	}
+	// Named by the pipeline author, a FIFO is a usage error naming the file.
+	fifo := filepath.Join(t.TempDir(), "cfg.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse(t.Context(), []string{"--config", fifo, t.TempDir()}, env(nil))
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("--config FIFO: %v", err)
 	}
 }

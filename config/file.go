@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
+	"github.com/tollgate/tollgate/scanners/imageref"
 )
 
 // DefaultFile is read from the scan root when --config is not given.
@@ -36,26 +37,15 @@ type fileConfig struct {
 	ignores      []policy.IgnoreRule
 }
 
-// loadFile parses a .tollgate.yaml. Unknown keys are errors that name the
-// key and its line: a typo must not silently disable a setting.
-func loadFile(path string) (*fileConfig, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	if len(b) > maxConfigSize {
-		return nil, fmt.Errorf("config %s: larger than %d bytes", path, maxConfigSize)
-	}
+// parseConfig parses a .tollgate.yaml read from name. Unknown keys are
+// errors that name the key and its line: a typo must not silently disable a
+// setting.
+func parseConfig(b []byte, name string) (*fileConfig, error) {
 	fc, err := parseFile(b)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
-	fc.path = path
+	fc.path = name
 	return fc, nil
 }
 
@@ -234,10 +224,25 @@ func (fc *fileConfig) ignoreEntries(v *yaml.Node) error {
 	return nil
 }
 
+// source says who wrote a configuration file and so what it may set.
+type source struct {
+	// trusted is the pipeline author's file (--config, TOLLGATE_CONFIG, the
+	// configFile input): every key applies, paths resolve against its folder.
+	trusted bool
+	// root confines the checkout's own file: its paths resolve against dir
+	// (root-relative) and must stay in the root.
+	root *checkout.Root
+	dir  string
+	// name is how messages name the file, e.g. ".tollgate.yaml" or
+	// ".tollgate.yaml in the target branch main (1a2b3c4d5e6f)".
+	name string
+}
+
 // apply sets every value of the file that no flag or environment variable
-// already set.
-func (fc *fileConfig) apply(o *Options, skip func(s setting) bool) error {
-	dir := filepath.Dir(fc.path)
+// already set. From the checkout's own file (untrusted) only repository
+// policy applies: a machine setting, a path out of the root or an image
+// archive is ignored, each with a warning naming the key and its line.
+func (fc *fileConfig) apply(o *Options, skip func(s setting) bool, src source) ([]scanners.Notification, error) {
 	keys := make([]string, 0, len(fc.values))
 	for k := range fc.values {
 		keys = append(keys, k)
@@ -247,6 +252,11 @@ func (fc *fileConfig) apply(o *Options, skip func(s setting) bool) error {
 	for _, s := range settings {
 		byKey[s.fileKey()] = s
 	}
+	var warnings []scanners.Notification
+	warn := func(line int, msg string) {
+		warnings = append(warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "config-key-ignored",
+			Path: DefaultFile, Line: line, Message: fmt.Sprintf("%s line %d: %s", src.name, line, msg)})
+	}
 	for _, k := range keys {
 		s := byKey[k]
 		if skip(s) {
@@ -254,11 +264,24 @@ func (fc *fileConfig) apply(o *Options, skip func(s setting) bool) error {
 		}
 		fv := fc.values[k]
 		val := fv.value
-		if s.path {
-			val = resolvePaths(val, dir)
+		if !src.trusted {
+			if !s.repo {
+				warn(fv.line, fmt.Sprintf("%s is a pipeline setting that the checkout's own .tollgate.yaml may not set (it reaches the network, the machine, the report files or loads code); ignored. Set it with --%s, %s or a task input", k, s.flag, s.Env()))
+				continue
+			}
+			var err error
+			val, err = fc.confine(o, s, k, val, src, func(msg string) { warn(fv.line, msg) })
+			if err != nil {
+				return warnings, fmt.Errorf("config %s: line %d: %s: %w", src.name, fv.line, k, err)
+			}
+			if val == "" {
+				continue
+			}
+		} else if s.path {
+			val = resolvePaths(val, filepath.Dir(fc.path))
 		}
 		if err := s.set(o, val); err != nil {
-			return fmt.Errorf("config %s: line %d: %s: %w", fc.path, fv.line, k, err)
+			return warnings, fmt.Errorf("config %s: line %d: %s: %w", src.name, fv.line, k, err)
 		}
 	}
 	if fc.ruleSeverity != nil && o.Secrets.RuleSeverity == nil {
@@ -269,5 +292,54 @@ func (fc *fileConfig) apply(o *Options, skip func(s setting) bool) error {
 		r.Source = strings.Replace(r.Source, DefaultFile, base, 1)
 		o.Ignore = append(o.Ignore, r)
 	}
-	return nil
+	return warnings, nil
+}
+
+// confine applies the checkout's own value of a repository setting: paths
+// must stay in the root (policy files named here are then read from the
+// policy source, value files from the checkout), and images are pulled as
+// the images a checkout references are (never with the pipeline's
+// credentials). It returns the value still to set ("" when done or ignored).
+func (fc *fileConfig) confine(o *Options, s setting, key, val string, src source, warn func(string)) (string, error) {
+	if s.path {
+		var kept []string
+		for _, p := range splitList(val) {
+			rel, err := src.root.Rel(p, src.dir)
+			if err != nil {
+				warn(fmt.Sprintf("%s: %q is outside the scan root; ignored (the checkout's configuration names files in the checkout only)", key, p))
+				continue
+			}
+			kept = append(kept, rel)
+		}
+		if len(kept) == 0 {
+			return "", nil
+		}
+		switch s.flag {
+		case "baseline":
+			o.RepoBaseline = kept[0]
+			return "", nil
+		case "secrets-config":
+			o.Secrets.RepoConfig = kept[0]
+			return "", nil
+		}
+		for i, rel := range kept {
+			kept[i] = filepath.Join(src.root.Dir(), filepath.FromSlash(rel))
+		}
+		return strings.Join(kept, ","), nil
+	}
+	if s.flag == "image" {
+		for _, v := range splitList(val) {
+			r, err := imageref.ParseRef(v)
+			if err != nil {
+				return "", err
+			}
+			if r.Source == imageref.DockerArchive || r.Source == imageref.OCILayout {
+				warn(fmt.Sprintf("%s: %q is an image archive; the checkout's configuration may name images by reference only (give archives with --image); ignored", key, v))
+				continue
+			}
+			o.Image.RepoImages = append(o.Image.RepoImages, v)
+		}
+		return "", nil
+	}
+	return val, nil
 }

@@ -1,15 +1,20 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
+	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
 	"github.com/tollgate/tollgate/vulndb"
 )
 
@@ -75,7 +80,13 @@ func Usage(w io.Writer) {
 // Parse builds the scan's Options from its arguments (those after "scan"),
 // the environment and the configuration file. Precedence: flag, then
 // TOLLGATE_* variable, then file, then default.
-func Parse(args []string, getenv func(string) string) (Options, error) {
+//
+// The configuration file is the pipeline author's when named (--config,
+// TOLLGATE_CONFIG): every key applies. Otherwise it is the checkout's own
+// .tollgate.yaml, which is repository policy only (see setting.repo), read
+// through the checkout's confined reader; in a pull-request build it is read
+// from the target branch (see PolicySource).
+func Parse(ctx context.Context, args []string, getenv func(string) string) (Options, error) {
 	f := newFlagSet(io.Discard)
 	if err := f.fs.Parse(args); err != nil {
 		return Options{}, usageErr(err)
@@ -93,28 +104,46 @@ func Parse(args []string, getenv func(string) string) (Options, error) {
 	} else if !fi.IsDir() {
 		return Options{}, usageErr(fmt.Errorf("scan path %s: not a directory", o.Path))
 	}
+	root, err := checkout.Open(o.Path)
+	if err != nil {
+		return Options{}, usageErr(err)
+	}
+	defer root.Close()
 
 	fromFlag := func(s setting) bool { return f.fs.Changed(s.flag) }
 	fromEnv := func(s setting) bool { return getenv(s.Env()) != "" }
 
-	cfgPath := *f.config
-	explicit := cfgPath != ""
-	if !explicit {
-		if cfgPath = getenv("TOLLGATE_CONFIG"); cfgPath != "" {
-			explicit = true
-		} else {
-			cfgPath = filepath.Join(o.Path, DefaultFile)
-		}
+	// Where policy comes from is the pipeline's to say, and is known before
+	// any policy file is read.
+	policyFrom := getenv("TOLLGATE_POLICY_FROM")
+	if vs := *f.values["policy-from"]; len(vs) > 0 {
+		policyFrom = vs[len(vs)-1]
 	}
-	if _, err := os.Stat(cfgPath); err == nil || explicit {
-		fc, err := loadFile(cfgPath)
+	if err := validPolicyFrom(policyFrom); err != nil {
+		return Options{}, usageErr(err)
+	}
+	o.Policy, o.Warnings = resolvePolicy(ctx, root, policyFrom, getenv)
+
+	cfgPath := *f.config
+	if cfgPath == "" {
+		cfgPath = getenv("TOLLGATE_CONFIG")
+	}
+	skip := func(s setting) bool { return fromFlag(s) || fromEnv(s) }
+	if cfgPath != "" {
+		b, err := checkout.ReadTrusted(cfgPath, maxConfigSize)
+		if err != nil {
+			return Options{}, usageErr(fmt.Errorf("config %s: %w", cfgPath, checkoutCause(err)))
+		}
+		fc, err := parseConfig(b, cfgPath)
 		if err != nil {
 			return Options{}, usageErr(err)
 		}
-		if err := fc.apply(&o, func(s setting) bool { return fromFlag(s) || fromEnv(s) }); err != nil {
+		if _, err := fc.apply(&o, skip, source{trusted: true, name: cfgPath}); err != nil {
 			return Options{}, usageErr(err)
 		}
 		o.ConfigFile = cfgPath
+	} else if err := o.repoConfig(ctx, root, skip); err != nil {
+		return Options{}, usageErr(err)
 	}
 
 	for _, s := range settings {
@@ -158,5 +187,98 @@ func Parse(args []string, getenv func(string) string) (Options, error) {
 	if err := o.Validate(); err != nil {
 		return Options{}, usageErr(err)
 	}
+	if o.Policy.PullRequest {
+		o.policyChanges(ctx, root)
+	}
 	return o, nil
+}
+
+// repoConfig reads the checkout's own .tollgate.yaml from the policy
+// source: a file the reader refuses (a FIFO, a link out of the root, too
+// large) is a warning and the defaults apply; a file that does not parse is
+// a configuration error (exit 2), as it is on the target branch.
+func (o *Options) repoConfig(ctx context.Context, root *checkout.Root, skip func(setting) bool) error {
+	files := o.Policy.Files(ctx, root)
+	name := DefaultFile
+	if o.Policy.Commit != "" {
+		name += " in " + files.Origin()
+	}
+	b, err := files.ReadFile(DefaultFile, maxConfigSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		o.Warnings = append(o.Warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "config-refused", Path: DefaultFile,
+			Message: fmt.Sprintf("%s was not read (%v); the built-in defaults apply", name, checkoutCause(err))})
+		return nil
+	}
+	fc, err := parseConfig(b, name)
+	if err != nil {
+		return err
+	}
+	warnings, err := fc.apply(o, skip, source{root: root, dir: ".", name: name})
+	o.Warnings = append(o.Warnings, warnings...)
+	if err != nil {
+		return err
+	}
+	o.ConfigFile = filepath.Join(root.Dir(), DefaultFile)
+	return nil
+}
+
+// policyChanges lists the policy files the pull request changes, warns once
+// for each, and reads the pull request's own .tollgate.yaml for the ignore
+// entries it would add (shown as under review, never applied). When the
+// target cannot be read, nothing can be compared: the pull request's own
+// entries are all shown as proposals.
+func (o *Options) policyChanges(ctx context.Context, root *checkout.Root) {
+	ownConfig := o.Policy.Defaults
+	if !o.Policy.Defaults {
+		paths := PolicyFileNames()
+		for _, p := range []string{o.Secrets.RepoConfig, o.RepoBaseline} {
+			if p != "" {
+				paths = append(paths, p)
+			}
+		}
+		target := o.Policy.Files(ctx, root)
+		o.Policy.Changed = policyChanges(target, root, paths)
+		for _, c := range o.Policy.Changed {
+			o.Warnings = append(o.Warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "policy-changed", Path: c.Path,
+				Message: fmt.Sprintf("this pull request changes the policy file %s (%s); in a pull-request build policy comes from %s, so the change is shown, not applied: findings it would hide still count (with policySource: checkout / --policy-from checkout the pull request's own policy applies)",
+					c.Path, c.Change, target.Origin())})
+			if c.Path == DefaultFile && c.Change != "deleted" {
+				ownConfig = true
+			}
+		}
+	}
+	if !ownConfig {
+		return
+	}
+	b, err := root.ReadFile(DefaultFile, maxConfigSize)
+	if err != nil {
+		return
+	}
+	fc, err := parseFile(b)
+	if err != nil {
+		return
+	}
+	for _, r := range fc.ignores {
+		r.Source = "the pull request's " + r.Source
+		o.ProposedIgnores = append(o.ProposedIgnores, r)
+	}
+}
+
+func validPolicyFrom(v string) error {
+	if strings.HasPrefix(v, "-") || strings.ContainsAny(v, " \t\n\x00") {
+		return fmt.Errorf("--policy-from: %q is not auto, checkout or a git ref", v)
+	}
+	return nil
+}
+
+// checkoutCause shortens the reader's refusal to its reason.
+func checkoutCause(err error) error {
+	var re *checkout.RefusedError
+	if errors.As(err, &re) {
+		return errors.New(re.Reason)
+	}
+	return err
 }

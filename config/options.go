@@ -45,8 +45,24 @@ type Options struct {
 	Category string
 	// Baseline is a previous Tollgate SARIF log to compare against.
 	Baseline string
+	// RepoBaseline is a baseline the checkout's .tollgate.yaml names
+	// (root-relative): read from the policy source, like every policy file.
+	RepoBaseline string
 	// Ignore are .tollgate.yaml's ignore entries.
 	Ignore []policy.IgnoreRule
+	// ProposedIgnores are the ignore entries of a pull request's own
+	// .tollgate.yaml when policy comes from the target branch: findings they
+	// match are marked under review, still counting.
+	ProposedIgnores []policy.IgnoreRule
+	// PolicyFrom is --policy-from: auto, checkout or a git ref.
+	PolicyFrom string
+	// Policy says where repository policy files are read from.
+	Policy PolicySource
+	// Warnings are configuration problems that did not stop the scan (a key
+	// the checkout's .tollgate.yaml may not set, a refused policy file, a
+	// pull request's policy change): logged, and in every engine's SARIF run
+	// as toolConfigurationNotifications.
+	Warnings []scanners.Notification
 
 	Secrets SecretsOptions
 	IaC     IaCOptions
@@ -55,8 +71,13 @@ type Options struct {
 
 // SecretsOptions configure the secrets engine.
 type SecretsOptions struct {
-	// Config is a gitleaks TOML; empty: ROOT/.gitleaks.toml or the default rules.
-	Config       string
+	// Config is a gitleaks TOML the pipeline author named; empty:
+	// RepoConfig, else .gitleaks.toml from the policy source, else gitleaks'
+	// default rules.
+	Config string
+	// RepoConfig is a gitleaks TOML the checkout's .tollgate.yaml names
+	// (root-relative), read from the policy source.
+	RepoConfig   string
 	Severity     scanners.Severity
 	RuleSeverity map[string]scanners.Severity
 	Exclude      []string
@@ -87,6 +108,12 @@ type IaCOptions struct {
 type ImageOptions struct {
 	// Images are --image values: NAME, docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH.
 	Images []string
+	// RepoImages are images the checkout's .tollgate.yaml names: pulled like
+	// discovered images (allowed registries, no pipeline credentials).
+	RepoImages []string
+	// DiscoverRegistries are the registry hosts discovered and repository
+	// images may be pulled from; empty: DefaultDiscoverRegistries.
+	DiscoverRegistries []string
 	// Discover adds the images the checkout references (on by default).
 	Discover bool
 	// CacheDir holds the vulnerability DB (default $XDG_CACHE_HOME/tollgate).
@@ -102,6 +129,13 @@ type ImageOptions struct {
 	Username, Password string
 	Insecure           bool
 	DockerHost         string
+}
+
+// DefaultDiscoverRegistries are the public registries a Dockerfile or a
+// manifest usually names: discovered images are pulled only from these, the
+// hosts of --image, and --discover-registry.
+func DefaultDiscoverRegistries() []string {
+	return []string{"docker.io", "mcr.microsoft.com", "ghcr.io", "gcr.io", "quay.io", "registry.k8s.io", "public.ecr.aws"}
 }
 
 // Defaults returns the options of a scan with no flags, env or file.
@@ -164,7 +198,7 @@ func (o *Options) Enabled(engine string) bool {
 		// The image engine applies when there are images to scan; discovery
 		// alone does not turn it on (it would reach out to registries).
 		return engine == scanners.EngineSecrets || engine == scanners.EngineIaC ||
-			(engine == scanners.EngineImage && len(o.Image.Images) > 0)
+			(engine == scanners.EngineImage && len(o.Image.Images)+len(o.Image.RepoImages) > 0)
 	}
 	return slices.Contains(o.Scanners, engine)
 }

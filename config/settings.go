@@ -25,6 +25,12 @@ type setting struct {
 	// path marks values that are file paths, resolved against the config
 	// file's directory when they come from the file.
 	path bool
+	// repo marks the settings that repository policy (the checkout's own
+	// .tollgate.yaml) may set: what to scan and how strictly. Every other
+	// setting reaches out of the checkout (the network, the machine, the
+	// files the reports go to, code to run) and is the pipeline author's
+	// alone; in the checkout's file it is ignored with a warning.
+	repo bool
 	set  func(o *Options, v string) error
 }
 
@@ -42,7 +48,7 @@ func (s setting) fileKey() string {
 
 // settings lists every option of `tollgate scan`.
 var settings = []setting{
-	{flag: "scanners", short: "s", usage: "engines to run, comma-separated: secrets, iac, image (default: all that apply)",
+	{flag: "scanners", repo: true, short: "s", usage: "engines to run, comma-separated: secrets, iac, image (default: all that apply)",
 		set: func(o *Options, v string) error { o.Scanners = normEngines(splitList(v)); return nil }},
 	{flag: "sarif", usage: "write the SARIF 2.1.0 log to `FILE`", path: true,
 		set: func(o *Options, v string) error { o.SARIF = v; return nil }},
@@ -50,13 +56,13 @@ var settings = []setting{
 		set: func(o *Options, v string) error { o.Format = strings.ToLower(v); return nil }},
 	{flag: "output", short: "o", usage: "write the report to `FILE` instead of stdout", path: true,
 		set: func(o *Options, v string) error { o.Output = v; return nil }},
-	{flag: "fail-on", usage: "fail at or above this severity: critical, high, medium, low, unknown or none; per engine: secrets=low,iac=high (repeatable)", def: "high",
+	{flag: "fail-on", repo: true, usage: "fail at or above this severity: critical, high, medium, low, unknown or none; per engine: secrets=low,iac=high (repeatable)", def: "high",
 		set: func(o *Options, v string) error { return o.Gate.Thresholds.Set(v) }},
 	{flag: "quiet", short: "q", usage: "print only the verdict line", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Quiet, v) }},
 	{flag: "debug", usage: "log what the engines do, on stderr", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Debug, v) }},
-	{flag: "timeout", usage: "stop the scan after this `DURATION` (e.g. 10m; 0: no limit)", def: "0",
+	{flag: "timeout", repo: true, usage: "stop the scan after this `DURATION` (e.g. 10m; 0: no limit)", def: "0",
 		set: func(o *Options, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -65,7 +71,7 @@ var settings = []setting{
 			o.Timeout = d
 			return nil
 		}},
-	{flag: "engine-timeout", usage: "stop an engine after this `DURATION`: 5m for each, or secrets=2m,iac=5m,image=10m",
+	{flag: "engine-timeout", repo: true, usage: "stop an engine after this `DURATION`: 5m for each, or secrets=2m,iac=5m,image=10m",
 		set: func(o *Options, v string) error {
 			for _, part := range splitList(v) {
 				engine, d, found := strings.Cut(part, "=")
@@ -90,37 +96,37 @@ var settings = []setting{
 			}
 			return nil
 		}},
-	{flag: "max-file-size", usage: "skip (and report) files larger than this `SIZE`", def: "50MiB",
+	{flag: "max-file-size", repo: true, usage: "skip (and report) files larger than this `SIZE`", def: "50MiB",
 		set: func(o *Options, v string) error {
 			n, err := ParseSize(v)
 			o.MaxFileSize = n
 			return err
 		}},
-	{flag: "max-depth", usage: "skip (and report) directories nested deeper than this", def: strconv.Itoa(scanners.DefaultMaxDepth),
+	{flag: "max-depth", repo: true, usage: "skip (and report) directories nested deeper than this", def: strconv.Itoa(scanners.DefaultMaxDepth),
 		set: func(o *Options, v string) error { return setInt(&o.MaxDepth, v) }},
-	{flag: "exclude", usage: "path `GLOB` (doublestar syntax) no engine reads (repeatable)",
+	{flag: "exclude", repo: true, usage: "path `GLOB` (doublestar syntax) no engine reads (repeatable)",
 		set: func(o *Options, v string) error { o.Exclude = append(o.Exclude, splitList(v)...); return nil }},
-	{flag: "baseline", usage: "compare with a previous Tollgate SARIF `FILE`: every result gets a baselineState, vanished ones are reported absent", path: true,
+	{flag: "baseline", repo: true, usage: "compare with a previous Tollgate SARIF `FILE`: every result gets a baselineState, vanished ones are reported absent", path: true,
 		set: func(o *Options, v string) error { o.Baseline = v; return nil }},
-	{flag: "new-only", key: "fail-on-new-only", usage: "with --baseline, only new findings count for the verdict", isBool: true,
+	{flag: "new-only", repo: true, key: "fail-on-new-only", usage: "with --baseline, only new findings count for the verdict", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Gate.NewOnly, v) }},
-	{flag: "sarif-category", key: "category", usage: "SARIF automationDetails category, for several analyses of one repository",
+	{flag: "sarif-category", repo: true, key: "category", usage: "SARIF automationDetails category, for several analyses of one repository",
 		set: func(o *Options, v string) error { o.Category = v; return nil }},
 
-	{flag: "secrets-config", key: "secrets.config", usage: "gitleaks config `FILE` (default: .gitleaks.toml at the root, else gitleaks' rules)", path: true,
+	{flag: "secrets-config", repo: true, key: "secrets.config", usage: "gitleaks config `FILE` (default: .gitleaks.toml at the root, else gitleaks' rules)", path: true,
 		set: func(o *Options, v string) error { o.Secrets.Config = v; return nil }},
-	{flag: "secrets-severity", key: "secrets.severity", usage: "severity of a secret finding", def: "high",
+	{flag: "secrets-severity", repo: true, key: "secrets.severity", usage: "severity of a secret finding", def: "high",
 		set: func(o *Options, v string) error {
 			s, err := scanners.ParseSeverity(v)
 			o.Secrets.Severity = s
 			return err
 		}},
-	{flag: "secrets-exclude", key: "secrets.exclude", usage: "path `GLOB` the secrets engine skips (repeatable)",
+	{flag: "secrets-exclude", repo: true, key: "secrets.exclude", usage: "path `GLOB` the secrets engine skips (repeatable)",
 		set: func(o *Options, v string) error {
 			o.Secrets.Exclude = append(o.Secrets.Exclude, splitList(v)...)
 			return nil
 		}},
-	{flag: "secrets-mode", key: "secrets.mode", usage: "what the secrets engine reads: worktree (the files), commits (the commits a pull request adds) or history (every commit)", def: "worktree",
+	{flag: "secrets-mode", repo: true, key: "secrets.mode", usage: "what the secrets engine reads: worktree (the files), commits (the commits a pull request adds) or history (every commit)", def: "worktree",
 		set: func(o *Options, v string) error {
 			o.Secrets.Mode = strings.ToLower(strings.TrimSpace(v))
 			switch o.Secrets.Mode {
@@ -129,24 +135,24 @@ var settings = []setting{
 			}
 			return fmt.Errorf("unknown secrets mode %q (want worktree, commits or history)", v)
 		}},
-	{flag: "since", key: "secrets.since", usage: "base `REF` of --secrets-mode commits (default: the pull request's target branch, from SYSTEM_PULLREQUEST_TARGETBRANCH or GITHUB_BASE_REF)",
+	{flag: "since", repo: true, key: "secrets.since", usage: "base `REF` of --secrets-mode commits (default: the pull request's target branch, from SYSTEM_PULLREQUEST_TARGETBRANCH or GITHUB_BASE_REF)",
 		set: func(o *Options, v string) error { o.Secrets.Since, o.Secrets.SinceFrom = v, "--since"; return nil }},
-	{flag: "secrets-extra-rules", key: "secrets.extra-rules", usage: "add Tollgate's rules for credential files and Azure credentials to gitleaks' rules", isBool: true, def: "true",
+	{flag: "secrets-extra-rules", repo: true, key: "secrets.extra-rules", usage: "add Tollgate's rules for credential files and Azure credentials to gitleaks' rules", isBool: true, def: "true",
 		set: func(o *Options, v string) error {
 			var on bool
 			err := setBool(&on, v)
 			o.Secrets.NoExtraRules = !on
 			return err
 		}},
-	{flag: "secrets-archive-depth", key: "secrets.max-archive-depth", usage: "look this many levels into zip/tar archives (0: not at all)", def: "0",
+	{flag: "secrets-archive-depth", repo: true, key: "secrets.max-archive-depth", usage: "look this many levels into zip/tar archives (0: not at all)", def: "0",
 		set: func(o *Options, v string) error { return setInt(&o.Secrets.MaxArchiveDepth, v) }},
 
-	{flag: "iac-file-types", key: "iac.file-types", usage: "IaC types to check (default all): " + strings.Join(iactype.Names, ", "),
+	{flag: "iac-file-types", repo: true, key: "iac.file-types", usage: "IaC types to check (default all): " + strings.Join(iactype.Names, ", "),
 		set: func(o *Options, v string) error {
 			o.IaC.FileTypes = splitList(v)
 			return iactype.Validate(o.IaC.FileTypes)
 		}},
-	{flag: "iac-exclude", key: "iac.exclude", usage: "path `GLOB` the IaC engine skips (repeatable)",
+	{flag: "iac-exclude", repo: true, key: "iac.exclude", usage: "path `GLOB` the IaC engine skips (repeatable)",
 		set: func(o *Options, v string) error { o.IaC.Exclude = append(o.IaC.Exclude, splitList(v)...); return nil }},
 	{flag: "download-tf-modules", key: "iac.download-modules", usage: "let Terraform fetch remote module sources (off: a pull request must not make the scanner fetch URLs)", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.IaC.DownloadModules, v) }},
@@ -160,14 +166,14 @@ var settings = []setting{
 			o.IaC.Namespaces = append(o.IaC.Namespaces, splitList(v)...)
 			return nil
 		}},
-	{flag: "tf-vars", key: "iac.tf-vars", usage: "Terraform .tfvars `FILE`s (repeatable)", path: true,
+	{flag: "tf-vars", repo: true, key: "iac.tf-vars", usage: "Terraform .tfvars `FILE`s (repeatable)", path: true,
 		set: func(o *Options, v string) error { o.IaC.TFVars = append(o.IaC.TFVars, splitList(v)...); return nil }},
-	{flag: "helm-values", key: "iac.helm-values", usage: "Helm values `FILE`s (repeatable)", path: true,
+	{flag: "helm-values", repo: true, key: "iac.helm-values", usage: "Helm values `FILE`s (repeatable)", path: true,
 		set: func(o *Options, v string) error {
 			o.IaC.HelmValues = append(o.IaC.HelmValues, splitList(v)...)
 			return nil
 		}},
-	{flag: "image", key: "image.images", usage: "image to scan (repeatable): NAME (daemon, then registry), docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH",
+	{flag: "image", repo: true, key: "image.images", usage: "image to scan (repeatable): NAME (daemon, then registry), docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH",
 		set: func(o *Options, v string) error {
 			for _, ref := range splitList(v) {
 				if _, err := imageref.ParseRef(ref); err != nil {
@@ -177,11 +183,11 @@ var settings = []setting{
 			}
 			return nil
 		}},
-	{flag: "discover-images", key: "image.discover", usage: "also scan the images the checkout references (Dockerfile FROM, Kubernetes and Compose image:)", isBool: true, def: "true",
+	{flag: "discover-images", repo: true, key: "image.discover", usage: "also scan the images the checkout references (Dockerfile FROM, Kubernetes and Compose image:)", isBool: true, def: "true",
 		set: func(o *Options, v string) error { return setBool(&o.Image.Discover, v) }},
-	{flag: "ignore-unfixed", key: "image.ignore-unfixed", usage: "report only vulnerabilities that have a fixed version", isBool: true,
+	{flag: "ignore-unfixed", repo: true, key: "image.ignore-unfixed", usage: "report only vulnerabilities that have a fixed version", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Image.IgnoreUnfixed, v) }},
-	{flag: "pkg-types", key: "image.pkg-types", usage: "package types to check: os, library (default both)",
+	{flag: "pkg-types", repo: true, key: "image.pkg-types", usage: "package types to check: os, library (default both)",
 		set: func(o *Options, v string) error {
 			o.Image.PkgTypes = splitList(v)
 			return imageref.ValidatePkgTypes(o.Image.PkgTypes)
@@ -203,7 +209,23 @@ var settings = []setting{
 		set: func(o *Options, v string) error { return setBool(&o.Image.Insecure, v) }},
 	{flag: "docker-host", key: "image.docker-host", usage: "docker daemon address (default DOCKER_HOST or the local socket)",
 		set: func(o *Options, v string) error { o.Image.DockerHost = v; return nil }},
-	{flag: "cf-params", key: "iac.cf-params", usage: "CloudFormation parameter `FILE`s (repeatable)", path: true,
+	{flag: "policy-from", usage: "where repository policy (.tollgate.yaml, .gitleaksignore, .gitleaks.toml, .trivyignore, inline suppressions) comes from: auto (the target branch in a pull-request build, else the checkout), checkout, or a git `REF`", def: PolicyAuto,
+		set: func(o *Options, v string) error {
+			v = strings.TrimSpace(v)
+			if err := validPolicyFrom(v); err != nil {
+				return err
+			}
+			o.PolicyFrom = v
+			return nil
+		}},
+	{flag: "discover-registry", key: "image.discover-registries", usage: "registry `HOST` that discovered images may be pulled from (repeatable; default: " + strings.Join(DefaultDiscoverRegistries(), ", ") + ", and the hosts of --image)",
+		set: func(o *Options, v string) error {
+			for _, h := range splitList(v) {
+				o.Image.DiscoverRegistries = append(o.Image.DiscoverRegistries, strings.ToLower(h))
+			}
+			return nil
+		}},
+	{flag: "cf-params", repo: true, key: "iac.cf-params", usage: "CloudFormation parameter `FILE`s (repeatable)", path: true,
 		set: func(o *Options, v string) error { o.IaC.CFParams = append(o.IaC.CFParams, splitList(v)...); return nil }},
 }
 

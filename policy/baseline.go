@@ -3,9 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/tollgate/tollgate/scanners"
@@ -14,8 +12,8 @@ import (
 // fingerprintKey is report.FingerprintKey (policy does not import report).
 const fingerprintKey = "tollgate/v1"
 
-// maxBaseline bounds the baseline file read into memory.
-const maxBaseline = 512 << 20
+// MaxBaselineSize bounds the baseline file read into memory.
+const MaxBaselineSize = 512 << 20
 
 // driverEngines maps a run's tool name to its engine, for logs that predate
 // the "tollgate/engine" run property.
@@ -87,28 +85,6 @@ type sarifLog struct {
 			Properties          map[string]any    `json:"properties"`
 		} `json:"results"`
 	} `json:"runs"`
-}
-
-// LoadBaseline reads a previous Tollgate SARIF log.
-func LoadBaseline(path string) (*BaselineSet, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("baseline: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxBaseline+1))
-	if err != nil {
-		return nil, fmt.Errorf("baseline %s: %w", path, err)
-	}
-	if len(b) > maxBaseline {
-		return nil, fmt.Errorf("baseline %s: larger than %d bytes", path, maxBaseline)
-	}
-	set, err := ParseBaseline(b)
-	if err != nil {
-		return nil, fmt.Errorf("baseline %s: %w", path, err)
-	}
-	set.Source = path
-	return set, nil
 }
 
 // ParseBaseline reads a Tollgate SARIF log's results.

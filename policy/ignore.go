@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +23,12 @@ type IgnoreRule struct {
 	Image       string
 	Package     string
 	Reason      string
-	// Engine, when set, limits the entry to one engine's findings.
-	Engine string
+	// Engines, when set, limit the entry to these engines' findings.
+	Engines []string
+	// GitleaksFingerprint, when set, matches a secret by gitleaks' own key
+	// (FILE:RULE:LINE, or COMMIT:FILE:RULE:LINE in git modes), as a
+	// .gitleaksignore line does.
+	GitleaksFingerprint string
 	// Expires is the last day the entry suppresses (zero: never expires).
 	Expires time.Time
 	// Source names the entry, e.g. ".tollgate.yaml:12".
@@ -32,7 +37,7 @@ type IgnoreRule struct {
 
 // Validate checks that the rule matches something and says why.
 func (r IgnoreRule) Validate() error {
-	if r.ID == "" && r.Path == "" && r.Fingerprint == "" && r.Image == "" && r.Package == "" {
+	if r.ID == "" && r.Path == "" && r.Fingerprint == "" && r.Image == "" && r.Package == "" && r.GitleaksFingerprint == "" {
 		return fmt.Errorf("an ignore entry needs at least one of id, path, fingerprint, image, package")
 	}
 	if strings.TrimSpace(r.Reason) == "" {
@@ -57,7 +62,10 @@ func (r IgnoreRule) Expired(now time.Time) bool {
 
 // Matches reports whether the entry names the finding.
 func (r IgnoreRule) Matches(f *scanners.Finding) bool {
-	if r.Engine != "" && r.Engine != f.Scanner {
+	if len(r.Engines) > 0 && !slices.Contains(r.Engines, f.Scanner) {
+		return false
+	}
+	if r.GitleaksFingerprint != "" && !gitleaksMatch(r.GitleaksFingerprint, f) {
 		return false
 	}
 	if r.ID != "" && !anyGlob(r.ID, ids(f)) {
@@ -82,6 +90,19 @@ func (r IgnoreRule) Matches(f *scanners.Finding) bool {
 		return false
 	}
 	return true
+}
+
+// gitleaksMatch reports whether a .gitleaksignore key names the secret: its
+// own gitleaks fingerprint, or (in git modes) the same without the commit.
+func gitleaksMatch(key string, f *scanners.Finding) bool {
+	if f.Secret == nil || f.Secret.GitleaksFingerprint == "" {
+		return false
+	}
+	fp := f.Secret.GitleaksFingerprint
+	if key == fp {
+		return true
+	}
+	return f.Secret.Commit != "" && key == strings.TrimPrefix(fp, f.Secret.Commit+":")
 }
 
 // baseFingerprint strips the ":n" occurrence suffix.
@@ -110,25 +131,92 @@ func anyDoublestar(pattern string, values []string) bool {
 	return false
 }
 
-// ConfigIgnores suppresses the findings .tollgate.yaml's ignore entries name.
-type ConfigIgnores struct {
+// Ignores suppresses the findings that ignore entries name: .tollgate.yaml's
+// ignore list and the ignore files (.gitleaksignore, .trivyignore,
+// .trivyignore.yaml), all read from the policy source.
+type Ignores struct {
 	Rules []IgnoreRule
 	Now   time.Time
 	Log   *slog.Logger
 }
 
 // Name implements Step.
-func (ConfigIgnores) Name() string { return "ignore" }
+func (Ignores) Name() string { return "ignore" }
 
 // Process implements Step.
-func (c ConfigIgnores) Process(results []scanners.Result) error {
-	return applyIgnores(c.Log, results, c.Rules, c.Now)
+func (c Ignores) Process(results []scanners.Result) error {
+	applyIgnores(c.Log, results, c.Rules, c.Now, scanners.SuppressionAccepted, "")
+	for _, rule := range c.Rules {
+		if !rule.matchesAll() || rule.Expired(c.Now) {
+			continue
+		}
+		for ri := range results {
+			r := &results[ri]
+			n := 0
+			for fi := range r.Findings {
+				if rule.Matches(&r.Findings[fi]) {
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			msg := fmt.Sprintf("ignore entry %s matches every finding of the %s engine (%d here): it turns the engine off rather than accepting a finding; name what is accepted (an id, a path, a fingerprint)",
+				rule.Source, r.Scanner, n)
+			if c.Log != nil {
+				c.Log.Warn("ignore entry matches everything", "entry", rule.Source, "engine", r.Scanner, "matches", n)
+			}
+			r.Status.Config = append(r.Status.Config, scanners.Notification{Level: scanners.LevelWarning, Code: "ignore-everything", Message: msg})
+		}
+	}
+	return nil
 }
 
-// applyIgnores is shared by the configuration file and Trivy's ignore files:
-// live entries suppress; expired ones warn, once, on the run they would
-// have applied to (or the first run when they match nothing).
-func applyIgnores(log *slog.Logger, results []scanners.Result, rules []IgnoreRule, now time.Time) error {
+// matchesAll reports whether the entry names nothing in particular: each of
+// its patterns matches any value ("*", "**"), and no fingerprint is set.
+func (r IgnoreRule) matchesAll() bool {
+	if r.Fingerprint != "" || r.GitleaksFingerprint != "" {
+		return false
+	}
+	any := false
+	for _, v := range []string{r.ID, r.Path, r.Image, r.Package} {
+		switch v {
+		case "":
+		case "*", "**", "**/*", "*/**":
+			any = true
+		default:
+			return false
+		}
+	}
+	return any
+}
+
+// Proposed marks what a pull request's own policy would suppress, when
+// policy comes from the target branch: its .tollgate.yaml ignore entries and
+// its ignore files. The suppression is under review: shown in every report,
+// never applied, so the finding still counts.
+type Proposed struct {
+	Rules []IgnoreRule
+	// Target names where policy comes from, for the justification.
+	Target string
+	Now    time.Time
+	Log    *slog.Logger
+}
+
+// Name implements Step.
+func (Proposed) Name() string { return "proposed-ignore" }
+
+// Process implements Step.
+func (p Proposed) Process(results []scanners.Result) error {
+	applyIgnores(p.Log, results, p.Rules, p.Now, scanners.SuppressionUnderReview,
+		"; policy comes from "+p.Target+", so this pull request's change does not apply and the finding still counts")
+	return nil
+}
+
+// applyIgnores is shared by every ignore source: live entries suppress (or
+// propose, with status under review); expired ones warn, once, on the run
+// they would have applied to (or the first run when they match nothing).
+func applyIgnores(log *slog.Logger, results []scanners.Result, rules []IgnoreRule, now time.Time, status, note string) {
 	for _, rule := range rules {
 		expired := rule.Expired(now)
 		matched := -1
@@ -143,12 +231,17 @@ func applyIgnores(log *slog.Logger, results []scanners.Result, rules []IgnoreRul
 				if matched < 0 {
 					matched = ri
 				}
-				if !expired {
-					suppress(f, scanners.Suppression{Kind: "external", Justification: rule.Reason, Source: rule.Source})
+				if expired || (status == scanners.SuppressionUnderReview && f.Suppressed()) {
+					continue
 				}
+				just := rule.Reason
+				if status == scanners.SuppressionUnderReview {
+					just = fmt.Sprintf("%s would ignore this (%s)%s", rule.Source, rule.Reason, note)
+				}
+				suppress(f, scanners.Suppression{Kind: "external", Justification: just, Source: rule.Source, Status: status})
 			}
 		}
-		if !expired {
+		if !expired || status == scanners.SuppressionUnderReview {
 			continue
 		}
 		msg := fmt.Sprintf("ignore entry at %s expired on %s and no longer suppresses anything (%d finding(s) match it)",
@@ -164,7 +257,6 @@ func applyIgnores(log *slog.Logger, results []scanners.Result, rules []IgnoreRul
 				Level: scanners.LevelWarning, Code: "ignore-expired", Message: msg})
 		}
 	}
-	return nil
 }
 
 // ParseExpires reads an expiry date: 2006-01-02 or RFC 3339.

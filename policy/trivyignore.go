@@ -6,85 +6,92 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/aquasecurity/trivy/pkg/purl"
+
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
 )
 
-// Trivy's ignore files, read from the scan root as `trivy` reads them from
-// its working directory.
+// Ignore files, read from the policy source (the checkout, or in a
+// pull-request build the target branch).
 const (
+	GitleaksIgnoreFile  = ".gitleaksignore"
 	TrivyIgnoreFile     = ".trivyignore"
 	TrivyIgnoreYAMLFile = ".trivyignore.yaml"
 )
 
-// TrivyIgnores suppresses what .trivyignore and .trivyignore.yaml name.
-type TrivyIgnores struct {
-	Root string
-	Now  time.Time
-	Log  *slog.Logger
-}
+// trivyEngines are the engines Trivy's ignore files apply to, as in Trivy:
+// misconfigurations and vulnerabilities. Secrets have their own files.
+func trivyEngines() []string { return []string{scanners.EngineIaC, scanners.EngineImage} }
 
-// Name implements Step.
-func (TrivyIgnores) Name() string { return "trivyignore" }
+// maxIgnoreFile bounds each ignore file.
+const maxIgnoreFile = 4 << 20
 
-// Process implements Step.
-func (t TrivyIgnores) Process(results []scanners.Result) error {
+// LoadIgnoreFiles reads .gitleaksignore, .trivyignore and .trivyignore.yaml
+// from files. A file that is missing is no error; one that is refused or
+// does not parse is reported (naming the file) and its valid lines still
+// apply.
+func LoadIgnoreFiles(files checkout.Files) ([]IgnoreRule, error) {
 	var rules []IgnoreRule
 	var errs []error
-	if b, err := readRootFile(t.Root, TrivyIgnoreFile); err != nil {
-		errs = append(errs, err)
-	} else if b != nil {
-		r, err := ParseTrivyIgnore(b, TrivyIgnoreFile)
+	for _, f := range []struct {
+		name  string
+		parse func([]byte, string) ([]IgnoreRule, error)
+	}{
+		{GitleaksIgnoreFile, ParseGitleaksIgnore},
+		{TrivyIgnoreFile, ParseTrivyIgnore},
+		{TrivyIgnoreYAMLFile, ParseTrivyIgnoreYAML},
+	} {
+		b, err := files.ReadFile(f.name, maxIgnoreFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s (from %s) was not read: %w", f.name, files.Origin(), err))
+			continue
+		}
+		r, err := f.parse(b, f.name)
 		errs = append(errs, err)
 		rules = append(rules, r...)
 	}
-	if b, err := readRootFile(t.Root, TrivyIgnoreYAMLFile); err != nil {
-		errs = append(errs, err)
-	} else if b != nil {
-		r, err := ParseTrivyIgnoreYAML(b, TrivyIgnoreYAMLFile)
-		errs = append(errs, err)
-		rules = append(rules, r...)
-	}
-	if err := applyIgnores(t.Log, results, rules, t.Now); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return rules, errors.Join(errs...)
 }
 
-// readRootFile reads a small configuration file at the root, never through
-// a symlink; nil without error when it does not exist.
-func readRootFile(root, name string) ([]byte, error) {
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return nil, err
+// ParseGitleaksIgnore reads .gitleaksignore: one gitleaks fingerprint a
+// line (FILE:RULE:LINE or COMMIT:FILE:RULE:LINE), '#' comments.
+func ParseGitleaksIgnore(b []byte, name string) ([]IgnoreRule, error) {
+	var rules []IgnoreRule
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.Split(line, ":")
+		switch len(parts) {
+		case 3:
+			parts[0] = strings.ReplaceAll(parts[0], `\`, "/")
+		case 4:
+			parts[1] = strings.ReplaceAll(parts[1], `\`, "/")
+		default:
+			continue
+		}
+		rules = append(rules, IgnoreRule{GitleaksFingerprint: strings.Join(parts, ":"), Engines: []string{scanners.EngineSecrets},
+			Reason: "listed in " + name, Source: fmt.Sprintf("%s:%d", name, n)})
 	}
-	defer r.Close()
-	fi, err := r.Lstat(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	if err := sc.Err(); err != nil {
+		return rules, fmt.Errorf("%s: %w", name, err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
-	}
-	if fi.Size() > 1<<20 {
-		return nil, fmt.Errorf("%s: larger than 1 MiB", name)
-	}
-	b, err := r.ReadFile(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return b, nil
+	return rules, nil
 }
 
 // ParseTrivyIgnore reads the text format: one ID a line, an optional
@@ -104,7 +111,7 @@ func ParseTrivyIgnore(b []byte, name string) ([]IgnoreRule, error) {
 		if len(fields) == 0 {
 			continue
 		}
-		r := IgnoreRule{ID: fields[0], Reason: "listed in " + name, Source: fmt.Sprintf("%s:%d", name, n)}
+		r := IgnoreRule{ID: fields[0], Engines: trivyEngines(), Reason: "listed in " + name, Source: fmt.Sprintf("%s:%d", name, n)}
 		for _, f := range fields[1:] {
 			if v, ok := strings.CutPrefix(f, "exp:"); ok {
 				t, err := ParseExpires(v)
@@ -128,8 +135,10 @@ type trivyIgnoreEntry struct {
 	ExpiredAt string   `yaml:"expired_at"`
 }
 
-// ParseTrivyIgnoreYAML reads .trivyignore.yaml: vulnerabilities,
-// misconfigurations and secrets sections (licenses do not apply here).
+// ParseTrivyIgnoreYAML reads .trivyignore.yaml: its vulnerabilities and
+// misconfigurations sections. Its secrets section is for Trivy's own secret
+// scanner, which Tollgate does not use: it is reported, not applied
+// (.gitleaksignore and .tollgate.yaml suppress secrets).
 func ParseTrivyIgnoreYAML(b []byte, name string) ([]IgnoreRule, error) {
 	var doc struct {
 		Vulnerabilities   []yaml.Node `yaml:"vulnerabilities"`
@@ -142,10 +151,12 @@ func ParseTrivyIgnoreYAML(b []byte, name string) ([]IgnoreRule, error) {
 	}
 	var rules []IgnoreRule
 	var errs []error
+	if len(doc.Secrets) > 0 {
+		errs = append(errs, fmt.Errorf("%s:%d: the secrets section applies to Trivy's secret scanner, not to Tollgate's (gitleaks): not applied; use .gitleaksignore or an ignore entry in .tollgate.yaml", name, doc.Secrets[0].Line))
+	}
 	for engine, nodes := range map[string][]yaml.Node{
-		scanners.EngineImage:   doc.Vulnerabilities,
-		scanners.EngineIaC:     doc.Misconfigurations,
-		scanners.EngineSecrets: doc.Secrets,
+		scanners.EngineImage: doc.Vulnerabilities,
+		scanners.EngineIaC:   doc.Misconfigurations,
 	} {
 		for _, n := range nodes {
 			var e trivyIgnoreEntry
@@ -157,7 +168,7 @@ func ParseTrivyIgnoreYAML(b []byte, name string) ([]IgnoreRule, error) {
 				errs = append(errs, fmt.Errorf("%s:%d: entry without an id", name, n.Line))
 				continue
 			}
-			base := IgnoreRule{ID: e.ID, Reason: e.Statement, Source: fmt.Sprintf("%s:%d", name, n.Line), Engine: engine}
+			base := IgnoreRule{ID: e.ID, Reason: e.Statement, Source: fmt.Sprintf("%s:%d", name, n.Line), Engines: []string{engine}}
 			if base.Reason == "" {
 				base.Reason = "listed in " + name
 			}
@@ -190,9 +201,17 @@ func ParseTrivyIgnoreYAML(b []byte, name string) ([]IgnoreRule, error) {
 	return rules, errors.Join(errs...)
 }
 
-// purlName is the package name of a package URL (pkg:type/ns/name@version).
-func purlName(purl string) string {
-	p := strings.TrimPrefix(purl, "pkg:")
+// purlName is the package name Trivy gives the package a package URL names
+// (pkg:npm/%40babel/core@7 is "@babel/core", pkg:maven/org.x/y@1 is
+// "org.x:y"), by Trivy's own conversion; the URL's last segment when Trivy
+// cannot read it.
+func purlName(s string) string {
+	if p, err := purl.FromString(s); err == nil {
+		if pkg := p.Package(); pkg != nil && pkg.Name != "" {
+			return pkg.Name
+		}
+	}
+	p := strings.TrimPrefix(s, "pkg:")
 	if i := strings.IndexAny(p, "@?#"); i >= 0 {
 		p = p[:i]
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/tollgate/tollgate/scanners"
 )
 
 // The Azure Pipelines agent executes a logging command ("##vso[...]") found
@@ -57,8 +59,9 @@ func writeSafe(b *strings.Builder, s string, keepNewlines bool, last *byte) {
 	}
 }
 
-// SafeWriter escapes everything written through it, keeping line breaks. It
-// guards log output (ours and the engines') the way SafeText guards a value.
+// SafeWriter escapes everything written through it, keeping line breaks,
+// and removes credentials from URLs (scanners.RedactURLs). It guards log
+// output (ours and the engines') the way SafeText guards a value.
 type SafeWriter struct {
 	mu   sync.Mutex
 	w    io.Writer
@@ -73,7 +76,8 @@ func (s *SafeWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
-	writeSafe(&b, string(p), true, &s.last)
+	// Log lines (ours, Trivy's, gitleaks') may carry URLs with tokens.
+	writeSafe(&b, scanners.RedactURLs(string(p)), true, &s.last)
 	if _, err := io.WriteString(s.w, b.String()); err != nil {
 		return 0, err
 	}

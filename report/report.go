@@ -30,6 +30,30 @@ type Scan struct {
 	Started, Finished time.Time
 	// VersionControl describes the scanned revision, when known.
 	VersionControl *VersionControl
+	// Policy says where repository policy came from, and what a pull
+	// request changes in it (shown, not applied).
+	Policy PolicyReport
+	// Warnings are configuration problems of the whole scan (refused keys of
+	// the checkout's .tollgate.yaml, a pull request's policy changes): every
+	// SARIF run carries them as toolConfigurationNotifications; the console,
+	// the summary and the task show them once.
+	Warnings []scanners.Notification
+}
+
+// PolicyReport is where a scan's repository policy came from.
+type PolicyReport struct {
+	// Origin names it: "the checkout", "the target branch main (...)", or
+	// the built-in defaults.
+	Origin string
+	// PullRequest is set when the policy is not the checkout's own.
+	PullRequest bool
+	// Changes are the policy files the pull request changes.
+	Changes []PolicyChange
+}
+
+// PolicyChange is one policy file a pull request changes.
+type PolicyChange struct {
+	Path, Change string
 }
 
 // VersionControl is the repository and revision that was scanned.

@@ -139,12 +139,15 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	for _, n := range r.Status.Notifications {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, notification(n))
 	}
-	for _, n := range r.Status.Config {
+	for _, n := range append(slices.Clone(s.Warnings), r.Status.Config...) {
 		inv.ToolConfigurationNotifications = append(inv.ToolConfigurationNotifications, notification(n))
 	}
 	run.Invocations = []*sarif.Invocation{inv}
 
 	props := sarif.Properties{"tollgate/engine": r.Scanner, "tollgate/state": r.Status.State.String()}
+	if s.Policy.Origin != "" {
+		props["tollgate/policySource"] = s.Policy.Origin
+	}
 	for k, v := range s.RunProperties {
 		props[k] = v
 	}
@@ -247,9 +250,13 @@ func result(f *scanners.Finding) *sarif.Result {
 	res.Properties = props
 
 	for _, s := range f.Suppressions {
+		status := "accepted"
+		if s.Status == scanners.SuppressionUnderReview {
+			status = "underReview"
+		}
 		res.Suppressions = append(res.Suppressions, &sarif.Suppression{
 			Kind:          s.Kind,
-			Status:        ptr("accepted"),
+			Status:        ptr(status),
 			Justification: ptr(s.Justification),
 			PropertyBag:   sarif.PropertyBag{Properties: sarif.Properties{"source": s.Source}},
 		})

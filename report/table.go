@@ -71,6 +71,9 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 		}
 		fmt.Fprintln(w)
 	}
+	for _, n := range s.Warnings {
+		fmt.Fprintf(w, "config   %-7s %s\n", n.Level, oneLine(n.Message))
+	}
 	for _, r := range s.Results {
 		fmt.Fprintf(w, "%-8s %s, %d finding(s)", r.Scanner, r.Status.State, len(r.Findings))
 		if n := len(r.Status.Notifications); n > 0 {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
 	"github.com/tollgate/tollgate/scanners/gitrepo"
 	"github.com/tollgate/tollgate/scanners/iac"
 	"github.com/tollgate/tollgate/scanners/images"
@@ -36,20 +38,19 @@ func (o *Outcome) ExitCode() int { return o.Verdict.ExitCode() }
 // at all (the root cannot be read); everything else is in the Outcome.
 func Run(ctx context.Context, log *slog.Logger, opts config.Options, version string, getenv func(string) string) (*Outcome, error) {
 	started := time.Now()
-	var base *policy.BaselineSet
-	if opts.Baseline != "" {
-		b, err := policy.LoadBaseline(opts.Baseline)
-		if err != nil {
-			return nil, &config.UsageError{Err: err}
-		}
-		base = b
+	for _, w := range opts.Warnings {
+		log.Warn("configuration", "warning", w.Message)
+	}
+	base, err := loadBaseline(ctx, opts)
+	if err != nil {
+		return nil, &config.UsageError{Err: err}
 	}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	engines := Engines(opts, log)
+	engines := Engines(ctx, opts, log)
 	target, err := scanners.Walk(ctx, opts.Path, scanners.WalkOptions{
 		MaxFileSize: opts.MaxFileSize,
 		MaxDepth:    opts.MaxDepth,
@@ -89,14 +90,30 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		results = scanners.Run(ctx, log, target, engines, limits)
 	}
 
-	steps := []policy.Step{policy.ConfigIgnores{Rules: opts.Ignore, Now: started, Log: log}}
+	warnings := slices.Clone(opts.Warnings)
 	if target != nil {
-		steps = append(steps, policy.TrivyIgnores{Root: target.Root, Now: started, Log: log})
+		if len(target.Files) == 0 && target.Excluded > 0 {
+			w := scanners.Notification{Level: scanners.LevelWarning, Code: "excluded-everything",
+				Message: fmt.Sprintf("the excludes leave nothing to scan (%d files and folders excluded): this run could not find anything", target.Excluded)}
+			log.Warn(w.Message)
+			warnings = append(warnings, w)
+		}
+		steps, err := policySteps(ctx, log, opts, target, started)
+		if err != nil {
+			log.Warn("repository policy", "error", err)
+			warnings = append(warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "policy-files", Message: err.Error()})
+		}
+		if base != nil {
+			steps = append(steps, policy.Baseline{Set: base})
+		}
+		policy.Apply(log, results, steps...)
 	}
-	if base != nil {
-		steps = append(steps, policy.Baseline{Set: base})
+	for i := range results {
+		results[i].RedactNotifications()
 	}
-	policy.Apply(log, results, steps...)
+	for i := range warnings {
+		warnings[i].Message = scanners.RedactURLs(warnings[i].Message)
+	}
 
 	gate := opts.Gate
 	verdict := gate.Decide(results)
@@ -114,24 +131,29 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		RunProperties: map[string]any{
 			"tollgate/version": version,
 		},
+		Policy:   policyReport(ctx, opts),
+		Warnings: warnings,
 	}}
 	return out, nil
 }
 
 // Engines builds the enabled engines, in report order.
-func Engines(opts config.Options, log *slog.Logger) []scanners.Scanner {
+func Engines(ctx context.Context, opts config.Options, log *slog.Logger) []scanners.Scanner {
 	var out []scanners.Scanner
 	if opts.Enabled(scanners.EngineSecrets) {
 		e := secrets.New(secrets.Options{
-			ConfigPath:      opts.Secrets.Config,
-			Severity:        opts.Secrets.Severity,
-			RuleSeverity:    opts.Secrets.RuleSeverity,
-			MaxArchiveDepth: opts.Secrets.MaxArchiveDepth,
-			Mode:            opts.Secrets.Mode,
-			Since:           opts.Secrets.Since,
-			SinceFrom:       opts.Secrets.SinceFrom,
-			NoExtraRules:    opts.Secrets.NoExtraRules,
-			Exclude:         config.Matcher(opts.Exclude, opts.Secrets.Exclude),
+			ConfigPath:           opts.Secrets.Config,
+			RepoConfig:           opts.Secrets.RepoConfig,
+			Policy:               policyFiles(ctx, opts),
+			ReviewCheckoutConfig: opts.Policy.PullRequest && changed(opts.Policy, opts.Secrets.RepoConfig, config.GitleaksConfigFile),
+			Severity:             opts.Secrets.Severity,
+			RuleSeverity:         opts.Secrets.RuleSeverity,
+			MaxArchiveDepth:      opts.Secrets.MaxArchiveDepth,
+			Mode:                 opts.Secrets.Mode,
+			Since:                opts.Secrets.Since,
+			SinceFrom:            opts.Secrets.SinceFrom,
+			NoExtraRules:         opts.Secrets.NoExtraRules,
+			Exclude:              config.Matcher(opts.Exclude, opts.Secrets.Exclude),
 		}, log)
 		out = append(out, scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude)))
 	}
@@ -157,18 +179,20 @@ func Engines(opts config.Options, log *slog.Logger) []scanners.Scanner {
 func ImageOptions(opts config.Options) images.Options {
 	o := opts.Image
 	return images.Options{
-		Images:         o.Images,
-		Discover:       o.Discover,
-		CacheDir:       o.CacheDir,
-		DBRepositories: o.DBRepositories,
-		Offline:        o.Offline,
-		SkipDBUpdate:   o.SkipDBUpdate,
-		IgnoreUnfixed:  o.IgnoreUnfixed,
-		PkgTypes:       o.PkgTypes,
-		Username:       o.Username,
-		Password:       o.Password,
-		Insecure:       o.Insecure,
-		DockerHost:     o.DockerHost,
+		Images:             o.Images,
+		RepoImages:         o.RepoImages,
+		DiscoverRegistries: discoverRegistries(o),
+		Discover:           o.Discover,
+		CacheDir:           o.CacheDir,
+		DBRepositories:     o.DBRepositories,
+		Offline:            o.Offline,
+		SkipDBUpdate:       o.SkipDBUpdate,
+		IgnoreUnfixed:      o.IgnoreUnfixed,
+		PkgTypes:           o.PkgTypes,
+		Username:           o.Username,
+		Password:           o.Password,
+		Insecure:           o.Insecure,
+		DockerHost:         o.DockerHost,
 	}
 }
 
@@ -269,4 +293,166 @@ func versionControl(ctx context.Context, root string, getenv func(string) string
 			Branch: strings.TrimPrefix(getenv("BUILD_SOURCEBRANCH"), "refs/heads/")}
 	}
 	return nil
+}
+
+// policyFiles is where the engines read repository policy files: nil for
+// the checkout (each engine's confined reader of the walked root), else the
+// target branch's tree or nothing.
+func policyFiles(ctx context.Context, opts config.Options) checkout.Files {
+	p := opts.Policy
+	switch {
+	case p.Defaults:
+		return checkout.None{Why: p.Why}
+	case p.Commit != "":
+		return (&gitrepo.Repo{Dir: rootDir(opts.Path)}).Tree(ctx, p.Commit, p.Name)
+	}
+	return nil
+}
+
+func rootDir(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		return resolved
+	}
+	return abs
+}
+
+// changed reports whether the pull request changes one of the files (the
+// first non-empty name counts).
+func changed(p config.PolicySource, names ...string) bool {
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		for _, c := range p.Changed {
+			if c.Path == n {
+				return true
+			}
+		}
+		return p.Defaults
+	}
+	return false
+}
+
+func discoverRegistries(o config.ImageOptions) []string {
+	if len(o.DiscoverRegistries) > 0 {
+		return o.DiscoverRegistries
+	}
+	return config.DefaultDiscoverRegistries()
+}
+
+// policySteps are the policy processors of a scan, in order: inline
+// comments, ignore entries and ignore files from the policy source, and in
+// a pull-request build what the pull request's own policy would add (under
+// review, never applied).
+func policySteps(ctx context.Context, log *slog.Logger, opts config.Options, target *scanners.Target, now time.Time) ([]policy.Step, error) {
+	files := policyFiles(ctx, opts)
+	if files == nil {
+		files = target.Checkout()
+	}
+	p := opts.Policy
+	inline := policy.Inline{Review: p.PullRequest, Target: files.Origin()}
+	var errs []error
+	if p.PullRequest && p.Commit != "" {
+		added, err := addedLines(ctx, target.Root, p.Commit)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("the lines this pull request adds could not be listed, so every inline suppression is under review: %w", err))
+		} else {
+			inline.Added = added.Has
+		}
+	}
+	rules, err := policy.LoadIgnoreFiles(files)
+	errs = append(errs, err)
+	steps := []policy.Step{inline, policy.Ignores{Rules: append(slices.Clone(opts.Ignore), rules...), Now: now, Log: log}}
+	if p.PullRequest {
+		proposed := slices.Clone(opts.ProposedIgnores)
+		if own, err := policy.LoadIgnoreFiles(target.Checkout()); err == nil {
+			for _, r := range own {
+				r.Source = "the pull request's " + r.Source
+				proposed = append(proposed, r)
+			}
+		}
+		steps = append(steps, policy.Proposed{Rules: proposed, Target: files.Origin(), Now: now, Log: log})
+	}
+	return steps, errors.Join(errs...)
+}
+
+// addedLines lists the lines the checkout adds against the target commit:
+// from their merge base when the clone has it (exactly the pull request's
+// changes), else from the target itself.
+func addedLines(ctx context.Context, root, target string) (gitrepo.Added, error) {
+	repo, err := gitrepo.Open(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	base := target
+	if head, err := repo.Head(ctx); err == nil {
+		if mb := repo.MergeBase(ctx, target, head); mb != "" {
+			base = mb
+		}
+	}
+	return repo.AddedLines(ctx, base, "")
+}
+
+// loadBaseline reads the baseline: the pipeline author's file (through the
+// checkout's confined reader when it lies in the checkout), or the one the
+// repository's .tollgate.yaml names, from the policy source.
+func loadBaseline(ctx context.Context, opts config.Options) (*policy.BaselineSet, error) {
+	var (
+		b    []byte
+		err  error
+		name string
+	)
+	switch {
+	case opts.Baseline != "":
+		name = opts.Baseline
+		root, rerr := checkout.Open(opts.Path)
+		if rerr != nil {
+			return nil, rerr
+		}
+		defer root.Close()
+		abs, _ := filepath.Abs(opts.Baseline)
+		if rel, rerr := root.Rel(abs, ""); rerr == nil {
+			b, err = root.ReadFile(rel, policy.MaxBaselineSize)
+		} else {
+			b, err = checkout.ReadTrusted(opts.Baseline, policy.MaxBaselineSize)
+		}
+	case opts.RepoBaseline != "":
+		name = opts.RepoBaseline
+		files := policyFiles(ctx, opts)
+		if files == nil {
+			root, rerr := checkout.Open(opts.Path)
+			if rerr != nil {
+				return nil, rerr
+			}
+			defer root.Close()
+			files = root
+		}
+		b, err = files.ReadFile(opts.RepoBaseline, policy.MaxBaselineSize)
+		name += " (from " + files.Origin() + ")"
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("baseline %s: %w", name, err)
+	}
+	set, err := policy.ParseBaseline(b)
+	if err != nil {
+		return nil, fmt.Errorf("baseline %s: %w", name, err)
+	}
+	set.Source = name
+	return set, nil
+}
+func policyReport(ctx context.Context, opts config.Options) report.PolicyReport {
+	pr := report.PolicyReport{Origin: "the checkout", PullRequest: opts.Policy.PullRequest}
+	if files := policyFiles(ctx, opts); files != nil {
+		pr.Origin = files.Origin()
+	}
+	for _, c := range opts.Policy.Changed {
+		pr.Changes = append(pr.Changes, report.PolicyChange{Path: c.Path, Change: c.Change})
+	}
+	return pr
 }

@@ -108,8 +108,26 @@ type Finding struct {
 	BaselineState string `json:"baselineState,omitempty"`
 }
 
-// Suppressed reports whether any suppression applies.
-func (f *Finding) Suppressed() bool { return len(f.Suppressions) > 0 }
+// Suppressed reports whether an accepted suppression applies; one under
+// review (a pull request's own policy change) does not suppress.
+func (f *Finding) Suppressed() bool {
+	for _, s := range f.Suppressions {
+		if s.Status == SuppressionAccepted {
+			return true
+		}
+	}
+	return false
+}
+
+// UnderReview reports whether a suppression is proposed, not applied.
+func (f *Finding) UnderReview() bool {
+	for _, s := range f.Suppressions {
+		if s.Status == SuppressionUnderReview {
+			return true
+		}
+	}
+	return false
+}
 
 // SecretDetail describes a secret without ever holding its value.
 type SecretDetail struct {
@@ -118,7 +136,8 @@ type SecretDetail struct {
 	Entropy  float32 `json:"entropy,omitempty"`
 	// Commit is set in git modes.
 	Commit string `json:"commit,omitempty"`
-	// InlineAllowed is true when the line carries a gitleaks:allow comment.
+	// InlineAllowed is true when the line carries a gitleaks:allow comment;
+	// policy decides whether it suppresses.
 	InlineAllowed bool `json:"-"`
 	// GitleaksFingerprint is gitleaks' own "file:rule:line" key, as used by .gitleaksignore.
 	GitleaksFingerprint string `json:"gitleaksFingerprint"`
@@ -132,8 +151,11 @@ type MisconfigDetail struct {
 	Service    string   `json:"service,omitempty"`
 	Resolution string   `json:"resolution,omitempty"`
 	Aliases    []string `json:"aliases,omitempty"`
-	// InlineIgnored is set when a trivy:ignore comment covers the finding.
+	// InlineIgnored is set when a trivy:ignore comment covers the finding;
+	// policy decides whether it suppresses.
 	InlineIgnored bool `json:"-"`
+	// InlineIgnoreLine is the line of that comment (0: not found).
+	InlineIgnoreLine int `json:"-"`
 }
 
 // VulnDetail carries a package vulnerability found in an image.
@@ -148,11 +170,24 @@ type VulnDetail struct {
 	PkgPath          string  `json:"pkgPath,omitempty"`
 }
 
+// Suppression statuses, as SARIF names them.
+const (
+	// SuppressionAccepted suppresses: the finding does not count. It is the
+	// zero value.
+	SuppressionAccepted = ""
+	// SuppressionUnderReview is a suppression a pull request proposes (its
+	// own ignore entry, ignore file, gitleaks allowlist or inline comment)
+	// while policy comes from the target branch: shown, not applied.
+	SuppressionUnderReview = "underReview"
+)
+
 // Suppression records why a finding does not count.
 type Suppression struct {
 	// Kind is "inSource" for comments in the scanned file, "external" for ignore files.
 	Kind          string `json:"kind"`
 	Justification string `json:"justification"`
+	// Status is SuppressionAccepted or SuppressionUnderReview.
+	Status string `json:"status,omitempty"`
 	// Source names the entry that suppressed it, e.g. ".tollgate.yaml:12".
 	Source string `json:"source,omitempty"`
 }

@@ -176,3 +176,15 @@ func lessFinding(a, b *Finding) bool {
 		return a.Fingerprint < b.Fingerprint
 	}
 }
+
+// RedactNotifications removes credentials from every URL in the result's
+// notifications (module sources, registry errors, remote URLs): userinfo,
+// query strings and fragments. Scan runs it once on every result, so no
+// report shows them.
+func (r *Result) RedactNotifications() {
+	for _, list := range [][]Notification{r.Status.Notifications, r.Status.Config} {
+		for i := range list {
+			list[i].Message = RedactURLs(list[i].Message)
+		}
+	}
+}

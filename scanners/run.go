@@ -186,7 +186,14 @@ func (x excluding) Scan(ctx context.Context, t *Target) (Result, error) {
 			sub.Files = append(sub.Files, f)
 		}
 	}
-	return x.Scanner.Scan(ctx, &sub)
+	res, err := x.Scanner.Scan(ctx, &sub)
+	if len(t.Files) > 0 && len(sub.Files) == 0 {
+		// Fail loud: an exclude that leaves an engine nothing to read is a
+		// scan that cannot find anything.
+		res.Status.Config = append(res.Status.Config, Notification{Level: LevelWarning, Code: "excluded-everything",
+			Message: fmt.Sprintf("the %s engine's excludes leave none of the %d files to scan: it could not find anything", x.Name(), len(t.Files))})
+	}
+	return res, err
 }
 
 func underExcludedDir(p string, exclude func(string, bool) bool) bool {

@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/tollgate/tollgate/scanners/checkout"
 )
 
 // Walk limits. A pull request is attacker-controlled input: every limit
@@ -43,8 +44,10 @@ type Target struct {
 	// Files are the regular files, in lexical path order.
 	Files   []File
 	Skipped []Skipped
+	// Excluded counts the files and directories --exclude left out.
+	Excluded int
 
-	root *os.Root
+	root *checkout.Root
 }
 
 // WalkOptions bound the walk.
@@ -75,14 +78,12 @@ func Walk(ctx context.Context, root string, opt WalkOptions) (*Target, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("scan root %s: not a directory", root)
 	}
-	// The root itself may be a symlink (e.g. /tmp on macOS); resolve it once.
-	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = resolved
-	}
-	r, err := os.OpenRoot(abs)
+	// The root itself may be a symlink (e.g. /tmp on macOS); resolved once.
+	r, err := checkout.Open(abs)
 	if err != nil {
-		return nil, fmt.Errorf("scan root: %w", err)
+		return nil, err
 	}
+	abs = r.Dir()
 	t := &Target{Root: abs, root: r}
 
 	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, walkErr error) error {
@@ -115,6 +116,7 @@ func Walk(ctx context.Context, root string, opt WalkOptions) (*Target, error) {
 				return filepath.SkipDir
 			}
 			if opt.Exclude != nil && opt.Exclude(rel, true) {
+				t.Excluded++
 				return filepath.SkipDir
 			}
 			if depth := strings.Count(rel, "/") + 1; depth > opt.MaxDepth {
@@ -134,6 +136,7 @@ func Walk(ctx context.Context, root string, opt WalkOptions) (*Target, error) {
 			return nil
 		}
 		if opt.Exclude != nil && opt.Exclude(rel, false) {
+			t.Excluded++
 			return nil
 		}
 		fi, err := d.Info()
@@ -157,24 +160,13 @@ func Walk(ctx context.Context, root string, opt WalkOptions) (*Target, error) {
 	return t, nil
 }
 
-// Open opens a file of the target for reading. It never leaves the root,
-// never follows a symlink and never blocks on a FIFO swapped in after the walk.
-func (t *Target) Open(rel string) (*os.File, error) {
-	f, err := t.root.OpenFile(filepath.FromSlash(rel), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		_ = f.Close()
-		return nil, fmt.Errorf("%s: not a regular file", rel)
-	}
-	return f, nil
-}
+// Open opens a file of the target for reading through the checkout's one
+// confined reader: it never leaves the root, never follows a symlink and
+// never blocks on a FIFO swapped in after the walk.
+func (t *Target) Open(rel string) (*os.File, error) { return t.root.Open(rel) }
+
+// Checkout is the confined reader of the scan root.
+func (t *Target) Checkout() *checkout.Root { return t.root }
 
 // FS returns the root as an fs.FS confined to it.
 func (t *Target) FS() fs.FS { return t.root.FS() }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
 )
@@ -27,7 +28,7 @@ func WriteSummary(w io.Writer, out *scan.Outcome, sarifName string, st Settings)
 		status = "❌ Failed"
 	}
 	fmt.Fprintf(w, "## Tollgate security gate: %s\n\n", status)
-	fmt.Fprintf(w, "%d finding(s), %d at or above the threshold (`%s`)", v.Total, v.Failing, mdCell(v.Thresholds))
+	fmt.Fprintf(w, "%d finding(s), %d at or above the threshold (`%s`)", v.Total, v.Failing, report.Markdown(v.Thresholds))
 	if v.NewOnly {
 		fmt.Fprintf(w, "; only new findings count")
 	}
@@ -70,14 +71,17 @@ func WriteSummary(w io.Writer, out *scan.Outcome, sarifName string, st Settings)
 			if f.Location.Image != "" {
 				loc = strings.TrimSpace(f.Location.Image + " " + loc)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", f.Severity, f.Scanner, mdCell(f.RuleID), mdCell(loc), mdCell(f.Title))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", f.Severity, f.Scanner, report.Markdown(f.RuleID), report.Markdown(loc), report.Markdown(f.Title))
 		}
 	}
 	var notes []string
+	for _, n := range out.Warnings {
+		notes = append(notes, fmt.Sprintf("- **%s** (configuration): %s", n.Level, report.Markdown(n.Message)))
+	}
 	for _, r := range out.Results {
 		for _, n := range append(r.Status.Notifications, r.Status.Config...) {
 			if n.Level != scanners.LevelNote {
-				notes = append(notes, fmt.Sprintf("- **%s** (%s): %s", n.Level, r.Scanner, mdCell(n.Message)))
+				notes = append(notes, fmt.Sprintf("- **%s** (%s): %s", n.Level, r.Scanner, report.Markdown(n.Message)))
 			}
 		}
 	}
@@ -91,19 +95,53 @@ func WriteSummary(w io.Writer, out *scan.Outcome, sarifName string, st Settings)
 			fmt.Fprintln(w, n)
 		}
 	}
-	where := "the SARIF log `" + mdCell(sarifName) + "`"
+	writePolicyChanges(w, out)
+	where := "the SARIF log `" + report.Markdown(sarifName) + "`"
 	if st.Publish {
-		where += " in the `" + mdCell(st.ArtifactName) + "` artifact"
+		where += " in the `" + report.Markdown(st.ArtifactName) + "` artifact"
 	}
 	_, err := fmt.Fprintf(w, "\nFull results: %s.\n", where)
 	return err
 }
 
-// mdCell keeps untrusted text (file names, messages) from breaking out of a
-// table cell or injecting markup.
-func mdCell(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "`", "'", "[", `\[`, "]", `\]`, "#", `\#`, "*", `\*`, "_", `\_`).Replace(s)
+// writePolicyChanges lists, in a pull-request build whose policy comes from
+// the target branch, the policy files the pull request changes and the
+// findings its own policy would hide (they still count).
+func writePolicyChanges(w io.Writer, out *scan.Outcome) {
+	p := out.Policy
+	var review []*scanners.Finding
+	for ri := range out.Results {
+		for fi := range out.Results[ri].Findings {
+			if f := &out.Results[ri].Findings[fi]; f.UnderReview() && !f.Suppressed() {
+				review = append(review, f)
+			}
+		}
+	}
+	if !p.PullRequest || (len(p.Changes) == 0 && len(review) == 0) {
+		return
+	}
+	fmt.Fprintf(w, "\n### Policy changes in this pull request\n\nPolicy comes from %s: what this pull request changes in it is shown here, not applied.\n\n", report.Markdown(p.Origin))
+	for _, c := range p.Changes {
+		fmt.Fprintf(w, "- %s (%s)\n", report.Markdown(c.Path), report.Markdown(c.Change))
+	}
+	if len(review) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%d finding(s) the pull request's own policy would hide, still counted:\n\n| Severity | Rule | Location | Would be hidden by |\n|---|---|---|---|\n", len(review))
+	for i, f := range review {
+		if i == topFindings {
+			fmt.Fprintf(w, "\n... and %d more, in the SARIF log (suppressions with status underReview).\n", len(review)-topFindings)
+			break
+		}
+		by := ""
+		for _, sp := range f.Suppressions {
+			if sp.Status == scanners.SuppressionUnderReview {
+				by = sp.Source
+				break
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", f.Severity, report.Markdown(f.RuleID), report.Markdown(fmt.Sprintf("%s:%d", f.Location.Path, f.Location.StartLine)), report.Markdown(by))
+	}
 }
 
 type junitSuites struct {
@@ -155,7 +193,7 @@ func WriteJUnit(w io.Writer, out *scan.Outcome) error {
 			c := junitCase{Name: fmt.Sprintf("%s %s:%d", f.RuleID, loc, f.Location.StartLine), Classname: "tollgate." + r.Scanner + "." + f.RuleID}
 			switch {
 			case f.Suppressed():
-				c.Skipped = &junitSkipped{Message: f.Suppressions[0].Justification}
+				c.Skipped = &junitSkipped{Message: acceptedJustification(f)}
 				s.Skipped++
 			case out.Gate.Fails(f):
 				c.Failure = &junitFailure{Message: f.Title, Type: f.Severity.String(), Text: f.Message}
@@ -176,4 +214,13 @@ func WriteJUnit(w io.Writer, out *scan.Outcome) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+func acceptedJustification(f *scanners.Finding) string {
+	for _, s := range f.Suppressions {
+		if s.Status == scanners.SuppressionAccepted {
+			return s.Justification
+		}
+	}
+	return ""
 }

@@ -180,7 +180,7 @@ func Run(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(st
 	args, err := Args(getenv)
 	var opts config.Options
 	if err == nil {
-		opts, err = config.Parse(args, getenv)
+		opts, err = config.Parse(ctx, args, getenv)
 	}
 	if err != nil {
 		cmds.LogIssue("error", "", 0, 0, "tollgate-input", "Tollgate: "+err.Error())
@@ -224,6 +224,9 @@ func Run(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(st
 func finish(cmds *Commands, log *slog.Logger, out *scan.Outcome, opts config.Options, st Settings, sarifPath string, getenv func(string) string) int {
 	v := out.Verdict
 
+	for _, n := range out.Warnings {
+		cmds.LogIssue("warning", n.Path, n.Line, 0, n.Code, "Tollgate configuration: "+n.Message)
+	}
 	logged := 0
 	failing := 0
 	for _, r := range out.Results {

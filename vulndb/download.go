@@ -28,9 +28,13 @@ const maxDBSize = 4 << 30
 type DownloadOptions struct {
 	// Repositories are tried in order (mirrors); empty means DefaultRepositories.
 	Repositories []string
-	// Username and Password, when set, authenticate to every repository;
-	// otherwise the docker config and credential helpers are used.
+	// Username and Password, when set, authenticate to every repository, or
+	// only to those SendCredentials allows; otherwise the docker
+	// config and credential helpers are used (each for its own host).
 	Username, Password string
+	// SendCredentials, when set, says whether Username and Password may go
+	// to a repository's registry host.
+	SendCredentials func(host string) bool
 	// Backoff between retries of 429 and 5xx answers; zero means 1s, x2, 5 tries.
 	Backoff remote.Backoff
 	// Transport replaces the HTTP transport (tests, proxies).
@@ -86,8 +90,12 @@ func downloadFrom(ctx context.Context, cacheDir, repo string, opt DownloadOption
 		remote.WithRetryBackoff(backoff),
 		remote.WithRetryStatusCodes(http.StatusTooManyRequests, http.StatusInternalServerError,
 			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
-		remote.WithAuthFromKeychain(keychain(opt.Username, opt.Password)),
 	}
+	user, pass := opt.Username, opt.Password
+	if opt.SendCredentials != nil && !opt.SendCredentials(ref.Context().RegistryStr()) {
+		user, pass = "", ""
+	}
+	ropts = append(ropts, remote.WithAuthFromKeychain(keychain(user, pass)))
 	if opt.Transport != nil {
 		ropts = append(ropts, remote.WithTransport(opt.Transport))
 	}

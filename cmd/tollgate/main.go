@@ -241,7 +241,9 @@ func runBaseline(file string, args []string, stdout, stderr io.Writer, getenv fu
 }
 
 func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) string, adjust func(*config.Options)) int {
-	opts, err := config.Parse(args, getenv)
+	pctx, pstop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	opts, err := config.Parse(pctx, args, getenv)
+	pstop()
 	if errors.Is(err, config.ErrHelp) {
 		printUsage(stdout)
 		return policy.ExitPass

@@ -68,8 +68,7 @@ func convert(ft detection.FileType, r iacscan.Result, lines *lineCache) (tg.Find
 	}
 	if r.Status() == iacscan.StatusIgnored {
 		f.Misconfig.InlineIgnored = true
-		f.Suppressions = append(f.Suppressions, tg.Suppression{
-			Kind: "inSource", Justification: "trivy:ignore comment in the file", Source: "trivy:ignore:" + id})
+		f.Misconfig.InlineIgnoreLine = ignoreCommentLine(lines.all(p), start, append([]string{id}, aliases...))
 	}
 
 	ruleSev, err := tg.ParseSeverity(string(rule.Severity))
@@ -200,4 +199,28 @@ func Explain(id string) (tg.Rule, bool) {
 		}, true
 	}
 	return tg.Rule{}, false
+}
+
+// ignoreCommentLine finds the trivy:ignore comment that covers a finding
+// starting at line start: the nearest line at or above it that names one of
+// the IDs (or every ID, "*"); 0 when there is none to be found (Trivy also
+// honours comments it resolved through modules and blocks further up).
+func ignoreCommentLine(all []string, start int, ids []string) int {
+	for l := min(start, len(all)); l >= 1; l-- {
+		line := strings.ToLower(all[l-1])
+		i := strings.Index(line, "trivy:ignore:")
+		if i < 0 {
+			continue
+		}
+		rest := line[i+len("trivy:ignore:"):]
+		if strings.HasPrefix(rest, "*") {
+			return l
+		}
+		for _, id := range ids {
+			if id != "" && strings.HasPrefix(rest, strings.ToLower(id)) {
+				return l
+			}
+		}
+	}
+	return 0
 }

@@ -100,6 +100,14 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	for _, ft := range fileTypes {
 		enabled[ft.t] = len(s.opts.FileTypes) == 0 || slices.Contains(s.opts.FileTypes, string(ft.t))
 	}
+	in, inNotes, err := s.readInputs(t)
+	if err != nil {
+		return res, err
+	}
+	defer in.close()
+	for _, n := range inNotes {
+		res.Status.Add(n)
+	}
 
 	// Compiling the checks is the slow part of start-up: it starts when the
 	// first IaC file is found, and runs while the rest are classified. A
@@ -113,7 +121,7 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	byType, contents, notes := s.classify(ctx, t, enabled, func() {
 		startRego.Do(func() {
 			go func() {
-				rs, err := s.initRego()
+				rs, err := s.initRego(in)
 				regoCh <- regoResult{rs, err}
 			}()
 		})
@@ -148,7 +156,7 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, j := range jobs {
 		g.Go(func() error {
-			return s.scanGroup(gctx, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
+			return s.scanGroup(gctx, in, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -256,7 +264,7 @@ func chartGroups(paths []string) [][]string {
 // scanGroup runs one type's checks over a set of files and puts what it
 // finds in res. Only a cancelled context is an error; a failing check run
 // becomes a notification.
-func (s *Scanner) scanGroup(ctx context.Context, contents map[string][]byte, ft detection.FileType, paths []string, rs *rego.Scanner,
+func (s *Scanner) scanGroup(ctx context.Context, in *inputs, contents map[string][]byte, ft detection.FileType, paths []string, rs *rego.Scanner,
 	lines *lineCache, res *tg.Result) error {
 	fsys, err := buildFS(contents, paths)
 	if err != nil {
@@ -264,7 +272,7 @@ func (s *Scanner) scanGroup(ctx context.Context, contents map[string][]byte, ft 
 		return nil
 	}
 	if ft == detection.FileTypeHelm {
-		kept, err := s.renderableCharts(ctx, fsys, paths, res)
+		kept, err := s.renderableCharts(ctx, in, fsys, paths, res)
 		if err != nil {
 			return err
 		}
@@ -278,7 +286,7 @@ func (s *Scanner) scanGroup(ctx context.Context, contents map[string][]byte, ft 
 			}
 		}
 	}
-	sc, err := s.newTrivyScanner(ft, rs)
+	sc, err := s.newTrivyScanner(ft, rs, in)
 	if err != nil {
 		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "scanner-init",
 			Message: fmt.Sprintf("%s scanner could not start: %v", ft, err)})
@@ -317,14 +325,14 @@ func (s *Scanner) scanGroup(ctx context.Context, contents map[string][]byte, ft 
 // and leaves out the ones that fail, with a notification naming the chart
 // and the cause: Trivy itself only logs "Skipping chart". Only a cancelled
 // context is an error.
-func (s *Scanner) renderableCharts(ctx context.Context, fsys fs.FS, paths []string, res *tg.Result) ([]string, error) {
+func (s *Scanner) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, paths []string, res *tg.Result) ([]string, error) {
 	charts := helmCharts(paths)
 	failed := map[string]bool{}
 	for _, dir := range slices.Sorted(maps.Keys(charts)) {
 		if inChart(dir, charts) {
 			continue // a subchart renders with its parent
 		}
-		p, err := helmparser.New(helmparser.OptionWithValuesFile(s.opts.HelmValueFiles...))
+		p, err := helmparser.New(helmparser.OptionWithValuesFile(in.helmValues...))
 		if err == nil {
 			_, err = p.ParseFS(ctx, fsys, dir)
 		}
@@ -421,18 +429,20 @@ func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detect
 	return byType, contents, notes
 }
 
-func (s *Scanner) initRego() (*rego.Scanner, error) {
+func (s *Scanner) initRego(in *inputs) (*rego.Scanner, error) {
 	opt := misconf.ScannerOption{
 		Namespaces:     append(slices.Clone(s.opts.Namespaces), rego.BuiltinNamespaces()...),
-		PolicyPaths:    s.opts.CheckPaths,
 		RegoErrorLimit: 10,
+	}
+	if in.checkDir != "" {
+		opt.PolicyPaths = []string{in.checkDir}
 	}
 	return misconf.InitRegoScanner(opt)
 }
 
 // newTrivyScanner builds the scanner for one type as Trivy's misconf package
 // does, plus the module download switch it does not expose.
-func (s *Scanner) newTrivyScanner(t detection.FileType, rs *rego.Scanner) (scanners.FSScanner, error) {
+func (s *Scanner) newTrivyScanner(t detection.FileType, rs *rego.Scanner, in *inputs) (scanners.FSScanner, error) {
 	opts := []options.ScannerOption{
 		rego.WithRegoScanner(rs),
 		options.WithScanRawConfig(false),
@@ -441,19 +451,19 @@ func (s *Scanner) newTrivyScanner(t detection.FileType, rs *rego.Scanner) (scann
 	case detection.FileTypeAzureARM:
 		return arm.New(opts...), nil
 	case detection.FileTypeCloudFormation:
-		if len(s.opts.CFParams) > 0 {
-			cfs, err := valueFilesFS(s.opts.CFParams)
+		if len(in.cfParams.names) > 0 {
+			cfs, names, err := valueFilesFS(in.cfParams)
 			if err != nil {
 				return nil, err
 			}
-			opts = append(opts, cfscanner.WithParameterFiles(s.opts.CFParams...), cfscanner.WithConfigsFS(cfs))
+			opts = append(opts, cfscanner.WithParameterFiles(names...), cfscanner.WithConfigsFS(cfs))
 		}
 		return cfscanner.New(opts...), nil
 	case detection.FileTypeDockerfile:
 		return dfscanner.NewScanner(opts...), nil
 	case detection.FileTypeHelm:
-		if len(s.opts.HelmValueFiles) > 0 {
-			opts = append(opts, helm.ScannerWithValuesFile(s.opts.HelmValueFiles...))
+		if len(in.helmValues) > 0 {
+			opts = append(opts, helm.ScannerWithValuesFile(in.helmValues...))
 		}
 		return helm.New(opts...), nil
 	case detection.FileTypeKubernetes:
@@ -464,12 +474,12 @@ func (s *Scanner) newTrivyScanner(t detection.FileType, rs *rego.Scanner) (scann
 			terraform.ScannerWithDownloadsAllowed(s.opts.DownloadModules),
 			terraform.ScannerWithSkipCachedModules(!s.opts.DownloadModules),
 		)
-		if len(s.opts.TFVars) > 0 {
-			cfs, err := valueFilesFS(s.opts.TFVars)
+		if len(in.tfVars.names) > 0 {
+			cfs, names, err := valueFilesFS(in.tfVars)
 			if err != nil {
 				return nil, err
 			}
-			opts = append(opts, terraform.ScannerWithTFVarsPaths(s.opts.TFVars...), terraform.ScannerWithConfigsFileSystem(cfs))
+			opts = append(opts, terraform.ScannerWithTFVarsPaths(names...), terraform.ScannerWithConfigsFileSystem(cfs))
 		}
 		if t == detection.FileTypeTerraformPlanSnapshot {
 			return tfsnapshot.New(opts...), nil
@@ -483,19 +493,22 @@ func (s *Scanner) newTrivyScanner(t detection.FileType, rs *rego.Scanner) (scann
 	return nil, fmt.Errorf("unsupported file type %s", t)
 }
 
-// valueFilesFS serves value files named on the command line (absolute
-// paths), the way Trivy's misconf package does.
-func valueFilesFS(paths []string) (fs.FS, error) {
+// valueFilesFS serves the value files Tollgate read (readInputs) under
+// the names they were given, the way Trivy's misconf package serves files
+// it reads itself; it returns the names in the order given (later files
+// override earlier ones).
+func valueFilesFS(files valueFiles) (fs.FS, []string, error) {
 	mfs := mapfs.New()
-	for _, p := range paths {
+	names := files.names
+	for _, p := range names {
 		if err := mfs.MkdirAll(filepath.Dir(p), 0o700); err != nil && !isExist(err) {
-			return nil, fmt.Errorf("value file %s: %w", p, err)
+			return nil, nil, fmt.Errorf("value file %s: %w", p, err)
 		}
-		if err := mfs.WriteFile(p, p); err != nil {
-			return nil, fmt.Errorf("value file %s: %w", p, err)
+		if err := mfs.WriteVirtualFile(p, files.content[p], 0o600); err != nil {
+			return nil, nil, fmt.Errorf("value file %s: %w", p, err)
 		}
 	}
-	return mfs, nil
+	return mfs, names, nil
 }
 
 func isExist(err error) bool { return errors.Is(err, fs.ErrExist) }

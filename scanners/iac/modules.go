@@ -9,7 +9,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	tg "github.com/tollgate/tollgate/scanners"
-	"github.com/tollgate/tollgate/scanners/gitrepo"
 )
 
 // remoteModuleNotes names the Terraform modules of a file whose source is
@@ -56,16 +55,14 @@ func remoteModuleNotes(p string, content []byte) []tg.Notification {
 }
 
 // describeSource shortens a module source for a message and strips any
-// credentials from it (git::https://user:token@host/...).
+// credentials from it (git::https://user:token@host/...?sig=...).
 func describeSource(src string) string {
 	prefix := ""
 	if i := strings.Index(src, "::"); i > 0 && !strings.Contains(src[:i], "/") {
 		prefix, src = src[:i+2], src[i+2:]
 	}
-	if i := strings.Index(src, "?"); i >= 0 && strings.Contains(strings.ToLower(src[i:]), "sshkey=") {
-		src = src[:i] // go-getter's sshkey parameter is a private key
-	}
-	src = prefix + gitrepo.StripCredentials(src)
+	// Userinfo, query (?sig=, ?sshkey=, private_token=) and fragment go.
+	src = prefix + tg.RedactURL(src)
 	if len(src) > 200 {
 		src = src[:200] + "..."
 	}

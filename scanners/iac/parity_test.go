@@ -21,6 +21,7 @@ import (
 	trivylog "github.com/aquasecurity/trivy/pkg/log"
 	"github.com/aquasecurity/trivy/pkg/misconf"
 
+	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
 )
@@ -116,6 +117,15 @@ func scanOurs(t *testing.T, root string, opts iac.Options) scanners.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Suppressions are policy's, as in a scan: inline comments and the
+	// repository's ignore files.
+	rules, err := policy.LoadIgnoreFiles(tgt.Checkout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := []scanners.Result{res}
+	policy.Apply(slog.New(slog.DiscardHandler), results, policy.Inline{}, policy.Ignores{Rules: rules})
+	res = results[0]
 	res.Normalize()
 	return res
 }

@@ -25,6 +25,25 @@ const (
 	OCILayout     Source = "oci-layout"
 )
 
+// Origin says who asked for an image, and so what it may be given.
+type Origin int
+
+// Origins, least trusted first.
+const (
+	// Discovered images are referenced by the checkout's files (Dockerfile
+	// FROM, manifests): pulled only from allowed registries, never with the
+	// pipeline's registry credentials unless their host is a pipeline
+	// image's; one that cannot be scanned is a warning.
+	Discovered Origin = iota
+	// Repository images are named by the checkout's .tollgate.yaml: pulled as
+	// discovered ones are, but one that cannot be scanned fails the engine.
+	Repository
+	// Pipeline images are given with --image or the task's images input:
+	// their registry hosts receive the registry credentials and are allowed
+	// for discovery; one that cannot be scanned fails the engine.
+	Pipeline
+)
+
 // Ref is one image to scan.
 type Ref struct {
 	Source Source
@@ -33,6 +52,34 @@ type Ref struct {
 	Name string
 	// Places are the checkout lines that reference the image (discovery).
 	Places []scanners.Location
+	// Origin is who asked for the image.
+	Origin Origin
+	// DaemonOnly is set on a discovered image whose registry is not allowed:
+	// it is looked up in the local docker daemon only, never pulled.
+	DaemonOnly bool
+}
+
+// Registry is the registry host of a named image ("docker.io" for Docker
+// Hub in every spelling), lower-case; "" for archives and bad names.
+func (r Ref) Registry() string {
+	if r.Source == DockerArchive || r.Source == OCILayout {
+		return ""
+	}
+	ref, err := name.ParseReference(r.Name)
+	if err != nil {
+		return ""
+	}
+	return NormalizeHost(ref.Context().RegistryStr())
+}
+
+// NormalizeHost lower-cases a registry host and names Docker Hub docker.io.
+func NormalizeHost(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	switch h {
+	case "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com":
+		return "docker.io"
+	}
+	return h
 }
 
 // String is the reference as the user writes it.

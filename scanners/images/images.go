@@ -64,8 +64,14 @@ func ParseRef(s string) (Ref, error) { return imageref.ParseRef(s) }
 
 // Options configure the image engine.
 type Options struct {
-	// Images are --image values (see ParseRef).
+	// Images are --image values (see ParseRef): the pipeline's images.
 	Images []string
+	// RepoImages are images the checkout's .tollgate.yaml names: pulled like
+	// discovered images, failing the engine when they cannot be scanned.
+	RepoImages []string
+	// DiscoverRegistries are the registry hosts discovered and repository
+	// images may be pulled from, beside the hosts of Images; empty: none.
+	DiscoverRegistries []string
 	// Discover adds the images the checkout references.
 	Discover bool
 	// CacheDir holds the vulnerability DB (CacheDir/db, Trivy's layout).
@@ -79,7 +85,8 @@ type Options struct {
 	IgnoreUnfixed bool
 	// PkgTypes limits packages to os and/or library; empty means both.
 	PkgTypes []string
-	// Username and Password authenticate to registries (and the DB's).
+	// Username and Password authenticate to the registry hosts of Images
+	// only (and to a DB repository on one of those hosts).
 	Username, Password string
 	// Insecure allows plain-HTTP and self-signed registries.
 	Insecure bool
@@ -155,6 +162,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	defer handle.Close()
 
 	rules := map[string]scanners.Rule{}
+	var failed []string
 	for _, ref := range refs {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -166,8 +174,18 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 			}
 			n := scanners.Notification{Level: scanners.LevelError, Code: "image-error",
 				Message: fmt.Sprintf("image %s could not be scanned: %v", ref, err)}
+			if ref.DaemonOnly {
+				n.Level, n.Code = scanners.LevelNote, "image-not-pulled"
+				n.Message = fmt.Sprintf("image %s was not scanned: it is not in the local docker daemon, and its registry %s is not one that discovered images are pulled from (allow it with --discover-registry %s)",
+					ref.Name, ref.Registry(), ref.Registry())
+			}
 			if len(ref.Places) > 0 {
 				n.Path, n.Line = ref.Places[0].Path, ref.Places[0].StartLine
+			}
+			if ref.Origin != imageref.Discovered {
+				// An image someone asked for is scanned, or the run fails:
+				// never a pass with the image unseen.
+				failed = append(failed, n.Message)
 			}
 			res.Status.Add(n)
 			continue
@@ -178,6 +196,10 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	}
 	for _, r := range rules {
 		res.Rules = append(res.Rules, r)
+	}
+	if len(failed) > 0 {
+		res.Status.State = scanners.Failed
+		return res, fmt.Errorf("%d requested image(s) could not be scanned", len(failed))
 	}
 	return res, nil
 }
@@ -216,7 +238,28 @@ func (s *Scanner) refs(ctx context.Context, t *scanners.Target, res *scanners.Re
 				r.Name = abs
 			}
 		}
+		r.Origin = imageref.Pipeline
 		add(r)
+	}
+	allowed := s.allowedRegistries()
+	untrusted := func(r Ref) (Ref, bool) {
+		if r.Source == DockerArchive || r.Source == OCILayout {
+			return r, false // never from the checkout's files
+		}
+		if host := r.Registry(); !slices.Contains(allowed, host) {
+			r.Source, r.DaemonOnly = Daemon, true
+		}
+		return r, true
+	}
+	for _, v := range s.opts.RepoImages {
+		r, err := ParseRef(v)
+		if err != nil {
+			return nil, err
+		}
+		r.Origin = imageref.Repository
+		if r, ok := untrusted(r); ok {
+			add(r)
+		}
 	}
 	if s.opts.Discover && t != nil {
 		found, notes := Discover(ctx, t)
@@ -224,10 +267,36 @@ func (s *Scanner) refs(ctx context.Context, t *scanners.Target, res *scanners.Re
 			res.Status.Add(n)
 		}
 		for _, f := range found {
-			add(Ref{Source: Auto, Name: f.Image, Places: []scanners.Location{f.Location}})
+			if r, ok := untrusted(Ref{Source: Auto, Name: f.Image, Places: []scanners.Location{f.Location}}); ok {
+				add(r)
+			}
 		}
 	}
 	return refs, nil
+}
+
+// allowedRegistries are the hosts discovered and repository images may be
+// pulled from: DiscoverRegistries and the pipeline images' hosts.
+func (s *Scanner) allowedRegistries() []string {
+	var out []string
+	for _, h := range s.opts.DiscoverRegistries {
+		out = append(out, imageref.NormalizeHost(h))
+	}
+	return append(out, s.credentialHosts()...)
+}
+
+// credentialHosts are the registry hosts of the pipeline's images: the only
+// hosts the registry credentials are sent to.
+func (s *Scanner) credentialHosts() []string {
+	var out []string
+	for _, v := range s.opts.Images {
+		if r, err := ParseRef(v); err == nil {
+			if h := r.Registry(); h != "" && !slices.Contains(out, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 // prepareDB makes sure a usable DB is on disk: downloads it when missing or
@@ -252,7 +321,11 @@ func (s *Scanner) prepareDB(ctx context.Context, res *scanners.Result) (vulndb.M
 	if len(s.opts.DBRepositories) > 0 {
 		dl.Repositories = s.opts.DBRepositories
 	}
-	if dl.Username == "" && dl.Password == "" {
+	if dl.Username == "" && dl.Password == "" && (s.opts.Username != "" || s.opts.Password != "") {
+		// The registry credentials go to a DB repository only on a host they
+		// were given for (an --image's registry).
+		hosts := s.credentialHosts()
+		dl.SendCredentials = func(h string) bool { return slices.Contains(hosts, imageref.NormalizeHost(h)) }
 		dl.Username, dl.Password = s.opts.Username, s.opts.Password
 	}
 	dl.Log, dl.Now = s.log, s.opts.Now
@@ -286,7 +359,7 @@ func (s *Scanner) scanImage(ctx context.Context, ref Ref) (types.Report, error) 
 		RegistryOptions: ftypes.RegistryOptions{Insecure: s.opts.Insecure},
 		DockerOptions:   ftypes.DockerOptions{Host: s.opts.DockerHost},
 	}
-	if s.opts.Username != "" || s.opts.Password != "" {
+	if (s.opts.Username != "" || s.opts.Password != "") && slices.Contains(s.credentialHosts(), ref.Registry()) {
 		imgOpt.RegistryOptions.Credentials = []ftypes.Credential{{Username: s.opts.Username, Password: s.opts.Password}}
 	}
 	var (

@@ -2,6 +2,7 @@ package images_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,7 +189,9 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("%s: findings %v", ref, g)
 		}
 	}
-	// A missing image is a notification; the other images are still scanned.
+	// A requested image that cannot be scanned fails the engine (never a
+	// pass with the image unseen); the other images are still scanned and
+	// their findings kept.
 	tgt, err := scanners.Walk(context.Background(), t.TempDir(), scanners.WalkOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -195,10 +199,10 @@ func TestRegistry(t *testing.T) {
 	defer tgt.Close()
 	res, err := images.New(images.Options{Offline: true, CacheDir: cache,
 		Images: []string{"registry:" + host + "/fixture/missing:1", "registry:" + host + "/fixture/alpine:3.18"}}, quiet).Scan(context.Background(), tgt)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil || !strings.Contains(err.Error(), "1 requested image(s) could not be scanned") {
+		t.Errorf("error %v, want the requested image's failure", err)
 	}
-	if res.Status.State != scanners.Partial || len(res.Findings) != len(wantAlpine) ||
+	if res.Status.State != scanners.Failed || len(res.Findings) != len(wantAlpine) ||
 		!strings.Contains(res.Status.Notifications[0].Message, "fixture/missing:1") {
 		t.Errorf("state %s, %d findings, notes %+v", res.Status.State, len(res.Findings), res.Status.Notifications)
 	}
@@ -405,7 +409,7 @@ spec:
 	write("charts/broken/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n")
 	write("charts/broken/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n  x: {{ .Values.missing.deeper }}\n")
 
-	res := scan(t, images.Options{Discover: true, CacheDir: fixtureCache(t)}, root)
+	res := scan(t, images.Options{Discover: true, CacheDir: fixtureCache(t), DiscoverRegistries: []string{host}}, root)
 	where := map[string]string{}
 	for _, f := range res.Findings {
 		where[f.Location.Image] = fmt.Sprintf("%s:%d", f.Location.Path, f.Location.StartLine)
@@ -482,10 +486,10 @@ func TestRegistryAuth(t *testing.T) {
 	}
 	defer tgt.Close()
 	res, err = images.New(images.Options{Images: []string{"registry:" + tag.String()}, CacheDir: cache, Offline: true}, quiet).Scan(context.Background(), tgt)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		t.Error("an image that could not be pulled passed")
 	}
-	if res.Status.State != scanners.Partial || !strings.Contains(fmt.Sprint(res.Status.Notifications), "401 Unauthorized") {
+	if res.Status.State != scanners.Failed || !strings.Contains(fmt.Sprint(res.Status.Notifications), "401 Unauthorized") {
 		t.Errorf("without credentials: %s %+v", res.Status.State, res.Status.Notifications)
 	}
 	if strings.Contains(fmt.Sprint(res.Status.Notifications), pass) {
@@ -511,5 +515,73 @@ func TestUnwritableTempDir(t *testing.T) {
 	_, err = images.New(images.Options{Offline: true, CacheDir: cache, Images: []string{"docker-archive:" + archive}}, quiet).Scan(context.Background(), tgt)
 	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "--tmpfs /tmp") {
 		t.Fatalf("error %v, want the directory and the remedy", err)
+	}
+}
+
+// The registry credentials go to the registry hosts of the pipeline's own
+// images only: a discovered image on another host never receives them, and a
+// discovered image on a registry that is not allowed is not pulled at all.
+func TestCredentialsScopedToTheirRegistry(t *testing.T) {
+	const user, pass = "ci-bot", "pipeline-s3cret"
+	var mu sync.Mutex
+	seen := map[string][]string{} // host -> Authorization headers
+	record := func(name string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen[name] = append(seen[name], r.Header.Get("Authorization"))
+				mu.Unlock()
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	own := startRegistry(t, record("own"))
+	other := startRegistry(t, record("other"))
+	trap := startRegistry(t, record("trap"))
+	push(t, own+"/app/api:1", mustImage(t, imagetest.Alpine))
+	push(t, other+"/base/alpine:3.18", mustImage(t, imagetest.Alpine))
+	push(t, trap+"/x/alpine:3.18", mustImage(t, imagetest.Alpine))
+	mu.Lock()
+	clear(seen)
+	mu.Unlock()
+
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "Dockerfile"), []byte("FROM "+other+"/base/alpine:3.18\nFROM "+trap+"/x/alpine:3.18\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	res, err := images.New(images.Options{Offline: true, CacheDir: fixtureCache(t), Discover: true,
+		Images: []string{"registry:" + own + "/app/api:1"}, DiscoverRegistries: []string{other},
+		Username: user, Password: pass, DockerHost: "unix:///nonexistent/docker.sock"}, quiet).Scan(context.Background(), tgt)
+	if err != nil {
+		t.Fatalf("scan: %v (%+v)", err, res.Status.Notifications)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	if !slices.Contains(seen["own"], basic) {
+		t.Errorf("the pipeline's registry never got its credentials: %q", seen["own"])
+	}
+	if len(seen["other"]) == 0 {
+		t.Error("the allowed registry of a discovered image was not asked")
+	}
+	for _, h := range seen["other"] {
+		if strings.Contains(h, base64.StdEncoding.EncodeToString([]byte(user+":"+pass))) {
+			t.Errorf("credentials sent to a discovered image's registry: %q", h)
+		}
+	}
+	if len(seen["trap"]) != 0 {
+		t.Errorf("a registry that is not allowed was contacted %d time(s)", len(seen["trap"]))
+	}
+	notes := fmt.Sprint(res.Status.Notifications)
+	if !strings.Contains(notes, "--discover-registry "+trap) {
+		t.Errorf("the image not pulled is not named with the flag: %s", notes)
+	}
+	if len(res.Findings) != 2*len(wantAlpine) {
+		t.Errorf("%d findings, want the pipeline's and the allowed discovered image's", len(res.Findings))
 	}
 }

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	_ "embed" // the extra rules
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	_ "unsafe" // for go:linkname, see extendDepth
 
 	"github.com/pelletier/go-toml/v2"
@@ -18,7 +16,7 @@ import (
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/report"
 
-	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
 )
 
 // gitleaks loads configuration through the process-wide viper instance and
@@ -243,52 +241,25 @@ func dedupe(findings []report.Finding, added map[string]bool) []report.Finding {
 // maxConfigSize bounds a gitleaks configuration file.
 const maxConfigSize = 4 << 20
 
-// readTargetFile reads a small file of the scan root, nil when it is absent.
-func readTargetFile(t *scanners.Target, rel string) ([]byte, error) {
-	f, err := t.Open(rel)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("gitleaks config %s: %w", rel, err)
-	}
-	defer f.Close()
-	return readLimited(f, rel)
-}
-
-func readLimited(r io.Reader, name string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("gitleaks config %s: %w", name, err)
-	}
-	if len(b) > maxConfigSize {
-		return nil, fmt.Errorf("gitleaks config %s: larger than %d MiB", name, maxConfigSize>>20)
-	}
-	return b, nil
-}
-
-// targetExtendReader reads [extend] paths of a configuration inside the
-// scan root: relative to the root (as gitleaks, run from the checkout,
-// reads them), never outside it, never through a symlink.
-func targetExtendReader(t *scanners.Target) ExtendReader {
+// filesExtendReader reads [extend] paths of a repository's configuration
+// through its policy source: relative to the scan root (as gitleaks, run
+// from the checkout, reads them), never outside it, never through a
+// symbolic link, never a FIFO or device.
+func filesExtendReader(files checkout.Files) ExtendReader {
 	return func(p string) ([]byte, error) {
 		rel := filepath.ToSlash(p)
-		if filepath.IsAbs(p) {
-			r, err := filepath.Rel(t.Root, p)
+		if root, ok := files.(*checkout.Root); ok && filepath.IsAbs(p) {
+			r, err := root.Rel(p, "")
 			if err != nil {
-				return nil, fmt.Errorf("outside the scan root")
+				return nil, err
 			}
-			rel = filepath.ToSlash(r)
+			rel = r
 		}
 		rel = path.Clean(rel)
 		if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(rel) {
-			return nil, fmt.Errorf("outside the scan root")
+			return nil, fmt.Errorf("%s: %w", p, checkout.ErrOutside)
 		}
-		b, err := readTargetFile(t, rel)
-		if err == nil && b == nil {
-			err = fmt.Errorf("%s: file not found in the scan root", rel)
-		}
-		return b, err
+		return files.ReadFile(rel, maxConfigSize)
 	}
 }
 
@@ -296,29 +267,5 @@ func targetExtendReader(t *scanners.Target) ExtendReader {
 // command line (trusted): relative to the working directory, as gitleaks
 // does, regular files only.
 func fileExtendReader(p string) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", p)
-	}
-	return readLimited(f, p)
-}
-
-// readConfigFile returns the file's content, or nil when it does not exist.
-func readConfigFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("gitleaks config: %w", err)
-	}
-	return b, nil
+	return checkout.ReadTrusted(p, maxConfigSize)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/sources"
 
+	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/secrets"
 )
@@ -97,6 +98,15 @@ func scanOurs(t *testing.T, root string) scanners.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Suppressions are policy's, as in a scan: inline comments and the
+	// repository's ignore files.
+	rules, err := policy.LoadIgnoreFiles(tgt.Checkout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := []scanners.Result{res}
+	policy.Apply(slog.New(slog.DiscardHandler), results, policy.Inline{}, policy.Ignores{Rules: rules})
+	res = results[0]
 	res.Normalize()
 	return res
 }

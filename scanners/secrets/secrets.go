@@ -3,18 +3,15 @@
 package secrets
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"log/slog"
-	"os"
 	"path"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -26,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
 )
 
 // GitleaksVersion is the gitleaks module version Tollgate is built with.
@@ -42,18 +40,30 @@ const (
 	Redacted = "REDACTED"
 	// allowSignature is gitleaks' inline allow comment.
 	allowSignature = "gitleaks:allow"
-	// configFile and ignoreFile are read from the scan root, as gitleaks does.
+	// configFile is read from the policy source (the scan root, or the
+	// target branch of a pull request), as gitleaks reads it from the root.
 	configFile = ".gitleaks.toml"
-	ignoreFile = ".gitleaksignore"
 	// defaultMaxDecodeDepth matches the gitleaks CLI's --max-decode-depth default.
 	defaultMaxDecodeDepth = 5
 )
 
 // Options configure the secrets engine.
 type Options struct {
-	// ConfigPath is a gitleaks TOML file; empty means ROOT/.gitleaks.toml when
-	// present, else gitleaks' default rules.
+	// ConfigPath is a gitleaks TOML file the pipeline author named; empty
+	// means RepoConfig, else .gitleaks.toml from Policy when present, else
+	// gitleaks' default rules.
 	ConfigPath string
+	// RepoConfig is a root-relative gitleaks TOML that the repository's own
+	// .tollgate.yaml names, read from Policy.
+	RepoConfig string
+	// Policy reads repository policy files: the checkout (nil: the target's
+	// confined reader) or, in a pull-request build, the target branch.
+	Policy checkout.Files
+	// ReviewCheckoutConfig is set when Policy is not the checkout and the
+	// pull request changes its gitleaks config: findings the checkout's
+	// config would hide (allowlists, changed or removed rules) are marked
+	// under review.
+	ReviewCheckoutConfig bool
 	// Severity of every secret (gitleaks has none); zero means HIGH.
 	Severity scanners.Severity
 	// RuleSeverity overrides Severity by rule ID; keys may be globs.
@@ -149,11 +159,6 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	det.IgnoreGitleaksAllow = true
 	det.Config.Path = cfgRel
 
-	ignores, err := readIgnoreFile(t)
-	if err != nil {
-		res.Status.Add(scanners.Notification{Level: scanners.LevelError, Code: "ignore-file", Path: ignoreFile, Message: err.Error()})
-	}
-
 	var findings []report.Finding
 	switch s.opts.Mode {
 	case ModeCommits, ModeHistory:
@@ -181,10 +186,18 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		}
 	}
 
+	prop, err := s.loadProposal(t)
+	if err != nil {
+		res.Status.Config = append(res.Status.Config, scanners.Notification{Level: scanners.LevelWarning, Code: "proposed-config",
+			Message: fmt.Sprintf("the pull request's gitleaks config could not be compared with the target's: %v", err)})
+	}
 	findings = dedupe(findings, added)
 	rules := map[string]scanners.Rule{}
 	for _, gf := range findings {
-		f := s.convert(gf, ignores)
+		f := s.convert(gf)
+		if prop != nil {
+			prop.review(&f, gf, det.Config)
+		}
 		res.Findings = append(res.Findings, f)
 		if _, ok := rules[f.RuleID]; !ok {
 			rules[f.RuleID] = s.rule(det.Config.Rules[f.RuleID], f.RuleID)
@@ -244,35 +257,9 @@ func (s *Scanner) scanTree(ctx context.Context, t *scanners.Target, det *detect.
 }
 
 func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, map[string]bool, error) {
-	p := s.opts.ConfigPath
-	rel := ""
-	if p == "" {
-		p = filepath.Join(t.Root, configFile)
-		rel = configFile
-	} else if r, err := filepath.Rel(t.Root, p); err == nil && !strings.HasPrefix(r, "..") {
-		rel = filepath.ToSlash(r)
-	}
-	var content []byte
-	var err error
-	if rel != "" {
-		// Inside the checkout: read it without following a symlink out of it.
-		content, err = readTargetFile(t, rel)
-	} else {
-		content, err = readConfigFile(p)
-	}
+	content, name, rel, readExtend, err := s.readConfig(t)
 	if err != nil {
 		return config.Config{}, "", nil, err
-	}
-	if content == nil && s.opts.ConfigPath != "" {
-		return config.Config{}, "", nil, fmt.Errorf("gitleaks config %s: file not found", s.opts.ConfigPath)
-	}
-	name := p
-	if content == nil {
-		name = "default"
-	}
-	readExtend := fileExtendReader
-	if rel != "" {
-		readExtend = targetExtendReader(t)
 	}
 	cfg, err := LoadConfigWith(name, content, readExtend)
 	if err != nil {
@@ -286,6 +273,50 @@ func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, map[str
 		return cfg, rel, nil, err
 	}
 	return cfg, rel, mergeRules(&cfg, extra), nil
+}
+
+// readConfig finds the gitleaks configuration: the pipeline author's file
+// (confined to the checkout when it lies in it, since the checkout's copy
+// is the pull request's), else the repository's from the policy source.
+// content nil means gitleaks' default rules.
+func (s *Scanner) readConfig(t *scanners.Target) (content []byte, name, rel string, readExtend ExtendReader, err error) {
+	root := t.Checkout()
+	if p := s.opts.ConfigPath; p != "" {
+		if r, rerr := root.Rel(p, ""); rerr == nil {
+			content, err = root.ReadFile(r, maxConfigSize)
+			return content, p, r, filesExtendReader(root), configErr(p, err)
+		}
+		content, err = checkout.ReadTrusted(p, maxConfigSize)
+		return content, p, "", fileExtendReader, configErr(p, err)
+	}
+	files := s.policy(t)
+	rel = s.opts.RepoConfig
+	if rel == "" {
+		rel = configFile
+	}
+	content, err = files.ReadFile(rel, maxConfigSize)
+	if errors.Is(err, fs.ErrNotExist) && s.opts.RepoConfig == "" {
+		return nil, "default", "", nil, nil
+	}
+	name = rel
+	if _, inCheckout := files.(*checkout.Root); !inCheckout {
+		name = rel + " (" + files.Origin() + ")"
+	}
+	return content, name, rel, filesExtendReader(files), configErr(name, err)
+}
+
+func (s *Scanner) policy(t *scanners.Target) checkout.Files {
+	if s.opts.Policy != nil {
+		return s.opts.Policy
+	}
+	return t.Checkout()
+}
+
+func configErr(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("gitleaks config %s: %w", name, err)
 }
 
 // scanFile runs the detector over one file. Read problems come back as a
@@ -327,7 +358,7 @@ func scanFile(ctx context.Context, det *detect.Detector, t *scanners.Target, f s
 	return out, note
 }
 
-func (s *Scanner) convert(gf report.Finding, ignores ignoreSet) scanners.Finding {
+func (s *Scanner) convert(gf report.Finding) scanners.Finding {
 	secretHash := sha256.Sum256([]byte(gf.RuleID + "\x00" + gf.Secret))
 	hashHex := hex.EncodeToString(secretHash[:])
 	// The line, with this secret masked, identifies the finding across edits
@@ -367,14 +398,6 @@ func (s *Scanner) convert(gf report.Finding, ignores ignoreSet) scanners.Finding
 	if strings.HasPrefix(gf.Match, "file detected: ") {
 		// A path-only rule: the file itself is the finding.
 		f.Location.StartLine, f.Location.EndLine, f.Location.StartColumn, f.Location.EndColumn = 1, 1, 0, 0
-	}
-	if allowed {
-		f.Suppressions = append(f.Suppressions, scanners.Suppression{
-			Kind: "inSource", Justification: "gitleaks:allow comment on the line", Source: allowSignature})
-	}
-	if src, ok := ignores.match(gf); ok {
-		f.Suppressions = append(f.Suppressions, scanners.Suppression{
-			Kind: "external", Justification: "listed in " + ignoreFile, Source: src})
 	}
 	return f
 }
@@ -436,67 +459,6 @@ func pathAllowed(cfg *config.Config, p string) bool {
 		}
 	}
 	return false
-}
-
-// ignoreSet is the content of .gitleaksignore: gitleaks fingerprints
-// ("file:rule:line" or "commit:file:rule:line") with their line in the file.
-type ignoreSet map[string]int
-
-func (s ignoreSet) match(gf report.Finding) (string, bool) {
-	global := fmt.Sprintf("%s:%s:%d", gf.File, gf.RuleID, gf.StartLine)
-	if n, ok := s[global]; ok {
-		return ignoreFile + ":" + strconv.Itoa(n), true
-	}
-	if gf.Commit != "" {
-		if n, ok := s[gitleaksFingerprint(gf)]; ok {
-			return ignoreFile + ":" + strconv.Itoa(n), true
-		}
-	}
-	return "", false
-}
-
-func readIgnoreFile(t *scanners.Target) (ignoreSet, error) {
-	f, err := t.Open(ignoreFile)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ignoreFile, err)
-	}
-	defer f.Close()
-	set, err := parseIgnore(f)
-	if err != nil {
-		return set, fmt.Errorf("%s: %w", ignoreFile, err)
-	}
-	return set, nil
-}
-
-// parseIgnore reads .gitleaksignore: one gitleaks fingerprint a line
-// (FILE:RULE:LINE or COMMIT:FILE:RULE:LINE), '#' comments. It maps each
-// fingerprint to its line number.
-func parseIgnore(r io.Reader) (ignoreSet, error) {
-	set := ignoreSet{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.Split(line, ":")
-		switch len(parts) {
-		case 3:
-			parts[0] = strings.ReplaceAll(parts[0], `\`, "/")
-		case 4:
-			parts[1] = strings.ReplaceAll(parts[1], `\`, "/")
-		default:
-			continue
-		}
-		set[strings.Join(parts, ":")] = n
-	}
-	return set, sc.Err()
 }
 
 // Explain returns a gitleaks rule's metadata from the given configuration

@@ -27,6 +27,18 @@ const PIPELINE_VARIABLES = [
 
 const FORBIDDEN = new Set(['SYSTEM_ACCESSTOKEN']);
 
+// An image reference as Docker's reference grammar (distribution/reference)
+// defines it: the image input must never be read as a docker run flag
+// ("--privileged") or anything but an image.
+const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)';
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const IMAGE_REF = new RegExp(`^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*` +
+  '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$');
+
+function isImageRef(s) {
+  return typeof s === 'string' && s.length > 0 && s.length <= 255 && IMAGE_REF.test(s);
+}
+
 function input(env, name) {
   return (env['INPUT_' + name.toUpperCase()] || '').trim();
 }
@@ -186,6 +198,11 @@ function run(env, deps) {
         'a Linux agent with Docker, or run the Tollgate image as a container job.');
       return Promise.resolve(3);
     }
+    const image = input(env, 'image');
+    if (image && !isImageRef(image)) {
+      fail(deps.stdout, `Tollgate: input image: ${JSON.stringify(image)} is not an image reference (such as ghcr.io/tollgate/tollgate:1.0.0)`);
+      return Promise.resolve(2);
+    }
     cmd = 'docker';
     args = dockerArgs(env, opts);
   }
@@ -217,7 +234,7 @@ function defaultDeps() {
   };
 }
 
-module.exports = { run, dockerArgs, chooseRunner, scanEnv, usesDaemon, DEFAULT_IMAGE, PIPELINE_VARIABLES };
+module.exports = { run, dockerArgs, chooseRunner, scanEnv, usesDaemon, isImageRef, DEFAULT_IMAGE, PIPELINE_VARIABLES };
 
 if (require.main === module) {
   run(process.env, defaultDeps()).then((code) => { process.exitCode = code; });

@@ -163,3 +163,21 @@ test('an unknown runner is a usage error', async () => {
   assert.strictEqual(got, 2);
   assert.match(o.text, /task\.complete result=Failed/);
 });
+
+test('the image input is an image reference, never a docker flag', async () => {
+  for (const bad of ['--privileged', '-v=/:/host', 'alpine --privileged', 'a;b', '', ' ']) {
+    assert.strictEqual(shim.isImageRef(bad), false, bad);
+  }
+  for (const good of ['ghcr.io/tollgate/tollgate:1.0.0', 'tollgate:dev', 'localhost:5000/team/scan@sha256:' + 'ab'.repeat(32)]) {
+    assert.strictEqual(shim.isImageRef(good), true, good);
+  }
+  const o = out();
+  const got = await shim.run(Object.assign({}, agentEnv, { INPUT_RUNNER: 'docker', INPUT_IMAGE: '--privileged' }), Object.assign(opts(), {
+    spawn: () => assert.fail('must not run docker'),
+    spawnSync: () => ({ status: 0, stdout: '28.2.2' }),
+    stdout: o,
+  }));
+  assert.strictEqual(got, 2);
+  assert.match(o.text, /input image: "--privileged" is not an image reference/);
+  assert.match(o.text, /task\.complete result=Failed/);
+});

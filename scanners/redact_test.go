@@ -8,10 +8,10 @@ import (
 func TestRedactURLs(t *testing.T) {
 	for in, want := range map[string]string{
 		"module x has source git::https://user:tok3n@dev.azure.com/org/p/_git/m?ref=v1 (not fetched)": "module x has source git::https://dev.azure.com/org/p/_git/m (not fetched)",
-		"GET https://acct.blob.core.windows.net/c/b?sv=2022&sig=S3CR3T failed":                      "GET https://acct.blob.core.windows.net/c/b failed",
-		"https://gitlab.example.com/api/v4/x?private_token=glpat-AAAA#access_token=BBBB":            "https://gitlab.example.com/api/v4/x",
-		"s3::https://s3.amazonaws.com/b/m.zip?aws_access_key_secret=xyz":                            "s3::https://s3.amazonaws.com/b/m.zip",
-		"no url here":                     "no url here",
+		"GET https://acct.blob.core.windows.net/c/b?sv=2022&sig=S3CR3T failed":                        "GET https://acct.blob.core.windows.net/c/b failed",
+		"https://gitlab.example.com/api/v4/x?private_token=glpat-AAAA#access_token=BBBB":              "https://gitlab.example.com/api/v4/x",
+		"s3::https://s3.amazonaws.com/b/m.zip?aws_access_key_secret=xyz":                              "s3::https://s3.amazonaws.com/b/m.zip",
+		"no url here":                      "no url here",
 		"http://%zz:pw@host/":              "http://[unparsable URL removed]",
 		"two: https://a:b@h1/x, ftp://h2/": "two: https://h1/x, ftp://h2/",
 	} {
@@ -20,10 +20,10 @@ func TestRedactURLs(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"git@github.com:org/repo.git?ref=v2":          "github.com:org/repo.git",
-		"user:pass@github.com/org/repo?token=x":       "github.com/org/repo",
+		"git@github.com:org/repo.git?ref=v2":         "github.com:org/repo.git",
+		"user:pass@github.com/org/repo?token=x":      "github.com/org/repo",
 		"registry.terraform.io/hashicorp/consul/aws": "registry.terraform.io/hashicorp/consul/aws",
-		"bitbucket.org/org/mod#frag":                  "bitbucket.org/org/mod",
+		"bitbucket.org/org/mod#frag":                 "bitbucket.org/org/mod",
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)

@@ -259,16 +259,17 @@ func (fc *fileConfig) apply(o *Options, skip func(s setting) bool, src source) (
 	}
 	for _, k := range keys {
 		s := byKey[k]
+		fv := fc.values[k]
+		val := fv.value
+		if !src.trusted && !s.repo {
+			// Warned even when a flag sets it too: the checkout tried.
+			warn(fv.line, fmt.Sprintf("%s is a pipeline setting that the checkout's own .tollgate.yaml may not set (it reaches the network, the machine, the report files or loads code); ignored. Set it with --%s, %s or a task input", k, s.flag, s.Env()))
+			continue
+		}
 		if skip(s) {
 			continue
 		}
-		fv := fc.values[k]
-		val := fv.value
 		if !src.trusted {
-			if !s.repo {
-				warn(fv.line, fmt.Sprintf("%s is a pipeline setting that the checkout's own .tollgate.yaml may not set (it reaches the network, the machine, the report files or loads code); ignored. Set it with --%s, %s or a task input", k, s.flag, s.Env()))
-				continue
-			}
 			var err error
 			val, err = fc.confine(o, s, k, val, src, func(msg string) { warn(fv.line, msg) })
 			if err != nil {

@@ -35,7 +35,11 @@ func (in Inline) Process(results []scanners.Result) error {
 			if kind == "" {
 				continue
 			}
-			s := scanners.Suppression{Kind: "inSource", Source: kind,
+			source := kind
+			if f.Misconfig != nil {
+				source += ":" + f.RuleID
+			}
+			s := scanners.Suppression{Kind: "inSource", Source: source,
 				Justification: fmt.Sprintf("%s comment in %s", kind, f.Location.Path)}
 			if in.Review && in.addedAny(f.Location.Path, lines) {
 				s.Status = scanners.SuppressionUnderReview

@@ -99,9 +99,9 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 			warnings = append(warnings, w)
 		}
 		steps, err := policySteps(ctx, log, opts, target, started)
-		if err != nil {
-			log.Warn("repository policy", "error", err)
-			warnings = append(warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "policy-files", Message: err.Error()})
+		for _, e := range unjoin(err) {
+			log.Warn("repository policy", "error", e)
+			warnings = append(warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "policy-files", Message: e.Error()})
 		}
 		if base != nil {
 			steps = append(steps, policy.Baseline{Set: base})
@@ -455,4 +455,19 @@ func policyReport(ctx context.Context, opts config.Options) report.PolicyReport 
 		pr.Changes = append(pr.Changes, report.PolicyChange{Path: c.Path, Change: c.Change})
 	}
 	return pr
+}
+
+// unjoin lists the errors errors.Join put together (nested joins too).
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

@@ -100,6 +100,12 @@ func Args(getenv func(string) string) ([]string, error) {
 			args = append(args, "--"+b.flag+"="+strings.ToLower(v))
 		}
 	}
+	add("policy-from", "policySource")
+	for _, h := range strings.FieldsFunc(Input(getenv, "discoverRegistries"), func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
+		if h = strings.TrimSpace(h); h != "" {
+			args = append(args, "--discover-registry", h)
+		}
+	}
 	add("config", "configFile")
 	add("baseline", "baseline")
 	for _, repo := range strings.FieldsFunc(Input(getenv, "dbRepository"), func(r rune) bool { return r == '\n' || r == ',' }) {

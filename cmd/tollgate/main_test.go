@@ -134,7 +134,9 @@ type sarifLog struct {
 			PartialFingerprints map[string]string `json:"partialFingerprints"`
 			Properties          map[string]any    `json:"properties"`
 			Suppressions        []struct {
-				Kind string `json:"kind"`
+				Kind          string `json:"kind"`
+				Status        string `json:"status"`
+				Justification string `json:"justification"`
 			} `json:"suppressions"`
 		} `json:"results"`
 		Invocations []struct {

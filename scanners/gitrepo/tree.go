@@ -107,13 +107,17 @@ func (a Added) Has(p string, line int) bool {
 }
 
 // AddedLines lists the lines head adds against base (git diff base head;
-// with -U0 every changed line of the new side counts as added). Paths are
-// relative to the repository directory.
+// with -U0 every changed line of the new side counts as added); head ""
+// is the working tree. Paths are relative to the repository directory.
 func (r *Repo) AddedLines(ctx context.Context, base, head string) (Added, error) {
 	if strings.HasPrefix(base, "-") || strings.HasPrefix(head, "-") {
 		return nil, errors.New("a revision must not start with '-'")
 	}
-	cmd := exec.CommandContext(ctx, "git", "-C", r.Dir, "diff", "--relative", "-U0", "--no-ext-diff", "--no-textconv", "--no-color", "--no-renames", base, head, "--")
+	args := []string{"-C", r.Dir, "diff", "--relative", "-U0", "--no-ext-diff", "--no-textconv", "--no-color", "--no-renames", base}
+	if head != "" {
+		args = append(args, head)
+	}
+	cmd := exec.CommandContext(ctx, "git", append(args, "--")...)
 	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -316,6 +316,10 @@ func configErr(name string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var re *checkout.RefusedError
+	if errors.As(err, &re) {
+		return fmt.Errorf("gitleaks config %s: %s", name, re.Reason)
+	}
 	return fmt.Errorf("gitleaks config %s: %w", name, err)
 }
 

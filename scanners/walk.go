@@ -161,8 +161,8 @@ func Walk(ctx context.Context, root string, opt WalkOptions) (*Target, error) {
 }
 
 // Open opens a file of the target for reading through the checkout's one
-// confined reader: it never leaves the root, never follows a symlink and
-// never blocks on a FIFO swapped in after the walk.
+// confined reader: it never leaves the root and never blocks on a FIFO
+// swapped in after the walk (the walk itself lists no symbolic link).
 func (t *Target) Open(rel string) (*os.File, error) { return t.root.Open(rel) }
 
 // Checkout is the confined reader of the scan root.

@@ -131,6 +131,11 @@ resource "aws_s3_bucket" "b" {
 `)
 	write(t, filepath.Join(u.root, "Dockerfile"), "FROM "+trapHost+"/acme/base:1\nUSER app\n")
 	write(t, filepath.Join(u.root, "app", "settings.py"), "API_TOKEN = \""+untrustedToken+"\"\n")
+	// A rule whose description is markup aimed at the run summary.
+	write(t, filepath.Join(u.root, ".gitleaks.toml"), "[extend]\nuseDefault = true\n\n[[rules]]\nid = \"acme-ticket-key\"\n"+
+		"description = \"[click me](https://evil.example/x) | broken cell <img src=x> @admin\"\n"+
+		"regex = '''ACMEKEY-[0-9]{8}'''\nkeywords = [\"acmekey-\"]\n")
+	write(t, filepath.Join(u.root, "app", "tickets.txt"), "key: ACMEKEY-20261201\n")
 	return u
 }
 
@@ -282,6 +287,36 @@ deny[msg] {
 		}
 	}
 	validateSARIF(t, sarifPath, "Sarif;Gh;Ado")
+
+	// The same checkout through the task, as the agent runs it, debug on:
+	// the summary and the JUnit file leak nothing and render no markup.
+	taskEnv, _, tmp := agentEnv(t, u.root, "1", map[string]string{
+		"publishJUnit": "true", "images": "registry:" + own + "/app/api:1", "cacheDir": cache, "offline": "true",
+		"extraArgs": "--registry-username " + registryUser + " --docker-host unix:///nonexistent/docker.sock --iac-checks " + checks,
+	})
+	taskEnv = append(taskEnv, "TOLLGATE_REGISTRY_PASSWORD="+registryPassword, "SYSTEM_DEBUG=true")
+	tr2 := tollgate(t, taskEnv, "task")
+	if tr2.code != 1 {
+		t.Fatalf("task: exit %d\n%s\n%s", tr2.code, tr2.stdout, tailOf(tr2.stderr))
+	}
+	summary, err := os.ReadFile(filepath.Join(tmp, "tollgate-12f1170f-54f2-53f3-20dd-22fc7dff55f9-1-summary.md"))
+	must(t, err)
+	junit, err := os.ReadFile(filepath.Join(tmp, "tollgate-12f1170f-54f2-53f3-20dd-22fc7dff55f9-1-junit.xml"))
+	must(t, err)
+	for where, text := range map[string]string{"task stdout": tr2.stdout, "task stderr (debug)": tr2.stderr, "summary": string(summary), "JUnit": string(junit)} {
+		for _, m := range u.markers {
+			if strings.Contains(text, m) {
+				t.Errorf("%s carries %q", where, m)
+			}
+		}
+	}
+	if !strings.Contains(string(summary), "acme\\-ticket\\-key") || strings.Contains(string(summary), "](") ||
+		strings.Contains(string(summary), "<img") || strings.Contains(string(summary), "https://evil") || strings.Contains(string(summary), "@admin") {
+		t.Errorf("the summary renders the checkout's markup:\n%s", summary)
+	}
+	if reqs := tr.requests(); len(reqs) != 0 {
+		t.Errorf("the task run reached the trap:\n%s", strings.Join(reqs, "\n"))
+	}
 }
 
 // Special files named as any config file end in a notification within the
@@ -293,8 +328,12 @@ func TestUntrustedSpecialConfigFiles(t *testing.T) {
 	must(t, os.Symlink("/dev/zero", filepath.Join(root, ".gitleaks.toml")))
 	must(t, syscall.Mkfifo(filepath.Join(root, ".gitleaksignore"), 0o644))
 	must(t, os.Symlink("/etc/passwd", filepath.Join(root, ".trivyignore")))
+	// Value files the pipeline names inside the checkout are the checkout's.
+	must(t, syscall.Mkfifo(filepath.Join(root, "values.yaml"), 0o644))
+	must(t, os.Symlink("/dev/zero", filepath.Join(root, "prod.tfvars")))
 	sarifPath := filepath.Join(t.TempDir(), "out.sarif")
-	r := tollgate(t, nil, "scan", "--timeout", "3m", "--sarif", sarifPath, root)
+	r := tollgate(t, nil, "scan", "--timeout", "3m", "--sarif", sarifPath,
+		"--helm-values", filepath.Join(root, "values.yaml"), "--tf-vars", filepath.Join(root, "prod.tfvars"), root)
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3 (the secrets engine cannot read the repository's gitleaks config)\n%s\n%s", r.code, r.stdout, tailOf(r.stderr))
 	}
@@ -305,6 +344,8 @@ func TestUntrustedSpecialConfigFiles(t *testing.T) {
 		"gitleaks config .gitleaks.toml: leaves the scan root through a symbolic link",
 		".gitleaksignore (from the checkout) was not read",
 		".trivyignore (from the checkout) was not read",
+		"Helm values file " + filepath.Join(root, "values.yaml") + " was not read: values.yaml: not a regular file (named pipe)",
+		"Terraform variables file " + filepath.Join(root, "prod.tfvars") + " was not read: prod.tfvars: leaves the scan root through a symbolic link",
 	} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("no notification %q", want)

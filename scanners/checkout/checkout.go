@@ -5,9 +5,10 @@
 // Root is the one reader for every file the checkout holds or names
 // (configuration, ignore files, gitleaks configs and their [extend] files,
 // value files, baselines, the files the engines scan): it never leaves the
-// root (Go's os.Root), never follows a symbolic link in the last path
-// element, opens without blocking (a FIFO cannot hang a scan), reads only
-// regular files (fstat after open, before any read), and stops at a size cap.
+// root (Go's os.Root: no path and no symbolic link, however chained, leads
+// out; one that stays inside is followed), opens without blocking (a FIFO
+// cannot hang a scan), reads only regular files (fstat after open, before
+// any read), and stops at a size cap.
 // A refusal is a *RefusedError that names the file and the reason.
 package checkout
 
@@ -103,8 +104,7 @@ func (r *Root) Rel(p, base string) (string, error) {
 }
 
 // Open opens a regular file of the root for reading. It never leaves the
-// root, never follows a symbolic link in the last element and never blocks
-// on a FIFO; anything but a regular file is refused.
+// root and never blocks on a FIFO; anything but a regular file is refused.
 func (r *Root) Open(rel string) (*os.File, error) {
 	if rel == "" || rel == "." {
 		return nil, &RefusedError{Path: rel, Reason: "not a file"}

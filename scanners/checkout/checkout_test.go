@@ -24,7 +24,7 @@ func layout(t testing.TB) (root, outside string) {
 		}
 	}
 	files := map[string]string{
-		filepath.Join(root, "a.txt"):               "inside",
+		filepath.Join(root, "a.txt"):                "inside",
 		filepath.Join(root, "dir", "sub", "b.yaml"): "inside too",
 		filepath.Join(outside, "secret"):            "OUTSIDE",
 		filepath.Join(root, "big"):                  strings.Repeat("x", 2048),

@@ -276,3 +276,83 @@ func TestCheckoutConfigSpecialFiles(t *testing.T) {
 		t.Errorf("--config FIFO: %v", err)
 	}
 }
+
+// An image the user names is scanned or the run says why: with --scanners
+// on the command line leaving the image engine out, a usage error naming
+// both; with one of them from the file, a warning.
+func TestRequestedImagesAreScannedOrExplained(t *testing.T) {
+	root := t.TempDir()
+	_, err := Parse(t.Context(), []string{"--scanners", "secrets,iac", "--image", "docker-archive:app.tar", root}, env(nil))
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--image names image(s) to scan (docker-archive:app.tar)") || !strings.Contains(err.Error(), "--scanners secrets,iac") {
+		t.Errorf("flags in conflict: %v", err)
+	}
+	if _, err := Parse(t.Context(), []string{"--image", "docker-archive:app.tar", root}, env(map[string]string{"TOLLGATE_SCANNERS": "secrets"})); !errors.As(err, &ue) || !strings.Contains(err.Error(), "TOLLGATE_SCANNERS") {
+		t.Errorf("environment in conflict: %v", err)
+	}
+	writeFile(t, filepath.Join(root, DefaultFile), "scanners: [secrets, iac]\nimage:\n  images: [ghcr.io/acme/api:1]\n")
+	o, err := Parse(t.Context(), []string{root}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Warnings) != 1 || !strings.Contains(o.Warnings[0].Message, "1 image(s) named by image.images in .tollgate.yaml are not scanned: scanners in .tollgate.yaml (secrets,iac)") {
+		t.Errorf("file in conflict: %+v", o.Warnings)
+	}
+	writeFile(t, filepath.Join(root, DefaultFile), "scanners: [secrets, iac, image]\nimage:\n  images: [ghcr.io/acme/api:1]\n")
+	if o, err = Parse(t.Context(), []string{root}, env(nil)); err != nil || len(o.Warnings) != 0 || !o.Enabled("image") {
+		t.Errorf("no conflict: %v %+v", err, o.Warnings)
+	}
+}
+
+// A flag's name written as a key, or a key's last part, is pointed at the key.
+func TestUnknownKeySuggestsTheKey(t *testing.T) {
+	for content, want := range map[string]string{
+		"secrets-archive-depth: 2\n":         `unknown key "secrets-archive-depth" (did you mean secrets.max-archive-depth?)`,
+		"download-tf-modules: true\n":        `(did you mean iac.download-modules?)`,
+		"db-repository: x\n":                 `(did you mean image.db-repositories?)`,
+		"sarif-category: c\n":                `(did you mean category?)`,
+		"secrets:\n  max-archive-dept: 1\n": `(did you mean secrets.max-archive-depth?)`,
+		"iac:\n  tfvars: [a]\n":             `(did you mean iac.tf-vars?)`,
+	} {
+		root := t.TempDir()
+		writeFile(t, filepath.Join(root, DefaultFile), content)
+		_, err := Parse(t.Context(), []string{root}, env(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", content, err, want)
+		}
+	}
+}
+
+func TestNewOnlyNeedsABaseline(t *testing.T) {
+	root := t.TempDir()
+	_, err := Parse(t.Context(), []string{"--new-only", root}, env(nil))
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "give --baseline FILE") {
+		t.Errorf("--new-only alone: %v", err)
+	}
+	writeFile(t, filepath.Join(root, "base.sarif"), "{}")
+	if _, err := Parse(t.Context(), []string{"--new-only", "--baseline", filepath.Join(root, "base.sarif"), root}, env(nil)); err != nil {
+		t.Errorf("--new-only with a baseline: %v", err)
+	}
+}
+
+// Help names every value by what it is (FILE, SEVERITY), never by pflag's
+// type, says each boolean's default once, and names the env var and key.
+func TestUsageText(t *testing.T) {
+	var b strings.Builder
+	Usage(&b)
+	help := b.String()
+	for _, line := range strings.Split(strings.TrimSpace(help), "\n") {
+		if strings.Contains(line, "stringArray") || strings.Contains(line, "string ") {
+			t.Errorf("a flag shows its Go type: %q", line)
+		}
+		if strings.Count(line, "(default true)") > 1 {
+			t.Errorf("a default twice: %q", line)
+		}
+	}
+	for _, s := range settings {
+		if !strings.Contains(help, "--"+s.flag) || !strings.Contains(help, s.Env()) || !strings.Contains(help, "key "+s.fileKey()) {
+			t.Errorf("help lacks --%s, %s or its key %s", s.flag, s.Env(), s.fileKey())
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tollgate/tollgate/policy"
@@ -115,6 +116,9 @@ func (fc *fileConfig) walk(m *yaml.Node, prefix string, known map[string]bool) e
 			}
 			fc.values[key] = fileValue{value: val, line: v.Line}
 		default:
+			if hint := suggestKey(key); hint != "" {
+				return fmt.Errorf("line %d: unknown key %q (did you mean %s?)", k.Line, key, hint)
+			}
 			return fmt.Errorf("line %d: unknown key %q", k.Line, key)
 		}
 	}
@@ -343,4 +347,29 @@ func (fc *fileConfig) confine(o *Options, s setting, key, val string, src source
 		return "", nil
 	}
 	return val, nil
+}
+
+// suggestKey names the key a user most likely meant: the key of the flag
+// written as a key (secrets-archive-depth is secrets.max-archive-depth), a
+// known key with the same last part, or one a typo away.
+func suggestKey(key string) string {
+	last := key[strings.LastIndexByte(key, '.')+1:]
+	for _, s := range settings {
+		if s.flag == key || s.flag == last {
+			return s.fileKey()
+		}
+	}
+	for _, s := range settings {
+		k := s.fileKey()
+		if k[strings.LastIndexByte(k, '.')+1:] == last {
+			return k
+		}
+	}
+	best, dist := "", 3
+	for _, s := range settings {
+		if d := levenshtein.Distance(key, s.fileKey(), nil); d < dist {
+			best, dist = s.fileKey(), d
+		}
+	}
+	return best
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,19 +59,36 @@ func newFlagSet(out io.Writer) *flagSet {
 	f.fs.SortFlags = false
 	for _, s := range settings {
 		usage := s.usage
-		if s.def != "" {
+		if s.def != "" && !s.isBool { // pflag prints a boolean's default itself
 			usage += " (default " + s.def + ")"
 		}
-		usage += "; env " + s.Env()
+		usage += "; env " + s.Env() + "; " + s.keyHelp()
 		if s.isBool {
 			f.bools[s.flag] = f.fs.BoolP(s.flag, s.short, s.def == "true", usage)
 			continue
 		}
-		f.values[s.flag] = f.fs.StringArrayP(s.flag, s.short, nil, usage)
+		vals := &[]string{}
+		f.values[s.flag] = vals
+		arg := s.arg
+		if arg == "" {
+			arg = "VALUE"
+		}
+		f.fs.VarP(&listValue{vals: vals, arg: arg}, s.flag, s.short, usage)
 	}
 	f.config = f.fs.StringP("config", "c", "", "read settings from `FILE` (default: "+DefaultFile+" at the scan root); env TOLLGATE_CONFIG")
 	return f
 }
+
+// listValue keeps every occurrence of a value flag, in order; its Type is the
+// argument's name in help (FILE, SEVERITY), not pflag's "stringArray".
+type listValue struct {
+	vals *[]string
+	arg  string
+}
+
+func (l *listValue) Set(v string) error { *l.vals = append(*l.vals, v); return nil }
+func (l *listValue) String() string     { return strings.Join(*l.vals, ",") }
+func (l *listValue) Type() string       { return l.arg }
 
 // Usage writes the flags of `tollgate scan`.
 func Usage(w io.Writer) {
@@ -187,6 +205,12 @@ func Parse(ctx context.Context, args []string, getenv func(string) string) (Opti
 	if err := o.Validate(); err != nil {
 		return Options{}, usageErr(err)
 	}
+	if err := o.requestedImages(fromFlag, fromEnv); err != nil {
+		return Options{}, usageErr(err)
+	}
+	if o.Gate.NewOnly && o.Baseline == "" && o.RepoBaseline == "" {
+		return Options{}, usageErr(errors.New("--new-only counts only the findings that are new against a baseline: give --baseline FILE (without one, every finding is new)"))
+	}
 	if o.Policy.PullRequest {
 		o.policyChanges(ctx, root)
 	}
@@ -281,4 +305,40 @@ func checkoutCause(err error) error {
 		return errors.New(re.Reason)
 	}
 	return err
+}
+
+// requestedImages makes sure an image the user named is scanned or the run
+// says why: named on the command line together with --scanners that leave
+// the image engine out, it is a usage error naming both; when one of the two
+// comes from a configuration file, a warning.
+func (o *Options) requestedImages(fromFlag, fromEnv func(setting) bool) error {
+	images := append(slices.Clone(o.Image.Images), o.Image.RepoImages...)
+	if len(o.Scanners) == 0 || slices.Contains(o.Scanners, scanners.EngineImage) || len(images) == 0 {
+		return nil
+	}
+	where := func(flag string) (string, bool) {
+		for _, s := range settings {
+			if s.flag != flag {
+				continue
+			}
+			switch {
+			case fromFlag(s):
+				return "--" + flag, true
+			case fromEnv(s):
+				return s.Env(), true
+			}
+			return s.fileKey() + " in " + DefaultFile, false
+		}
+		return flag, false
+	}
+	sw, sCLI := where("scanners")
+	iw, iCLI := where("image")
+	if sCLI && iCLI {
+		return fmt.Errorf("%s names image(s) to scan (%s) but %s %s leaves the image engine out: add image to %s, or drop %s",
+			iw, strings.Join(images, ", "), sw, strings.Join(o.Scanners, ","), sw, iw)
+	}
+	o.Warnings = append(o.Warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "images-not-scanned",
+		Message: fmt.Sprintf("%d image(s) named by %s are not scanned: %s (%s) leaves the image engine out; add image to it",
+			len(images), iw, sw, strings.Join(o.Scanners, ","))})
+	return nil
 }

@@ -90,6 +90,8 @@ type SecretsOptions struct {
 	Since, SinceFrom string
 	// NoExtraRules turns Tollgate's extra rules off.
 	NoExtraRules bool
+	// NoEmulatorAllowlist reports the emulators' published keys too.
+	NoEmulatorAllowlist bool
 }
 
 // IaCOptions configure the IaC engine.

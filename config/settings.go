@@ -16,8 +16,10 @@ import (
 // setting is one option, readable from a flag, an environment variable and
 // a key of .tollgate.yaml, all as the same string syntax.
 type setting struct {
-	flag   string // flag name; env var is TOLLGATE_<FLAG> in upper snake case
-	short  string
+	flag  string // flag name; env var is TOLLGATE_<FLAG> in upper snake case
+	short string
+	// arg names the value in help, when the usage text does not (`FILE`).
+	arg    string
 	key    string // .tollgate.yaml key path; "" means flag name
 	usage  string
 	def    string
@@ -39,6 +41,14 @@ func (s setting) Env() string {
 	return "TOLLGATE_" + strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_"))
 }
 
+// keyHelp names the setting's .tollgate.yaml key for help and the README.
+func (s setting) keyHelp() string {
+	if s.repo {
+		return "key " + s.fileKey()
+	}
+	return "key " + s.fileKey() + " (in a --config file, not the checkout's own)"
+}
+
 func (s setting) fileKey() string {
 	if s.key != "" {
 		return s.key
@@ -48,15 +58,15 @@ func (s setting) fileKey() string {
 
 // settings lists every option of `tollgate scan`.
 var settings = []setting{
-	{flag: "scanners", repo: true, short: "s", usage: "engines to run, comma-separated: secrets, iac, image (default: all that apply)",
+	{flag: "scanners", repo: true, arg: "ENGINES", short: "s", usage: "engines to run, comma-separated: secrets, iac, image (default: all that apply)",
 		set: func(o *Options, v string) error { o.Scanners = normEngines(splitList(v)); return nil }},
 	{flag: "sarif", usage: "write the SARIF 2.1.0 log to `FILE`", path: true,
 		set: func(o *Options, v string) error { o.SARIF = v; return nil }},
-	{flag: "format", short: "f", usage: "report format on --output: table, json or sarif", def: "table",
+	{flag: "format", arg: "FORMAT", short: "f", usage: "report format on --output: table, json or sarif", def: "table",
 		set: func(o *Options, v string) error { o.Format = strings.ToLower(v); return nil }},
 	{flag: "output", short: "o", usage: "write the report to `FILE` instead of stdout", path: true,
 		set: func(o *Options, v string) error { o.Output = v; return nil }},
-	{flag: "fail-on", repo: true, usage: "fail at or above this severity: critical, high, medium, low, unknown or none; per engine: secrets=low,iac=high (repeatable)", def: "high",
+	{flag: "fail-on", repo: true, arg: "SEVERITY", usage: "fail at or above this severity: critical, high, medium, low, unknown or none; per engine: secrets=low,iac=high (repeatable)", def: "high",
 		set: func(o *Options, v string) error { return o.Gate.Thresholds.Set(v) }},
 	{flag: "quiet", short: "q", usage: "print only the verdict line", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Quiet, v) }},
@@ -102,7 +112,7 @@ var settings = []setting{
 			o.MaxFileSize = n
 			return err
 		}},
-	{flag: "max-depth", repo: true, usage: "skip (and report) directories nested deeper than this", def: strconv.Itoa(scanners.DefaultMaxDepth),
+	{flag: "max-depth", repo: true, arg: "N", usage: "skip (and report) directories nested deeper than this", def: strconv.Itoa(scanners.DefaultMaxDepth),
 		set: func(o *Options, v string) error { return setInt(&o.MaxDepth, v) }},
 	{flag: "exclude", repo: true, usage: "path `GLOB` (doublestar syntax) no engine reads (repeatable)",
 		set: func(o *Options, v string) error { o.Exclude = append(o.Exclude, splitList(v)...); return nil }},
@@ -110,12 +120,12 @@ var settings = []setting{
 		set: func(o *Options, v string) error { o.Baseline = v; return nil }},
 	{flag: "new-only", repo: true, key: "fail-on-new-only", usage: "with --baseline, only new findings count for the verdict", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Gate.NewOnly, v) }},
-	{flag: "sarif-category", repo: true, key: "category", usage: "SARIF automationDetails category, for several analyses of one repository",
+	{flag: "sarif-category", repo: true, arg: "NAME", key: "category", usage: "SARIF automationDetails category, for several analyses of one repository",
 		set: func(o *Options, v string) error { o.Category = v; return nil }},
 
 	{flag: "secrets-config", repo: true, key: "secrets.config", usage: "gitleaks config `FILE` (default: .gitleaks.toml at the root, else gitleaks' rules)", path: true,
 		set: func(o *Options, v string) error { o.Secrets.Config = v; return nil }},
-	{flag: "secrets-severity", repo: true, key: "secrets.severity", usage: "severity of a secret finding", def: "high",
+	{flag: "secrets-severity", repo: true, arg: "SEVERITY", key: "secrets.severity", usage: "severity of a secret finding", def: "high",
 		set: func(o *Options, v string) error {
 			s, err := scanners.ParseSeverity(v)
 			o.Secrets.Severity = s
@@ -126,7 +136,7 @@ var settings = []setting{
 			o.Secrets.Exclude = append(o.Secrets.Exclude, splitList(v)...)
 			return nil
 		}},
-	{flag: "secrets-mode", repo: true, key: "secrets.mode", usage: "what the secrets engine reads: worktree (the files), commits (the commits a pull request adds) or history (every commit)", def: "worktree",
+	{flag: "secrets-mode", repo: true, arg: "MODE", key: "secrets.mode", usage: "what the secrets engine reads: worktree (the files), commits (the commits a pull request adds) or history (every commit)", def: "worktree",
 		set: func(o *Options, v string) error {
 			o.Secrets.Mode = strings.ToLower(strings.TrimSpace(v))
 			switch o.Secrets.Mode {
@@ -144,10 +154,17 @@ var settings = []setting{
 			o.Secrets.NoExtraRules = !on
 			return err
 		}},
-	{flag: "secrets-archive-depth", repo: true, key: "secrets.max-archive-depth", usage: "look this many levels into zip/tar archives (0: not at all)", def: "0",
+	{flag: "secrets-allow-emulator-keys", repo: true, key: "secrets.allow-emulator-keys", usage: "allow the Azurite and Cosmos DB emulators' published keys for every rule (separately from the extra rules)", isBool: true, def: "true",
+		set: func(o *Options, v string) error {
+			var on bool
+			err := setBool(&on, v)
+			o.Secrets.NoEmulatorAllowlist = !on
+			return err
+		}},
+	{flag: "secrets-archive-depth", repo: true, arg: "N", key: "secrets.max-archive-depth", usage: "look this many levels into zip/tar archives (0: not at all)", def: "0",
 		set: func(o *Options, v string) error { return setInt(&o.Secrets.MaxArchiveDepth, v) }},
 
-	{flag: "iac-file-types", repo: true, key: "iac.file-types", usage: "IaC types to check (default all): " + strings.Join(iactype.Names, ", "),
+	{flag: "iac-file-types", repo: true, arg: "TYPES", key: "iac.file-types", usage: "IaC types to check (default all): " + strings.Join(iactype.Names, ", "),
 		set: func(o *Options, v string) error {
 			o.IaC.FileTypes = splitList(v)
 			return iactype.Validate(o.IaC.FileTypes)
@@ -161,7 +178,7 @@ var settings = []setting{
 			o.IaC.CheckPaths = append(o.IaC.CheckPaths, splitList(v)...)
 			return nil
 		}},
-	{flag: "iac-namespaces", key: "iac.namespaces", usage: "Rego namespaces of the extra checks (repeatable)",
+	{flag: "iac-namespaces", arg: "NAMESPACE", key: "iac.namespaces", usage: "Rego namespaces of the extra checks (repeatable)",
 		set: func(o *Options, v string) error {
 			o.IaC.Namespaces = append(o.IaC.Namespaces, splitList(v)...)
 			return nil
@@ -173,7 +190,7 @@ var settings = []setting{
 			o.IaC.HelmValues = append(o.IaC.HelmValues, splitList(v)...)
 			return nil
 		}},
-	{flag: "image", repo: true, key: "image.images", usage: "image to scan (repeatable): NAME (daemon, then registry), docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH",
+	{flag: "image", repo: true, arg: "REF", key: "image.images", usage: "image to scan (repeatable): NAME (daemon, then registry), docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH",
 		set: func(o *Options, v string) error {
 			for _, ref := range splitList(v) {
 				if _, err := imageref.ParseRef(ref); err != nil {
@@ -187,7 +204,7 @@ var settings = []setting{
 		set: func(o *Options, v string) error { return setBool(&o.Image.Discover, v) }},
 	{flag: "ignore-unfixed", repo: true, key: "image.ignore-unfixed", usage: "report only vulnerabilities that have a fixed version", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Image.IgnoreUnfixed, v) }},
-	{flag: "pkg-types", repo: true, key: "image.pkg-types", usage: "package types to check: os, library (default both)",
+	{flag: "pkg-types", repo: true, arg: "TYPES", key: "image.pkg-types", usage: "package types to check: os, library (default both)",
 		set: func(o *Options, v string) error {
 			o.Image.PkgTypes = splitList(v)
 			return imageref.ValidatePkgTypes(o.Image.PkgTypes)
@@ -203,11 +220,11 @@ var settings = []setting{
 			o.Image.DBRepositories = append(o.Image.DBRepositories, splitList(v)...)
 			return nil
 		}},
-	{flag: "registry-username", key: "image.registry-username", usage: "registry user (the password comes from TOLLGATE_REGISTRY_PASSWORD; else the docker config is used)",
+	{flag: "registry-username", arg: "USER", key: "image.registry-username", usage: "registry user (the password comes from TOLLGATE_REGISTRY_PASSWORD; else the docker config is used)",
 		set: func(o *Options, v string) error { o.Image.Username = v; return nil }},
 	{flag: "insecure-registry", key: "image.insecure-registry", usage: "allow registries over plain HTTP or with untrusted certificates", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Image.Insecure, v) }},
-	{flag: "docker-host", key: "image.docker-host", usage: "docker daemon address (default DOCKER_HOST or the local socket)",
+	{flag: "docker-host", arg: "ADDRESS", key: "image.docker-host", usage: "docker daemon address (default DOCKER_HOST or the local socket)",
 		set: func(o *Options, v string) error { o.Image.DockerHost = v; return nil }},
 	{flag: "policy-from", usage: "where repository policy (.tollgate.yaml, .gitleaksignore, .gitleaks.toml, .trivyignore, inline suppressions) comes from: auto (the target branch in a pull-request build, else the checkout), checkout, or a git `REF`", def: PolicyAuto,
 		set: func(o *Options, v string) error {

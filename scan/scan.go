@@ -153,6 +153,7 @@ func Engines(ctx context.Context, opts config.Options, log *slog.Logger) []scann
 			Since:                opts.Secrets.Since,
 			SinceFrom:            opts.Secrets.SinceFrom,
 			NoExtraRules:         opts.Secrets.NoExtraRules,
+			NoEmulatorAllowlist:  opts.Secrets.NoEmulatorAllowlist,
 			Exclude:              config.Matcher(opts.Exclude, opts.Secrets.Exclude),
 		}, log)
 		out = append(out, scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude)))

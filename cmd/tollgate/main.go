@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
 	"github.com/tollgate/tollgate/scanners/iac"
 	"github.com/tollgate/tollgate/scanners/images"
 	"github.com/tollgate/tollgate/scanners/secrets"
@@ -186,7 +187,7 @@ func runExplain(args []string, stdout, stderr io.Writer, getenv func(string) str
 	id := args[0]
 	_ = setupLogging(stderr, false, true)
 	var gitleaksConfig []byte
-	if b, err := os.ReadFile(".gitleaks.toml"); err == nil {
+	if b, err := checkout.ReadTrusted(".gitleaks.toml", 4<<20); err == nil {
 		gitleaksConfig = b
 	}
 	if r, ok, err := secrets.Explain(id, gitleaksConfig); err != nil {
@@ -198,12 +199,30 @@ func runExplain(args []string, stdout, stderr io.Writer, getenv func(string) str
 		return explained(stdout, "iac", r)
 	}
 	dbOpts, _ := config.ParseDB(nil, getenv)
-	if r, ok, err := images.Explain(dbOpts.CacheDir, id); err == nil && ok {
+	r, ok, err := images.Explain(dbOpts.CacheDir, id)
+	if err == nil && ok {
 		return explained(stdout, "image", r)
 	}
-	fmt.Fprintf(stderr, "tollgate: unknown ID %q: not a gitleaks rule, a Trivy check, or a vulnerability in the DB at %s\n",
+	if err != nil && vulnerabilityID(id) {
+		fmt.Fprintf(stderr, "tollgate: %s looks like a vulnerability ID, but the vulnerability DB is not available at %s (%s): run `tollgate db download` first\n",
+			report.SafeText(id), report.SafeText(vulndb.Dir(dbOpts.CacheDir)), report.SafeText(err.Error()))
+		return policy.ExitUsage
+	}
+	fmt.Fprintf(stderr, "tollgate: unknown ID %q: not a gitleaks rule, a Tollgate secret rule, a Trivy check, or a vulnerability in the DB at %s\n",
 		report.SafeText(id), report.SafeText(vulndb.Dir(dbOpts.CacheDir)))
 	return policy.ExitUsage
+}
+
+// vulnerabilityID reports whether an ID has the shape of a vulnerability
+// advisory's (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, ALAS-..., DLA-..., ...).
+func vulnerabilityID(id string) bool {
+	u := strings.ToUpper(id)
+	for _, p := range []string{"CVE-", "GHSA-", "GO-", "PYSEC-", "RUSTSEC-", "ALAS", "DLA-", "DSA-", "RHSA-", "USN-", "ELSA-", "OSV-", "TEMP-"} {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func explained(w io.Writer, engine string, r scanners.Rule) int {

@@ -310,4 +310,15 @@ func TestExplain(t *testing.T) {
 	if r := tollgate(t, nil, "explain", "NOPE-123"); r.code != 2 || !strings.Contains(r.stderr, "unknown ID") {
 		t.Errorf("unknown ID: exit %d %s", r.code, r.stderr)
 	}
+	// Tollgate's own secret rules are explained too.
+	for _, id := range []string{"netrc-password", "azure-storage-account-key"} {
+		if r := tollgate(t, nil, "explain", id); r.code != 0 || !strings.HasPrefix(r.stdout, id+" (secrets, HIGH)") || !strings.Contains(r.stdout, "Pattern: ") {
+			t.Errorf("explain %s: exit %d\n%s%s", id, r.code, r.stdout, r.stderr)
+		}
+	}
+	// A CVE without a DB says why, and how to get one.
+	if r := tollgate(t, []string{"TOLLGATE_CACHE_DIR=" + t.TempDir()}, "explain", "CVE-2024-3094"); r.code != 2 ||
+		!strings.Contains(r.stderr, "the vulnerability DB is not available") || !strings.Contains(r.stderr, "tollgate db download") {
+		t.Errorf("CVE without a DB: exit %d %s", r.code, r.stderr)
+	}
 }

@@ -151,6 +151,19 @@ func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *str
 //go:embed rules/tollgate.toml
 var extraRulesTOML []byte
 
+//go:embed rules/emulators.toml
+var emulatorsTOML []byte
+
+// EmulatorAllowlists are the allowlists of the emulators' published keys
+// (rules/emulators.toml), applied to every rule.
+func EmulatorAllowlists() ([]*config.Allowlist, error) {
+	cfg, err := LoadConfig("tollgate emulator keys", emulatorsTOML)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Allowlists, nil
+}
+
 // ExtraRules are Tollgate's rules that gitleaks' defaults lack: credential
 // files and Azure credentials.
 func ExtraRules() (config.Config, error) {

@@ -182,6 +182,13 @@ func TestExtraRules(t *testing.T) {
 		if _, ok := extra.Rules[f.RuleID]; ok {
 			t.Errorf("extra rule %s fired while switched off", f.RuleID)
 		}
+		// The emulators' keys stay allowed without the extra rules: gitleaks'
+		// own rules (generic-api-key) do not report them either.
+		for i, c := range cases {
+			if strings.HasPrefix(f.Location.Path, fmt.Sprintf("case%02d/", i)) && (strings.Contains(c.content, "Eby8vdM02xNOcqFl") || strings.Contains(c.content, "C2y6yDjf5/R+ob0N")) {
+				t.Errorf("case %d: %s reported an emulator's published key with the extra rules off", i, f.RuleID)
+			}
+		}
 		dir, _, _ := strings.Cut(f.Location.Path, "/")
 		defaultHits[fmt.Sprintf("%s line %d", dir, f.Location.StartLine)] = true
 	}
@@ -203,6 +210,24 @@ func TestExtraRules(t *testing.T) {
 		}
 	}
 	t.Logf("recall on %d credential-file and Azure cases: gitleaks' default rules alone %d, with Tollgate's extra rules %d", tp, byDefault, withExtra)
+
+	// Turned off on its own, the emulator allowlist lets gitleaks' rules
+	// report the published keys again: the allowlist is what hid them.
+	res, err = secrets.New(secrets.Options{NoExtraRules: true, NoEmulatorAllowlist: true}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emulatorHits := 0
+	for _, f := range res.Findings {
+		for i, c := range cases {
+			if strings.HasPrefix(f.Location.Path, fmt.Sprintf("case%02d/", i)) && (strings.Contains(c.content, "Eby8vdM02xNOcqFl") || strings.Contains(c.content, "C2y6yDjf5/R+ob0N")) {
+				emulatorHits++
+			}
+		}
+	}
+	if emulatorHits == 0 {
+		t.Error("with the emulator allowlist off, no rule reports the emulators' keys: the test proves nothing about the allowlist")
+	}
 }
 
 // The extra rules add no false positive on a large real codebase: the Go

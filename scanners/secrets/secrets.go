@@ -80,6 +80,9 @@ type Options struct {
 	Since, SinceFrom string
 	// NoExtraRules turns off Tollgate's extra rules (rules/tollgate.toml).
 	NoExtraRules bool
+	// NoEmulatorAllowlist reports the emulators' published keys too
+	// (rules/emulators.toml, otherwise allowed for every rule).
+	NoEmulatorAllowlist bool
 	// Exclude drops findings in excluded paths in git modes (in worktree mode
 	// the walk already left those files out).
 	Exclude func(path string, dir bool) bool
@@ -264,6 +267,13 @@ func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, map[str
 	cfg, err := LoadConfigWith(name, content, readExtend)
 	if err != nil {
 		return cfg, rel, nil, err
+	}
+	if !s.opts.NoEmulatorAllowlist {
+		lists, err := EmulatorAllowlists()
+		if err != nil {
+			return cfg, rel, nil, err
+		}
+		cfg.Allowlists = append(cfg.Allowlists, lists...)
 	}
 	if s.opts.NoExtraRules {
 		return cfg, rel, nil, nil
@@ -465,8 +475,8 @@ func pathAllowed(cfg *config.Config, p string) bool {
 	return false
 }
 
-// Explain returns a gitleaks rule's metadata from the given configuration
-// (nil: gitleaks' default rules).
+// Explain returns a secret rule's metadata: from the given configuration
+// (nil: gitleaks' default rules), else from Tollgate's extra rules.
 func Explain(id string, configTOML []byte) (scanners.Rule, bool, error) {
 	cfg, err := LoadConfig("explain", configTOML)
 	if err != nil {
@@ -474,7 +484,13 @@ func Explain(id string, configTOML []byte) (scanners.Rule, bool, error) {
 	}
 	r, ok := cfg.Rules[id]
 	if !ok {
-		return scanners.Rule{}, false, nil
+		extra, err := ExtraRules()
+		if err != nil {
+			return scanners.Rule{}, false, err
+		}
+		if r, ok = extra.Rules[id]; !ok {
+			return scanners.Rule{}, false, nil
+		}
 	}
 	rule := New(Options{}, nil).rule(r, id)
 	if r.Regex != nil {

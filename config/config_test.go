@@ -307,10 +307,10 @@ func TestRequestedImagesAreScannedOrExplained(t *testing.T) {
 // A flag's name written as a key, or a key's last part, is pointed at the key.
 func TestUnknownKeySuggestsTheKey(t *testing.T) {
 	for content, want := range map[string]string{
-		"secrets-archive-depth: 2\n":         `unknown key "secrets-archive-depth" (did you mean secrets.max-archive-depth?)`,
-		"download-tf-modules: true\n":        `(did you mean iac.download-modules?)`,
-		"db-repository: x\n":                 `(did you mean image.db-repositories?)`,
-		"sarif-category: c\n":                `(did you mean category?)`,
+		"secrets-archive-depth: 2\n":        `unknown key "secrets-archive-depth" (did you mean secrets.max-archive-depth?)`,
+		"download-tf-modules: true\n":       `(did you mean iac.download-modules?)`,
+		"db-repository: x\n":                `(did you mean image.db-repositories?)`,
+		"sarif-category: c\n":               `(did you mean category?)`,
 		"secrets:\n  max-archive-dept: 1\n": `(did you mean secrets.max-archive-depth?)`,
 		"iac:\n  tfvars: [a]\n":             `(did you mean iac.tf-vars?)`,
 	} {

@@ -58,7 +58,13 @@ func parseFile(b []byte) (*fileConfig, error) {
 		if errors.Is(err, io.EOF) {
 			return fc, nil // an empty file is a valid, empty configuration
 		}
-		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if !strings.HasPrefix(msg, "line ") {
+			// The parser's errors without a line (an unexpected end of the
+			// stream) are about where it stopped: the end of the file.
+			msg = fmt.Sprintf("line %d: %s", bytes.Count(b, []byte("\n"))+1, msg)
+		}
+		return nil, errors.New(msg)
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -23,8 +24,8 @@ func FuzzParseFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, content string) {
 		fc, err := parseFile([]byte(content))
 		if err != nil {
-			if err.Error() == "" {
-				t.Fatal("empty error message")
+			if !regexp.MustCompile(`line \d+`).MatchString(err.Error()) {
+				t.Fatalf("error does not name a line: %q (from %q)", err, content)
 			}
 			return
 		}

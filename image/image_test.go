@@ -315,9 +315,20 @@ func TestTaskDockerRunner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A docker in front of the real one records what `docker run` is given:
+	// its arguments and its environment (-e NAME passes the variable from it).
+	realDocker, err := exec.LookPath("docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapDir, runLog := t.TempDir(), filepath.Join(base, "docker-run.log")
+	wrapper := "#!/bin/sh\nif [ \"$1\" = run ]; then { printf 'arg %s\\n' \"$@\"; env; } >> " + runLog + "; fi\nexec " + realDocker + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(wrapDir, "docker"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("node", filepath.Join(repoRoot, "task/shim/index.js"))
 	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + base,
+		"PATH=" + wrapDir + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + base,
 		"TF_BUILD=True", "SYSTEM_JOBID=job", "SYSTEM_JOBATTEMPT=1",
 		"BUILD_SOURCESDIRECTORY=" + src, "BUILD_ARTIFACTSTAGINGDIRECTORY=" + staging, "AGENT_TEMPDIRECTORY=" + tmp,
 		"SYSTEM_ACCESSTOKEN=never-passed",
@@ -339,8 +350,12 @@ func TestTaskDockerRunner(t *testing.T) {
 	if _, err := os.Stat(sarif); err != nil {
 		t.Errorf("the SARIF is not at the agent's path: %v", err)
 	}
-	if strings.Contains(text, "never-passed") {
-		t.Error("the access token reached the container")
+	seen, err := os.ReadFile(runLog)
+	if err != nil || !strings.Contains(string(seen), "arg "+tag) {
+		t.Fatalf("docker run was not recorded (%v):\n%s", err, seen)
+	}
+	if strings.Contains(string(seen), "never-passed") || strings.Contains(string(seen), "SYSTEM_ACCESSTOKEN") || strings.Contains(text, "never-passed") {
+		t.Errorf("the access token reached docker run or the output:\n%s", seen)
 	}
 }
 

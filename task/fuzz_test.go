@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/report"
 )
 
 // agentCommand is how the agent spots a command: anywhere in a line,
@@ -60,5 +62,36 @@ func FuzzLogIssue(f *testing.F) {
 		if !slices.Equal(keys, want) {
 			t.Fatalf("properties %v, want %v: %q", keys, want, out)
 		}
+		// What the agent reads back is what was written, for text that
+		// console escaping leaves alone (it only rewrites "##", control
+		// characters, invalid UTF-8 and bidi overrides).
+		props := map[string]string{}
+		for _, kv := range strings.Split(out[len("##vso[task.logissue "):end], ";") {
+			k, v, _ := strings.Cut(kv, "=")
+			props[k] = agentUnescape(v)
+		}
+		plain := func(s string) bool {
+			s = strings.NewReplacer("\r", "", "\n", "").Replace(s)
+			return report.SafeText(s) == s
+		}
+		if plain(path) && props["sourcepath"] != path && path != "" {
+			t.Fatalf("sourcepath %q read back as %q", path, props["sourcepath"])
+		}
+		if plain(code) && props["code"] != code && code != "" {
+			t.Fatalf("code %q read back as %q", code, props["code"])
+		}
+		if plain(message) && agentUnescape(out[end+1:]) != message {
+			t.Fatalf("message %q read back as %q", message, agentUnescape(out[end+1:]))
+		}
 	})
+}
+
+// agentUnescape undoes the escaping as the Azure Pipelines agent does
+// (CommandStringConvertor.Unescape: %AZP25 last, so "%0A" typed literally
+// survives).
+func agentUnescape(s string) string {
+	for _, r := range []struct{ from, to string }{{"%0D", "\r"}, {"%0A", "\n"}, {"%5D", "]"}, {"%3B", ";"}, {"%AZP25", "%"}} {
+		s = strings.ReplaceAll(s, r.from, r.to)
+	}
+	return s
 }

@@ -274,7 +274,7 @@ func TestSecretsShallowClone(t *testing.T) {
 	plain := t.TempDir()
 	write(t, filepath.Join(plain, "a.txt"), "x\n")
 	run := tollgate(t, nil, "scan", "--scanners", "secrets", "--secrets-mode", "history", "--fail-on", "none", plain)
-	if run.code == 0 || !strings.Contains(run.stdout+run.stderr, "not a git repository") {
-		t.Errorf("exit %d, want an engine error naming the cause\n%s\n%s", run.code, run.stdout, run.stderr)
+	if run.code != 3 || !strings.Contains(run.stdout+run.stderr, "not a git repository") {
+		t.Errorf("exit %d, want 3 (an engine failed) and the cause\n%s\n%s", run.code, run.stdout, run.stderr)
 	}
 }

@@ -105,7 +105,12 @@ func buildHostile(t *testing.T, base string, proxy string) *hostile {
 	}
 	must(t, os.WriteFile(filepath.Join(root, "special", "blob.bin"), blob, 0o644))
 	plant("enc/latin1.txt", "\xff\xfe\xfa broken \x80\x81 text\nTOKEN=", "\n", 2)
-	u16 := utf16.Encode([]rune("password = \"" + fakeToken(r) + "\"\n"))
+	// A token in a UTF-16 file is found (gitleaks decodes UTF-16) and
+	// redacted like any other.
+	u16tok := fakeToken(r)
+	h.secrets["enc/utf16.txt"] = u16tok
+	h.mustFind = append(h.mustFind, "gitleaks github-pat enc/utf16.txt")
+	u16 := utf16.Encode([]rune("password = \"" + u16tok + "\"\n"))
 	var b16 bytes.Buffer
 	b16.Write([]byte{0xff, 0xfe})
 	for _, u := range u16 {
@@ -150,13 +155,15 @@ func buildHostile(t *testing.T, base string, proxy string) *hostile {
 	}
 
 	// Archives: a secret in a zip and in a tar (read with
-	// --secrets-archive-depth), and a zip bomb (256 MiB of zeros in ~250 KB).
+	// --secrets-archive-depth), and a zip bomb: 2 GiB of zeros in ~2 MB,
+	// more than the 1.5 GiB the scan's peak RSS is allowed, so a scan that
+	// inflated it into memory would fail the bound.
 	must(t, os.MkdirAll(filepath.Join(root, "archives"), 0o755))
 	zipTok, tarTok := fakeToken(r), fakeToken(r)
 	h.secrets["archives/bundle.zip"], h.secrets["archives/bundle.tar"] = zipTok, tarTok
 	writeZip(t, filepath.Join(root, "archives", "bundle.zip"), map[string]io.Reader{"config/.env": strings.NewReader("TOKEN=" + zipTok + "\n")})
 	writeTar(t, filepath.Join(root, "archives", "bundle.tar"), "deploy/.env", "TOKEN="+tarTok+"\n")
-	writeZip(t, filepath.Join(root, "archives", "bomb.zip"), map[string]io.Reader{"zeros.bin": io.LimitReader(zeroReader{}, 256<<20)})
+	writeZip(t, filepath.Join(root, "archives", "bomb.zip"), map[string]io.Reader{"zeros.bin": io.LimitReader(zeroReader{}, 2<<30)})
 
 	// Malformed IaC next to good IaC.
 	write(t, filepath.Join(root, "broken/bad.tf"), "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \n")

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,8 +154,37 @@ func TestTaskAsTheAgentRunsIt(t *testing.T) {
 		}
 	}
 	sarifPath := filepath.Join(staging, "CodeAnalysisLogs", "tollgate-12f1170f-54f2-53f3-20dd-22fc7dff55f9-1.sarif")
-	if vars["sarifFile"] != sarifPath || vars["verdict"] != "fail" || vars["secretsFindings"] == "0" || vars["iacFindings"] == "0" {
+	for _, v := range allowedVars {
+		if _, ok := vars[v]; !ok {
+			t.Errorf("output variable %s is not set", v)
+		}
+	}
+	if vars["sarifFile"] != sarifPath || vars["verdict"] != "fail" {
 		t.Errorf("output variables %v", vars)
+	}
+	// The counts are the SARIF's: results that are not suppressed, by
+	// engine and by severity.
+	counted, _ := readSARIF(t, sarifPath)
+	want := map[string]int{}
+	for _, run := range counted.Runs {
+		engine := map[string]string{"gitleaks": "secretsFindings", "trivy-config": "iacFindings", "trivy-image": "imageFindings"}[run.Tool.Driver.Name]
+		for _, res := range run.Results {
+			if len(res.Suppressions) > 0 {
+				want["suppressed"]++
+				continue
+			}
+			want["findings"]++
+			want[engine]++
+			want[strings.ToLower(fmt.Sprint(res.Properties["severity"]))]++
+		}
+	}
+	if want["findings"] == 0 || want["secretsFindings"] == 0 || want["iacFindings"] == 0 {
+		t.Fatalf("the SARIF has no findings to compare: %v", want)
+	}
+	for _, v := range []string{"findings", "suppressed", "critical", "high", "medium", "low", "unknown", "secretsFindings", "iacFindings", "imageFindings"} {
+		if vars[v] != fmt.Sprint(want[v]) {
+			t.Errorf("output variable %s = %q, the SARIF says %d", v, vars[v], want[v])
+		}
 	}
 	var upload agentCommand
 	for _, c := range cmds {
@@ -219,16 +249,22 @@ func TestTaskRerunsWriteDistinctSARIF(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)
 		}
+		sarif, result := "", ""
 		for _, c := range parseAgentCommands(r.stdout) {
-			if c.Name == "task.setvariable" && c.Props["variable"] == "sarifFile" {
-				return c.Message
-			}
-			if c.Name == "task.complete" && c.Props["result"] != "SucceededWithIssues" {
-				t.Errorf("result %q, want SucceededWithIssues (findings below the threshold)", c.Props["result"])
+			switch {
+			case c.Name == "task.setvariable" && c.Props["variable"] == "sarifFile":
+				sarif = c.Message
+			case c.Name == "task.complete":
+				result = c.Props["result"]
 			}
 		}
-		t.Fatal("no sarifFile variable")
-		return ""
+		if result != "SucceededWithIssues" {
+			t.Errorf("result %q, want SucceededWithIssues (findings below the threshold)", result)
+		}
+		if sarif == "" {
+			t.Fatal("no sarifFile variable")
+		}
+		return sarif
 	}
 	first := sarifOf(env1)
 	var env2 []string

@@ -38,6 +38,9 @@ type hit struct {
 	ID   string `json:"id"`
 	File string `json:"file"`
 	Line int    `json:"line"`
+	// Resource is set on plan findings: Trivy puts them on a synthetic file,
+	// so they are located by the resource's address in the plan.
+	Resource string `json:"resource,omitempty"`
 }
 
 func sortHits(h []hit) {
@@ -85,7 +88,11 @@ func trivyConfig(t *testing.T, root string) []hit {
 		}
 		for _, m := range blob.Misconfigurations {
 			for _, f := range m.Failures {
-				out = append(out, hit{ID: f.ID, File: m.FilePath, Line: f.CauseMetadata.StartLine})
+				h := hit{ID: f.ID, File: m.FilePath, Line: f.CauseMetadata.StartLine}
+				if _, err := os.Stat(filepath.Join(root, m.FilePath)); err != nil {
+					h.Resource = f.CauseMetadata.Resource
+				}
+				out = append(out, h)
 			}
 		}
 	}
@@ -165,11 +172,27 @@ func TestParityWithTrivyConfig(t *testing.T) {
 		}
 	}
 	// Trivy puts a plan's findings on a synthetic "main.tf" that does not
-	// exist; we put them on the plan file. Compare those by check ID.
+	// exist; we put them on the plan file, at the line of the resource's
+	// "address" in it. Compare check ID and that line.
+	planLines, err := os.ReadFile(filepath.Join(root, "tfplan/plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addressLine := func(res string) int {
+		for i, l := range strings.Split(string(planLines), "\n") {
+			if strings.Contains(l, `"address": "`+res+`"`) {
+				return i + 1
+			}
+		}
+		return 0
+	}
 	var wantFiles, wantPlanIDs []hit
 	for _, h := range want {
 		if _, err := os.Stat(filepath.Join(root, h.File)); err != nil {
-			wantPlanIDs = append(wantPlanIDs, hit{ID: h.ID})
+			if h.Resource == "" || addressLine(h.Resource) == 0 {
+				t.Fatalf("golden plan finding %+v has no resource found in the plan (regenerate with -update)", h)
+			}
+			wantPlanIDs = append(wantPlanIDs, hit{ID: h.ID, Line: addressLine(h.Resource)})
 			continue
 		}
 		wantFiles = append(wantFiles, h)
@@ -183,7 +206,7 @@ func TestParityWithTrivyConfig(t *testing.T) {
 		if h.File != "tfplan/plan.json" || h.Line < 1 {
 			t.Errorf("plan finding %v not on a line of the plan file", h)
 		}
-		gotPlanIDs = append(gotPlanIDs, hit{ID: h.ID})
+		gotPlanIDs = append(gotPlanIDs, hit{ID: h.ID, Line: h.Line})
 	}
 	sortHits(gotPlanIDs)
 	sortHits(wantPlanIDs)

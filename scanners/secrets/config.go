@@ -53,7 +53,7 @@ func LoadConfigWith(name string, content []byte, readExtend ExtendReader) (cfg c
 	// user's .gitleaks.toml panics. Turn that into an error naming the file.
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("gitleaks config %s: %v", name, p)
+			err = &ConfigPanicError{Name: name, Value: p}
 		}
 	}()
 	if content == nil {
@@ -85,6 +85,18 @@ func LoadConfigWith(name string, content []byte, readExtend ExtendReader) (cfg c
 		return config.Config{}, fmt.Errorf("gitleaks config %s: %w", name, err)
 	}
 	return cfg, nil
+}
+
+// ConfigPanicError is a gitleaks configuration that made gitleaks panic
+// while loading it: gitleaks compiles a rule's patterns with MustCompile,
+// so an invalid pattern in a repository's .gitleaks.toml panics.
+type ConfigPanicError struct {
+	Name  string
+	Value any
+}
+
+func (e *ConfigPanicError) Error() string {
+	return fmt.Sprintf("gitleaks config %s: %v", e.Name, e.Value)
 }
 
 // maxExtendDepth is gitleaks' own limit on chained [extend] paths.

@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
-
-	"github.com/zricethezav/gitleaks/v8/detect"
-	"github.com/zricethezav/gitleaks/v8/sources"
 
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
@@ -49,34 +49,46 @@ func cmpStr(a, b string) int {
 	return 0
 }
 
-// gitleaksDir runs the code path of `gitleaks dir .` inside root: the
-// Files source with its own walk, the detector with the CLI's defaults, the
-// root's .gitleaks.toml and .gitleaksignore.
+// gitleaksBinary is the gitleaks CLI, built once from the module this one
+// depends on (the same version), so that the reference loads its
+// configuration, its .gitleaksignore and walks the tree exactly as users'
+// `gitleaks dir` does, with none of Tollgate's code in the path.
+var gitleaksBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "tollgate-gitleaks-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "gitleaks")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/zricethezav/gitleaks/v8")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building gitleaks: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// gitleaksDir runs `gitleaks dir .` inside root and returns what it reports.
 func gitleaksDir(t *testing.T, root string) []hit {
 	t.Helper()
-	t.Chdir(root)
-	content, err := os.ReadFile(".gitleaks.toml")
-	if os.IsNotExist(err) {
-		content = nil
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := secrets.LoadConfig(".gitleaks.toml", content)
+	bin, err := gitleaksBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Path = ".gitleaks.toml"
-	det := detect.NewDetectorContext(context.Background(), cfg)
-	det.MaxDecodeDepth = 5
-	if _, err := os.Stat(".gitleaksignore"); err == nil {
-		if err := det.AddGitleaksIgnore(".gitleaksignore"); err != nil {
-			t.Fatal(err)
-		}
+	report := filepath.Join(t.TempDir(), "report.json")
+	cmd := exec.Command(bin, "dir", ".", "--no-banner", "--exit-code", "0", "--report-format", "json", "--report-path", report)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gitleaks dir: %v\n%s", err, out)
 	}
-	findings, err := det.DetectSource(context.Background(), &sources.Files{
-		Config: &cfg, Path: ".", Sema: det.Sema,
-	})
+	b, err := os.ReadFile(report)
 	if err != nil {
+		t.Fatal(err)
+	}
+	var findings []struct {
+		RuleID, File string
+		StartLine    int
+	}
+	if err := json.Unmarshal(b, &findings); err != nil {
 		t.Fatal(err)
 	}
 	var out []hit

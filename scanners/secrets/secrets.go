@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path"
 	"runtime"
 	"strings"
@@ -21,6 +23,8 @@ import (
 	"github.com/zricethezav/gitleaks/v8/report"
 	"github.com/zricethezav/gitleaks/v8/sources"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/checkout"
@@ -346,7 +350,7 @@ func scanFile(ctx context.Context, det *detect.Detector, t *scanners.Target, f s
 	}
 	defer fh.Close()
 	src := sources.File{
-		Content:         fh,
+		Content:         utf16Aware(fh),
 		Path:            f.Path,
 		Buffer:          buf,
 		Config:          &det.Config,
@@ -500,4 +504,18 @@ func Explain(id string, configTOML []byte) (scanners.Rule, bool, error) {
 		rule.Description += "\nKeywords: " + strings.Join(r.Keywords, ", ")
 	}
 	return rule, true, nil
+}
+
+// utf16Aware decodes a file that starts with a UTF-16 byte-order mark
+// (Windows tools write PowerShell scripts, .reg and .config files so) into
+// UTF-8 for the detector, which otherwise sees NUL bytes and skips the file
+// as binary. Line breaks survive decoding, so lines are the file's own. Any
+// other file, archives included, is passed on as it is.
+func utf16Aware(f *os.File) io.Reader {
+	var bom [2]byte
+	n, _ := f.ReadAt(bom[:], 0)
+	if n == 2 && (bom == [2]byte{0xff, 0xfe} || bom == [2]byte{0xfe, 0xff}) {
+		return transform.NewReader(f, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+	}
+	return f
 }

@@ -2,12 +2,14 @@ package secrets_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/secrets"
@@ -124,5 +126,56 @@ func TestExtendPathStaysInTheRoot(t *testing.T) {
 		if _, err := scan(bad); err == nil || !strings.Contains(err.Error(), ".gitleaks.toml") {
 			t.Errorf("extend path %s: error %v, want a refusal naming .gitleaks.toml", bad, err)
 		}
+	}
+}
+
+// A file written as UTF-16 with a byte-order mark (as Windows tools write
+// PowerShell scripts and .reg files) is decoded: its secrets are found, on
+// their own lines, and redacted; a UTF-16 file without a mark stays binary.
+func TestUTF16Files(t *testing.T) {
+	root := t.TempDir()
+	const tok = "ghp_Zq8TnW3kRbY6vLm2Xc5Jd9Fh4Gs7Ap1Ue0Io"
+	encode := func(s string, big bool, bom bool) []byte {
+		var out []byte
+		if bom {
+			if big {
+				out = append(out, 0xfe, 0xff)
+			} else {
+				out = append(out, 0xff, 0xfe)
+			}
+		}
+		for _, u := range utf16.Encode([]rune(s)) {
+			if big {
+				out = append(out, byte(u>>8), byte(u))
+			} else {
+				out = append(out, byte(u), byte(u>>8))
+			}
+		}
+		return out
+	}
+	text := "# deploy\r\n$token = \"" + tok + "\"\r\n"
+	for name, b := range map[string][]byte{"le.ps1": encode(text, false, true), "be.reg": encode(text, true, true), "nobom.txt": encode(text, false, false)} {
+		if err := os.WriteFile(filepath.Join(root, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	res, err := secrets.New(secrets.Options{}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range res.Findings {
+		got[fmt.Sprintf("%s %s:%d", f.RuleID, f.Location.Path, f.Location.StartLine)] = true
+		if f.Secret.Redacted != secrets.Redacted || strings.Contains(fmt.Sprintf("%+v", f), tok) {
+			t.Errorf("%s: the secret is not redacted", f.Location.Path)
+		}
+	}
+	if !got["github-pat le.ps1:2"] || !got["github-pat be.reg:2"] || len(got) != 2 {
+		t.Errorf("findings %v, want the token on line 2 of le.ps1 and be.reg only", got)
 	}
 }

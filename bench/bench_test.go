@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +46,7 @@ func genTree(tb testing.TB, files int) (string, tree.Stats) {
 func TestTreeIsDeterministic(t *testing.T) {
 	a, sa := genTree(t, 300)
 	b, sb := genTree(t, 300)
-	if sa != sb {
+	if !reflect.DeepEqual(sa, sb) {
 		t.Fatalf("stats differ: %+v vs %+v", sa, sb)
 	}
 	if sa.Files < 290 || sa.IaCFiles == 0 || sa.LargeFiles == 0 || sa.Secrets == 0 {
@@ -119,22 +121,37 @@ func TestSmoke(t *testing.T) {
 	var log struct {
 		Runs []struct {
 			Results []struct {
-				RuleID string `json:"ruleId"`
+				RuleID    string `json:"ruleId"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+						Region struct {
+							StartLine int `json:"startLine"`
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
 			} `json:"results"`
 		} `json:"runs"`
 	}
 	if err := json.Unmarshal(raw, &log); err != nil {
 		t.Fatal(err)
 	}
-	planted := 0
+	// The same set: every planted secret where it was planted, by its rule,
+	// and nothing else.
+	var got, want []string
 	for _, r := range log.Runs[0].Results {
-		switch r.RuleID {
-		case "github-pat", "aws-access-token", "slack-webhook-url":
-			planted++
-		}
+		l := r.Locations[0].PhysicalLocation
+		got = append(got, fmt.Sprintf("%s %s:%d", r.RuleID, l.ArtifactLocation.URI, l.Region.StartLine))
 	}
-	if planted != stats.Secrets {
-		t.Errorf("found %d of the %d planted secrets", planted, stats.Secrets)
+	for _, p := range stats.Planted {
+		want = append(want, fmt.Sprintf("%s %s:%d", p.Rule, p.Path, p.Line))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(want) != stats.Secrets || len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("findings differ from the planted secrets:\n got %v\nwant %v", got, want)
 	}
 }
 

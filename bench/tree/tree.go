@@ -29,6 +29,17 @@ type Options struct {
 type Stats struct {
 	Files, IaCFiles, LargeFiles, Secrets int
 	Bytes                                int64
+	// Planted says where each planted secret is, so that a scan's findings
+	// can be compared with them one by one.
+	Planted []Plant
+}
+
+// Plant is one planted fake secret: the file, its line and the gitleaks rule
+// that must report it.
+type Plant struct {
+	Path string `json:"path"`
+	Line int    `json:"line"`
+	Rule string `json:"rule"`
 }
 
 // Per 100 files: a service of source files and tests, its deployment files,
@@ -134,7 +145,7 @@ func (g *gen) service(n, total int) error {
 		rel := fmt.Sprintf("%s/src/%s/%s_%d%s", base, g.word(), g.word(), i, lang.ext)
 		text := g.source(lang, 40+g.r.IntN(200))
 		if plant && i == 3 {
-			text = g.plant(text, lang)
+			text = g.plant(rel, text, lang)
 			plant = false
 		}
 		if err := g.write(rel, []byte(text)); err != nil {
@@ -313,8 +324,9 @@ func (g *gen) binary(n int) []byte {
 	return b
 }
 
-// plant puts a fake credential (generated, never a real one) into source.
-func (g *gen) plant(text string, l lang) string {
+// plant puts a fake credential (generated, never a real one) into the
+// source of file rel, and records where.
+func (g *gen) plant(rel, text string, l lang) string {
 	rnd := func(alphabet string, n int) string {
 		b := make([]byte, n)
 		for i := range b {
@@ -323,17 +335,19 @@ func (g *gen) plant(text string, l lang) string {
 		return string(b)
 	}
 	const alnum, upper, b32 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	var line string
+	var line, rule string
 	switch g.r.IntN(3) {
 	case 0:
-		line = "GITHUB_TOKEN = \"ghp_" + rnd(alnum, 36) + "\""
+		line, rule = "GITHUB_TOKEN = \"ghp_"+rnd(alnum, 36)+"\"", "github-pat"
 	case 1:
-		line = "AWS_ACCESS_KEY_ID = \"AKIA" + rnd(b32, 16) + "\""
+		line, rule = "AWS_ACCESS_KEY_ID = \"AKIA"+rnd(b32, 16)+"\"", "aws-access-token"
 	default:
-		line = "SLACK_WEBHOOK = \"https://hooks.slack.com/services/T" + rnd(upper, 9) + "/B" + rnd(upper, 9) + "/" + rnd(alnum, 24) + "\""
+		line, rule = "SLACK_WEBHOOK = \"https://hooks.slack.com/services/T"+rnd(upper, 9)+"/B"+rnd(upper, 9)+"/"+rnd(alnum, 24)+"\"", "slack-webhook-url"
 	}
 	g.stats.Secrets++
 	lines := strings.SplitAfter(text, "\n")
 	at := min(len(lines), 5)
-	return strings.Join(lines[:at], "") + l.comment + " local test\n" + line + "\n" + strings.Join(lines[at:], "")
+	before := strings.Join(lines[:at], "")
+	g.stats.Planted = append(g.stats.Planted, Plant{Path: rel, Line: strings.Count(before, "\n") + 2, Rule: rule})
+	return before + l.comment + " local test\n" + line + "\n" + strings.Join(lines[at:], "")
 }

@@ -208,7 +208,7 @@ func TestLineShiftKeepsFingerprints(t *testing.T) {
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	base := filepath.Join(t.TempDir(), "baseline.sarif")
-	if r := tollgate(t, nil, "baseline", base, root); r.code != 0 {
+	if r := tollgate(t, nil, "baseline", base, root); r.code != 0 || !validBaseline(t, base) {
 		t.Fatalf("tollgate baseline: exit %d\n%s", r.code, r.stderr)
 	}
 	before, _ := scanJSON(t, root, "--fail-on", "none")
@@ -245,7 +245,7 @@ func TestBaselineNewAndAbsent(t *testing.T) {
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	base := filepath.Join(t.TempDir(), "baseline.sarif")
-	if r := tollgate(t, nil, "baseline", base, root); r.code != 0 {
+	if r := tollgate(t, nil, "baseline", base, root); r.code != 0 || !validBaseline(t, base) {
 		t.Fatalf("tollgate baseline: exit %d\n%s", r.code, r.stderr)
 	}
 	if _, r := scanJSON(t, root, "--baseline", base, "--new-only", "--fail-on", "low"); r.code != 0 {
@@ -321,4 +321,11 @@ func TestExplain(t *testing.T) {
 		!strings.Contains(r.stderr, "the vulnerability DB is not available") || !strings.Contains(r.stderr, "tollgate db download") {
 		t.Errorf("CVE without a DB: exit %d %s", r.code, r.stderr)
 	}
+}
+
+// validBaseline validates a baseline file as every other log.
+func validBaseline(t *testing.T, path string) bool {
+	t.Helper()
+	validateSARIF(t, path, "Sarif;Gh;Ado")
+	return true
 }

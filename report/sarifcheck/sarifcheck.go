@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -200,4 +201,33 @@ func readJSON(path string) (any, error) {
 	}
 	defer f.Close()
 	return jsonschema.UnmarshalJSON(f)
+}
+
+// Check validates a log file with the Multitool (ruleKinds, e.g.
+// "Sarif;Gh;Ado") and the SARIF 2.1.0 schema and reports every problem on
+// tb: the one helper every test that writes a log calls.
+func Check(tb testing.TB, path, ruleKinds string) {
+	tb.Helper()
+	tool, err := Multitool(".")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	issues, err := RunMultitool(context.Background(), tool, path, ruleKinds)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, i := range issues {
+		tb.Errorf("%s: Multitool (%s): %s", filepath.Base(path), ruleKinds, i)
+	}
+	schema, err := SchemaPath(tool)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := ValidateSchema(schema, raw); err != nil {
+		tb.Errorf("%s: %v", filepath.Base(path), err)
+	}
 }

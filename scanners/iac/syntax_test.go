@@ -1,9 +1,11 @@
 package iac
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/scanners/iactype"
 )
@@ -53,10 +55,20 @@ func TestYAMLAliasBombIsCheap(t *testing.T) {
 		}
 		b.WriteString("]\n")
 	}
-	// 10^30 nodes once expanded: counted without expanding, and reported.
+	// 10^30 nodes once expanded: counted without expanding, and reported,
+	// in bounded time and memory (expanding would take neither).
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
 	se := checkSyntax("bomb.yaml", []byte(b.String()), false)
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
 	if se == nil || !se.Skip || !strings.Contains(se.String(), "alias bomb") {
 		t.Errorf("the alias bomb was not reported: %v", se)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; took > 2*time.Second || alloc > 64<<20 {
+		t.Errorf("checking the bomb took %s and allocated %d MiB; want under 2 s and 64 MiB", took, alloc>>20)
 	}
 	// Ordinary anchors (shared defaults) are fine.
 	ok := "defaults: &d {cpu: 1, memory: 1Gi}\na: {<<: *d}\nb: {<<: *d}\nc: [*d, *d, *d]\n"

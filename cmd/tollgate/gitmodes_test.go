@@ -180,6 +180,8 @@ func TestSecretsGitModes(t *testing.T) {
 			"azure-devops-pat-legacy scripts/ado.sh:2@", "npm-access-token web/.npmrc:2@"}},
 		{"commits from the agent's target branch", pr, []string{"--secrets-mode", "commits"}, []string{
 			want("c3", "dotenv-secret", ".env:2"), want("c4", "npm-access-token", "web/.npmrc:2")}},
+		{"commits from GitHub's base ref", []string{"GITHUB_BASE_REF=main"}, []string{"--secrets-mode", "commits"}, []string{
+			want("c3", "dotenv-secret", ".env:2"), want("c4", "npm-access-token", "web/.npmrc:2")}},
 		{"commits from --since", nil, []string{"--secrets-mode", "commits", "--since", "origin/main"}, []string{
 			want("c3", "dotenv-secret", ".env:2"), want("c4", "npm-access-token", "web/.npmrc:2")}},
 		{"history", nil, []string{"--secrets-mode", "history"}, []string{
@@ -199,7 +201,7 @@ func TestSecretsGitModes(t *testing.T) {
 			g.noLeak(t, r)
 			run := g.sarif.Runs[0]
 			if len(run.VersionControlProvenance) != 1 || run.VersionControlProvenance[0].RepositoryURI != "https://dev.azure.com/contoso/web/_git/app" ||
-				run.VersionControlProvenance[0].RevisionID != r.sha["merge"] {
+				run.VersionControlProvenance[0].RevisionID != r.sha["merge"] || run.VersionControlProvenance[0].Branch != "pr-merge" {
 				t.Errorf("versionControlProvenance %+v", run.VersionControlProvenance)
 			}
 			var inSARIF []string

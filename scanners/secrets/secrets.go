@@ -3,6 +3,7 @@
 package secrets
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -511,10 +512,16 @@ func Explain(id string, configTOML []byte) (scanners.Rule, bool, error) {
 // UTF-8 for the detector, which otherwise sees NUL bytes and skips the file
 // as binary. Line breaks survive decoding, so lines are the file's own. Any
 // other file, archives included, is passed on as it is.
+//
+// Only the file's contents decide, never its name.
 func utf16Aware(f *os.File) io.Reader {
-	var bom [2]byte
-	n, _ := f.ReadAt(bom[:], 0)
-	if n == 2 && (bom == [2]byte{0xff, 0xfe} || bom == [2]byte{0xfe, 0xff}) {
+	head := make([]byte, 8<<10)
+	n, _ := f.ReadAt(head, 0)
+	head = head[:n]
+	// A byte-order mark, and the NUL bytes every UTF-16 file with a line
+	// break or an ASCII character has (a Latin-1 file may start with the
+	// same two bytes, and has none).
+	if n >= 4 && (head[0] == 0xff && head[1] == 0xfe || head[0] == 0xfe && head[1] == 0xff) && bytes.IndexByte(head[2:], 0) >= 0 {
 		return transform.NewReader(f, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
 	}
 	return f

@@ -154,7 +154,10 @@ func TestUTF16Files(t *testing.T) {
 		return out
 	}
 	text := "# deploy\r\n$token = \"" + tok + "\"\r\n"
-	for name, b := range map[string][]byte{"le.ps1": encode(text, false, true), "be.reg": encode(text, true, true), "nobom.txt": encode(text, false, false)} {
+	// A Latin-1 file that happens to start with the bytes of a mark is not
+	// UTF-16: its token is found as written.
+	latin1 := append([]byte{0xff, 0xfe, 0xfa, ' ', 'x', '\n'}, []byte("TOKEN="+tok+"\n")...)
+	for name, b := range map[string][]byte{"le.ps1": encode(text, false, true), "be.reg": encode(text, true, true), "nobom.txt": encode(text, false, false), "latin1.txt": latin1} {
 		if err := os.WriteFile(filepath.Join(root, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +178,7 @@ func TestUTF16Files(t *testing.T) {
 			t.Errorf("%s: the secret is not redacted", f.Location.Path)
 		}
 	}
-	if !got["github-pat le.ps1:2"] || !got["github-pat be.reg:2"] || len(got) != 2 {
-		t.Errorf("findings %v, want the token on line 2 of le.ps1 and be.reg only", got)
+	if !got["github-pat le.ps1:2"] || !got["github-pat be.reg:2"] || !got["github-pat latin1.txt:2"] || len(got) != 3 {
+		t.Errorf("findings %v, want the token on line 2 of le.ps1, be.reg and latin1.txt only", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate/tollgate/bench"
 	"github.com/tollgate/tollgate/bench/tree"
 	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/report/sarifcheck"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/secrets"
 )
@@ -114,36 +115,15 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scan: %v\n%s", err, out)
 	}
-	raw, err := os.ReadFile(sarifPath)
+	results, err := sarifcheck.Results(sarifPath)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var log struct {
-		Runs []struct {
-			Results []struct {
-				RuleID    string `json:"ruleId"`
-				Locations []struct {
-					PhysicalLocation struct {
-						ArtifactLocation struct {
-							URI string `json:"uri"`
-						} `json:"artifactLocation"`
-						Region struct {
-							StartLine int `json:"startLine"`
-						} `json:"region"`
-					} `json:"physicalLocation"`
-				} `json:"locations"`
-			} `json:"results"`
-		} `json:"runs"`
-	}
-	if err := json.Unmarshal(raw, &log); err != nil {
 		t.Fatal(err)
 	}
 	// The same set: every planted secret where it was planted, by its rule,
 	// and nothing else.
 	var got, want []string
-	for _, r := range log.Runs[0].Results {
-		l := r.Locations[0].PhysicalLocation
-		got = append(got, fmt.Sprintf("%s %s:%d", r.RuleID, l.ArtifactLocation.URI, l.Region.StartLine))
+	for _, r := range results {
+		got = append(got, fmt.Sprintf("%s %s:%d", r.RuleID, r.URI, r.Line))
 	}
 	for _, p := range stats.Planted {
 		want = append(want, fmt.Sprintf("%s %s:%d", p.Rule, p.Path, p.Line))

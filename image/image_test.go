@@ -430,44 +430,16 @@ func hostScan(t *testing.T, src string) string {
 	return p
 }
 
-// sarifResults lists "tool rule uri:line" for every result of a log.
+// sarifResults lists "tool rule uri:line" for every result of a log, sorted.
 func sarifResults(t *testing.T, path string) []string {
 	t.Helper()
-	raw, err := os.ReadFile(path)
+	results, err := sarifcheck.Results(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log struct {
-		Runs []struct {
-			Tool struct {
-				Driver struct {
-					Name string `json:"name"`
-				} `json:"driver"`
-			} `json:"tool"`
-			Results []struct {
-				RuleID    string `json:"ruleId"`
-				Locations []struct {
-					PhysicalLocation struct {
-						ArtifactLocation struct {
-							URI string `json:"uri"`
-						} `json:"artifactLocation"`
-						Region struct {
-							StartLine int `json:"startLine"`
-						} `json:"region"`
-					} `json:"physicalLocation"`
-				} `json:"locations"`
-			} `json:"results"`
-		} `json:"runs"`
-	}
-	if err := json.Unmarshal(raw, &log); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 	var out []string
-	for _, run := range log.Runs {
-		for _, r := range run.Results {
-			l := r.Locations[0].PhysicalLocation
-			out = append(out, fmt.Sprintf("%s %s %s:%d", run.Tool.Driver.Name, r.RuleID, l.ArtifactLocation.URI, l.Region.StartLine))
-		}
+	for _, r := range results {
+		out = append(out, r.String())
 	}
 	slices.Sort(out)
 	return out

@@ -132,7 +132,7 @@ func Walk(ctx context.Context, root string, opt WalkOptions) (*Target, error) {
 			return nil
 		case !mode.IsRegular():
 			t.Skipped = append(t.Skipped, Skipped{Path: rel, Code: "not-regular", AllEngines: true,
-				Message: fmt.Sprintf("%s is a %s, not a regular file; not scanned", rel, describeMode(mode))})
+				Message: fmt.Sprintf("%s is a %s, not a regular file; not scanned", rel, checkout.DescribeMode(mode))})
 			return nil
 		}
 		if opt.Exclude != nil && opt.Exclude(rel, false) {
@@ -187,18 +187,6 @@ func classifySymlink(root, p, rel string) (Skipped, bool) {
 	return Skipped{}, false
 }
 
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	default:
-		return "special file"
-	}
-}
 
 // Cause strips the path from a *fs.PathError, for messages that name the
 // repository-relative path themselves instead of an absolute one.

@@ -2,11 +2,7 @@ package main
 
 import (
 	"archive/zip"
-	"bufio"
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,19 +112,7 @@ func TestTrivyIgnoreExpiry(t *testing.T) {
 // end to end: each changes what is found as the README says.
 func TestIaCInputsEndToEnd(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "tf", "main.tf"), `variable "ingress_cidr" {
-  default = "10.0.0.0/8"
-}
-resource "aws_security_group_rule" "ssh" {
-  type              = "ingress"
-  description       = "ssh"
-  from_port         = 22
-  to_port           = 22
-  protocol          = "tcp"
-  cidr_blocks       = [var.ingress_cidr]
-  security_group_id = "sg-123"
-}
-`)
+	write(t, filepath.Join(root, "tf", "main.tf"), sshRuleTF)
 	write(t, filepath.Join(root, "chart", "Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")
 	write(t, filepath.Join(root, "chart", "values.yaml"), "privileged: false\n")
 	write(t, filepath.Join(root, "chart", "templates", "pod.yaml"), "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n      image: nginx:1.25\n      securityContext:\n        privileged: {{ .Values.privileged }}\n")
@@ -198,6 +182,22 @@ resource "aws_security_group_rule" "ssh" {
 	}
 }
 
+// sshRuleTF opens SSH to a CIDR from a variable whose default is private:
+// a finding (AWS-0107) only when the variable is set to the world.
+const sshRuleTF = `variable "ingress_cidr" {
+  default = "10.0.0.0/8"
+}
+resource "aws_security_group_rule" "ssh" {
+  type              = "ingress"
+  description       = "ssh"
+  from_port         = 22
+  to_port           = 22
+  protocol          = "tcp"
+  cidr_blocks       = [var.ingress_cidr]
+  security_group_id = "sg-123"
+}
+`
+
 // writePlanSnapshot writes a binary Terraform plan (`terraform plan -out`)
 // as Terraform lays it out: a zip of the plan (protobuf, with the variables'
 // values) and a snapshot of the configuration. Its configuration opens SSH
@@ -216,19 +216,7 @@ func writePlanSnapshot(t *testing.T, path string) {
 	for name, content := range map[string][]byte{
 		"tfplan":                plan,
 		"tfconfig/modules.json": []byte(`[{"Key":"","Source":"","Dir":"."}]`),
-		"tfconfig/m-/main.tf": []byte(`variable "ingress_cidr" {
-  default = "10.0.0.0/8"
-}
-resource "aws_security_group_rule" "ssh" {
-  type              = "ingress"
-  description       = "ssh"
-  from_port         = 22
-  to_port           = 22
-  protocol          = "tcp"
-  cidr_blocks       = [var.ingress_cidr]
-  security_group_id = "sg-123"
-}
-`),
+		"tfconfig/m-/main.tf":   []byte(sshRuleTF),
 	} {
 		w, err := zw.Create(name)
 		must(t, err)
@@ -242,43 +230,12 @@ resource "aws_security_group_rule" "ssh" {
 // SIGTERM stops the engines and still writes the log (exit 3); a second
 // signal quits at once (exit 130).
 func TestSignals(t *testing.T) {
-	run := func(signals int) (int, string, string) {
-		sarifPath := filepath.Join(t.TempDir(), "out.sarif")
-		cmd := exec.Command(binary, "scan", "--sarif", sarifPath, demoDir(t))
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-		stderr, err := cmd.StderrPipe()
-		must(t, err)
-		var stdout bytes.Buffer
-		cmd.Stdout = &stdout
-		must(t, cmd.Start())
-		sc := bufio.NewScanner(stderr)
-		var logText strings.Builder
-		sent := 0
-		for sent < signals && sc.Scan() {
-			logText.WriteString(sc.Text() + "\n")
-			// The first once the engines started; a second once the first
-			// was handled (two pending signals of one kind merge into one).
-			if (sent == 0 && strings.Contains(sc.Text(), "msg=scanning")) || (sent == 1 && strings.Contains(sc.Text(), "interrupted")) {
-				must(t, cmd.Process.Signal(syscall.SIGTERM))
-				sent++
-			}
-		}
-		for sc.Scan() {
-			logText.WriteString(sc.Text() + "\n")
-		}
-		err = cmd.Wait()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("exit %v, want a failure\n%s", err, logText.String())
-		}
-		return ee.ExitCode(), logText.String(), sarifPath
-	}
-	code, logText, sarifPath := run(1)
+	code, logText, sarifPath := interrupt(t, syscall.SIGTERM, 1)
 	if code != 3 || !strings.Contains(logText, "interrupted") {
 		t.Fatalf("SIGTERM: exit %d, want 3\n%s", code, logText)
 	}
 	failedRuns(t, sarifPath, "interrupted")
-	if code, logText, _ := run(2); code != 130 {
+	if code, logText, _ := interrupt(t, syscall.SIGTERM, 2); code != 130 {
 		t.Errorf("a second SIGTERM: exit %d, want 130\n%s", code, logText)
 	}
 }

@@ -231,3 +231,58 @@ func Check(tb testing.TB, path, ruleKinds string) {
 		tb.Errorf("%s: %v", filepath.Base(path), err)
 	}
 }
+
+// Result is where a result of a log is, as tests compare them.
+type Result struct {
+	Tool, RuleID, URI string
+	Line              int
+}
+
+// String is "tool rule uri:line".
+func (r Result) String() string { return fmt.Sprintf("%s %s %s:%d", r.Tool, r.RuleID, r.URI, r.Line) }
+
+// Results reads every result of a log file: its tool, rule, first
+// location's URI and start line.
+func Results(path string) ([]Result, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Name string `json:"name"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+						Region struct {
+							StartLine int `json:"startLine"`
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(raw, &log); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []Result
+	for _, run := range log.Runs {
+		for _, r := range run.Results {
+			res := Result{Tool: run.Tool.Driver.Name, RuleID: r.RuleID}
+			if len(r.Locations) > 0 {
+				l := r.Locations[0].PhysicalLocation
+				res.URI, res.Line = l.ArtifactLocation.URI, l.Region.StartLine
+			}
+			out = append(out, res)
+		}
+	}
+	return out, nil
+}

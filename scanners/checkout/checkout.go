@@ -153,7 +153,7 @@ func regular(f *os.File, name string) error {
 		return &RefusedError{Path: name, Reason: "cannot stat", Err: err}
 	}
 	if !fi.Mode().IsRegular() {
-		return &RefusedError{Path: name, Reason: "not a regular file (" + describeMode(fi.Mode()) + ")"}
+		return &RefusedError{Path: name, Reason: "not a regular file (" + DescribeMode(fi.Mode()) + ")"}
 	}
 	return nil
 }
@@ -198,7 +198,8 @@ func isEscape(err error) bool {
 	return strings.Contains(err.Error(), "escapes from parent")
 }
 
-func describeMode(m fs.FileMode) string {
+// DescribeMode names what a non-regular file is, for messages.
+func DescribeMode(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "directory"

@@ -110,10 +110,30 @@ func (a Added) Has(p string, line int) bool {
 // with -U0 every changed line of the new side counts as added); head ""
 // is the working tree. Paths are relative to the repository directory.
 func (r *Repo) AddedLines(ctx context.Context, base, head string) (Added, error) {
+	added := Added{}
+	err := r.Diff(ctx, []string{"--relative", "--no-renames"}, base, head, func(f *gitdiff.File) {
+		if f.IsDelete || f.IsBinary {
+			return
+		}
+		for _, tf := range f.TextFragments {
+			if tf.NewLines > 0 {
+				added[f.NewName] = append(added[f.NewName], LineRange{Start: int(tf.NewPosition), End: int(tf.NewPosition + tf.NewLines - 1)})
+			}
+		}
+	})
+	return added, err
+}
+
+// Diff runs `git diff -U0` between base and head (head "": the working
+// tree) with the extra options, external diff and text conversion off (a
+// checkout's .gitattributes must not run programs), and calls each for every
+// file of the patch, in order. The patch is read to its end either way.
+func (r *Repo) Diff(ctx context.Context, opts []string, base, head string, each func(*gitdiff.File)) error {
 	if strings.HasPrefix(base, "-") || strings.HasPrefix(head, "-") {
-		return nil, errors.New("a revision must not start with '-'")
+		return errors.New("a revision must not start with '-'")
 	}
-	args := []string{"-C", r.Dir, "diff", "--relative", "-U0", "--no-ext-diff", "--no-textconv", "--no-color", "--no-renames", base}
+	args := append([]string{"-C", r.Dir, "diff", "-U0", "--no-ext-diff", "--no-textconv", "--no-color"}, opts...)
+	args = append(args, base)
 	if head != "" {
 		args = append(args, head)
 	}
@@ -123,32 +143,26 @@ func (r *Repo) AddedLines(ctx context.Context, base, head string) (Added, error)
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("git diff: %w", err)
+		return fmt.Errorf("git diff: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("git diff: %w", err)
+		return fmt.Errorf("git diff: %w", err)
 	}
 	files, parseErr := gitdiff.Parse(stdout)
-	added := Added{}
 	for f := range files {
-		if f.IsDelete || f.IsBinary {
-			continue
-		}
-		for _, tf := range f.TextFragments {
-			if tf.NewLines > 0 {
-				added[f.NewName] = append(added[f.NewName], LineRange{Start: int(tf.NewPosition), End: int(tf.NewPosition + tf.NewLines - 1)})
-			}
+		if ctx.Err() == nil {
+			each(f)
 		}
 	}
 	_, _ = io.Copy(io.Discard, stdout)
 	waitErr := cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
-		return nil, ctx.Err()
+		return ctx.Err()
 	case parseErr != nil:
-		return nil, fmt.Errorf("git diff %s %s: %w", base, head, parseErr)
+		return fmt.Errorf("git diff %s %s: %w", base, head, parseErr)
 	case waitErr != nil:
-		return nil, fmt.Errorf("git diff %s %s: %w: %s", base, head, waitErr, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("git diff %s %s: %w: %s", base, head, waitErr, strings.TrimSpace(stderr.String()))
 	}
-	return added, nil
+	return nil
 }

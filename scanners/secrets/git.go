@@ -3,7 +3,6 @@ package secrets
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"sync"
 
@@ -135,39 +134,22 @@ func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, det *detect.D
 // scanDiff scans the lines that head adds against base (git diff base head),
 // reported as found in head.
 func (s *Scanner) scanDiff(ctx context.Context, root, base, head string, det *detect.Detector) ([]report.Finding, error) {
-	cmd := exec.CommandContext(ctx, "git", "-C", root, "diff", "-U0", "--no-ext-diff", "--no-textconv", "--no-color", "--diff-filter=tuxdb", base, head)
-	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("git diff: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("git diff: %w", err)
-	}
-	files, parseErr := gitdiff.Parse(stdout)
 	var findings []report.Finding
-	for f := range files { // drained to the end, so that git can exit
-		if f.IsDelete || f.IsBinary || ctx.Err() != nil {
-			continue
+	repo := &gitrepo.Repo{Dir: root}
+	err := repo.Diff(ctx, []string{"--diff-filter=tuxdb"}, base, head, func(f *gitdiff.File) {
+		if f.IsDelete || f.IsBinary {
+			return
 		}
 		if s.opts.Exclude != nil && excludedPath(f.NewName, s.opts.Exclude) {
-			continue
+			return
 		}
 		for _, tf := range f.TextFragments {
 			fr := detect.Fragment{CommitSHA: head, FilePath: f.NewName, Raw: tf.Raw(gitdiff.OpAdd), StartLine: int(tf.NewPosition)}
 			findings = append(findings, det.DetectContext(ctx, fr)...)
 		}
-	}
-	waitErr := cmd.Wait()
-	switch {
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case parseErr != nil:
-		return nil, fmt.Errorf("git diff %s %s: %w", base, head, parseErr)
-	case waitErr != nil:
-		return nil, fmt.Errorf("git diff %s %s: %w: %s", base, head, waitErr, strings.TrimSpace(stderr.String()))
+	})
+	if err != nil {
+		return nil, err
 	}
 	return findings, nil
 }

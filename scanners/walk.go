@@ -187,7 +187,6 @@ func classifySymlink(root, p, rel string) (Skipped, bool) {
 	return Skipped{}, false
 }
 
-
 // Cause strips the path from a *fs.PathError, for messages that name the
 // repository-relative path themselves instead of an absolute one.
 func Cause(err error) error {

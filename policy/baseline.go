@@ -9,8 +9,12 @@ import (
 	"github.com/tollgate/tollgate/scanners"
 )
 
-// fingerprintKey is report.FingerprintKey (policy does not import report).
-const fingerprintKey = "tollgate/v1"
+// fingerprintKey and fingerprintKeyV2 are report's FingerprintKey and
+// FingerprintKeyV2 (policy does not import report).
+const (
+	fingerprintKey   = "tollgate/v1"
+	fingerprintKeyV2 = "tollgate/v2"
+)
 
 // MaxBaselineSize bounds the baseline file read into memory.
 const MaxBaselineSize = 512 << 20
@@ -31,17 +35,37 @@ type BaselineResult struct {
 	Description string
 	HelpURI     string
 	Fingerprint string
-	Severity    scanners.Severity
-	Message     string
-	Path        string
-	Line        int
-	Image       string
+	// FingerprintV2 is empty in a baseline written before tollgate/v2.
+	FingerprintV2 string
+	Severity      scanners.Severity
+	Message       string
+	Path          string
+	Line          int
+	// EndLine, StartColumn and EndColumn complete the region.
+	EndLine, StartColumn, EndColumn int
+	Image                           string
+	Tags                            []string
+	// Properties are the result's SARIF properties, kept for an absent
+	// result so that it reads as it did.
+	Properties map[string]any
 }
 
 // BaselineSet is a loaded baseline.
 type BaselineSet struct {
 	Source  string
 	Results []BaselineResult
+}
+
+// LegacyOnly reports whether the baseline predates tollgate/v2
+// fingerprints: its results then match through tollgate/v1, which an edit of
+// a finding's lines (or a region Trivy draws differently) can change.
+func (s *BaselineSet) LegacyOnly() bool {
+	for _, r := range s.Results {
+		if r.FingerprintV2 == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // sarifLog is the part of a SARIF log a baseline needs.
@@ -76,7 +100,10 @@ type sarifLog struct {
 						URI string `json:"uri"`
 					} `json:"artifactLocation"`
 					Region *struct {
-						StartLine int `json:"startLine"`
+						StartLine   int `json:"startLine"`
+						EndLine     int `json:"endLine"`
+						StartColumn int `json:"startColumn"`
+						EndColumn   int `json:"endColumn"`
 					} `json:"region"`
 				} `json:"physicalLocation"`
 			} `json:"locations"`
@@ -117,7 +144,15 @@ func ParseBaseline(b []byte) (*BaselineSet, error) {
 			if fp == "" {
 				return nil, fmt.Errorf("run %d result %d has no %q fingerprint: not a Tollgate log", ri, i, fingerprintKey)
 			}
-			br := BaselineResult{Engine: engine, RuleID: r.RuleID, Fingerprint: fp, Message: r.Message.Text}
+			br := BaselineResult{Engine: engine, RuleID: r.RuleID, Fingerprint: fp, FingerprintV2: r.PartialFingerprints[fingerprintKeyV2],
+				Message: r.Message.Text, Properties: r.Properties}
+			if tags, ok := r.Properties["tags"].([]any); ok {
+				for _, t := range tags {
+					if s, ok := t.(string); ok {
+						br.Tags = append(br.Tags, s)
+					}
+				}
+			}
 			if s, ok := r.Properties["severity"].(string); ok {
 				if sev, err := scanners.ParseSeverity(s); err == nil {
 					br.Severity = sev
@@ -134,7 +169,8 @@ func ParseBaseline(b []byte) (*BaselineSet, error) {
 					}
 				}
 				if pl.Region != nil {
-					br.Line = pl.Region.StartLine
+					br.Line, br.EndLine = pl.Region.StartLine, pl.Region.EndLine
+					br.StartColumn, br.EndColumn = pl.Region.StartColumn, pl.Region.EndColumn
 				}
 			}
 			if idx, ok := rules[r.RuleID]; ok {
@@ -168,10 +204,23 @@ func (b Baseline) Process(results []scanners.Result) error {
 	if b.Set == nil {
 		return nil
 	}
+	// A baseline result matches by tollgate/v2 when it has one; one written
+	// before v2 matches by tollgate/v1.
 	type key struct{ engine, fp string }
-	prev := map[key]int{}
+	byV2, byV1 := map[key]int{}, map[key]int{}
 	for i, r := range b.Set.Results {
-		prev[key{r.Engine, r.Fingerprint}] = i
+		if r.FingerprintV2 != "" {
+			byV2[key{r.Engine, r.FingerprintV2}] = i
+		} else {
+			byV1[key{r.Engine, r.Fingerprint}] = i
+		}
+	}
+	match := func(f *scanners.Finding) (int, bool) {
+		if i, ok := byV2[key{f.Scanner, f.FingerprintV2}]; ok && f.FingerprintV2 != "" {
+			return i, true
+		}
+		i, ok := byV1[key{f.Scanner, f.Fingerprint}]
+		return i, ok
 	}
 	seen := make([]bool, len(b.Set.Results))
 	ran := map[string]int{}
@@ -182,7 +231,7 @@ func (b Baseline) Process(results []scanners.Result) error {
 		}
 		for fi := range r.Findings {
 			f := &r.Findings[fi]
-			i, ok := prev[key{f.Scanner, f.Fingerprint}]
+			i, ok := match(f)
 			switch {
 			case !ok:
 				f.BaselineState = "new"
@@ -206,15 +255,19 @@ func (b Baseline) Process(results []scanners.Result) error {
 			path = ""
 		}
 		r.Findings = append(r.Findings, scanners.Finding{
-			Scanner:       br.Engine,
-			RuleID:        br.RuleID,
-			Title:         br.Title,
-			Severity:      br.Severity,
-			Message:       br.Message,
-			Location:      scanners.Location{Path: path, StartLine: br.Line, EndLine: br.Line, Image: br.Image},
-			Fingerprint:   br.Fingerprint,
-			HelpURI:       br.HelpURI,
-			BaselineState: "absent",
+			Scanner:  br.Engine,
+			RuleID:   br.RuleID,
+			Title:    br.Title,
+			Severity: br.Severity,
+			Message:  br.Message,
+			Location: scanners.Location{Path: path, StartLine: br.Line, EndLine: max(br.EndLine, br.Line),
+				StartColumn: br.StartColumn, EndColumn: br.EndColumn, Image: br.Image},
+			Fingerprint:        br.Fingerprint,
+			FingerprintV2:      br.FingerprintV2,
+			HelpURI:            br.HelpURI,
+			Tags:               br.Tags,
+			BaselineState:      "absent",
+			BaselineProperties: br.Properties,
 		})
 		if !hasRule(r.Rules, br.RuleID) {
 			r.Rules = append(r.Rules, scanners.Rule{ID: br.RuleID, Title: br.Title, Description: br.Description, HelpURI: br.HelpURI, Severity: br.Severity})

@@ -80,7 +80,9 @@ func (r IgnoreRule) Matches(f *scanners.Finding) bool {
 			return false
 		}
 	}
-	if r.Fingerprint != "" && r.Fingerprint != f.Fingerprint && r.Fingerprint != baseFingerprint(f.Fingerprint) {
+	if r.Fingerprint != "" && !slices.ContainsFunc([]string{f.Fingerprint, f.FingerprintV2}, func(fp string) bool {
+		return fp != "" && (r.Fingerprint == fp || r.Fingerprint == baseFingerprint(fp))
+	}) {
 		return false
 	}
 	if r.Image != "" && (f.Location.Image == "" || !anyGlob(r.Image, []string{f.Location.Image})) {

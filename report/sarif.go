@@ -26,8 +26,13 @@ const (
 	SchemaURI = "https://json.schemastore.org/sarif-2.1.0.json"
 	// SrcRoot is the uriBaseId every result location is relative to.
 	SrcRoot = "SRCROOT"
-	// FingerprintKey names Tollgate's stable fingerprint in partialFingerprints.
+	// FingerprintKey names Tollgate's first fingerprint in partialFingerprints
+	// (rule, path, the finding's normalised lines), kept for one release so
+	// that baselines that only have it still match.
 	FingerprintKey = "tollgate/v1"
+	// FingerprintKeyV2 names the fingerprint built from what a finding is
+	// (rule, path, the resource's identity), never from where it sits.
+	FingerprintKeyV2 = "tollgate/v2"
 	// ImagePseudoRoot is where findings without a checkout file are placed.
 	ImagePseudoRoot = "container-images"
 )
@@ -211,6 +216,9 @@ func result(f *scanners.Finding) *sarif.Result {
 			FingerprintKey: f.Fingerprint,
 		},
 	}
+	if f.FingerprintV2 != "" {
+		res.PartialFingerprints[FingerprintKeyV2] = f.FingerprintV2
+	}
 	res.Locations = []*sarif.Location{location(f)}
 
 	props := sarif.Properties{
@@ -222,6 +230,11 @@ func result(f *scanners.Finding) *sarif.Result {
 		cvss = f.Vuln.CVSSScore
 	}
 	props["security-severity"] = SecuritySeverity(f.Severity, cvss)
+	for k, v := range f.BaselineProperties {
+		if _, set := props[k]; !set {
+			props[k] = v // an absent result's detail, as the baseline had it
+		}
+	}
 	switch {
 	case f.Secret != nil:
 		props["secret"] = map[string]any{"redacted": f.Secret.Redacted, "gitleaksFingerprint": f.Secret.GitleaksFingerprint}

@@ -91,6 +91,12 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 	}
 
 	warnings := slices.Clone(opts.Warnings)
+	if base != nil && base.LegacyOnly() {
+		w := scanners.Notification{Level: scanners.LevelWarning, Code: "baseline-v1",
+			Message: fmt.Sprintf("the baseline %s predates tollgate/v2 fingerprints: its results are matched by tollgate/v1, which edits of a finding's own lines can change; re-create it with `tollgate baseline`", base.Source)}
+		log.Warn(w.Message)
+		warnings = append(warnings, w)
+	}
 	if target != nil {
 		if len(target.Files) == 0 && target.Excluded > 0 {
 			w := scanners.Notification{Level: scanners.LevelWarning, Code: "excluded-everything",

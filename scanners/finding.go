@@ -90,10 +90,24 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
 	Location Location `json:"location"`
-	// Fingerprint is stable across runs, machines and unrelated edits: it is
+	// Fingerprint ("tollgate/v1") is stable across runs and machines: it is
 	// derived from the rule, the path and the content of the finding's lines,
 	// never from an absolute path, a line number or a secret's plain value.
-	Fingerprint string   `json:"fingerprint"`
+	Fingerprint string `json:"fingerprint"`
+	// FingerprintV2 ("tollgate/v2") is derived from what is wrong, never from
+	// where it sits or how its region reads: the rule, the path and Identity
+	// (see Result.Normalize). Set by Normalize unless an engine set it.
+	FingerprintV2 string `json:"fingerprintV2,omitempty"`
+	// Identity names what the finding is about within its file, by the
+	// identity its type gives things: a Terraform address, a CloudFormation
+	// logical ID, an ARM resource's type and name, a Kubernetes object (and
+	// container), a Dockerfile stage and instruction, an Ansible play and
+	// task, a secret's hashed value, an image's package. Engines set it.
+	Identity string `json:"-"`
+	// TieBreak tells apart findings of one rule with one Identity in one
+	// file: normalised content, where the type's text is stable (empty where
+	// it is not, and an occurrence index decides).
+	TieBreak    string   `json:"-"`
 	HelpURI     string   `json:"helpUri,omitempty"`
 	Tags        []string `json:"tags,omitempty"`
 
@@ -106,6 +120,10 @@ type Finding struct {
 	Suppressions []Suppression `json:"suppressions,omitempty"`
 	// BaselineState is new, unchanged, updated or absent when a baseline was given.
 	BaselineState string `json:"baselineState,omitempty"`
+	// BaselineProperties are an absent finding's SARIF properties as the
+	// baseline had them (severity, tags, the engine's detail), re-emitted so
+	// that it reads as it did.
+	BaselineProperties map[string]any `json:"-"`
 }
 
 // Suppressed reports whether an accepted suppression applies; one under

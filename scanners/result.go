@@ -127,15 +127,47 @@ type Result struct {
 // Normalize sorts the result (see Sort) and makes fingerprints unique within
 // it: the n-th identical finding in a file gets ":n" appended, so two equal
 // lines in one file are two results. Engines' results are normalised once.
+//
+// It also sets FingerprintV2: a hash of the engine, the rule, the path, the
+// Identity and the commit. Findings that share all of those are told apart
+// by their TieBreak, then by their order in the file (":n").
 func (r *Result) Normalize() {
 	r.Sort()
 	seen := map[string]int{}
+	groups := map[string][]int{}
+	var order []string
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		n := seen[f.Fingerprint]
 		seen[f.Fingerprint] = n + 1
 		if n > 0 {
 			f.Fingerprint = fmt.Sprintf("%s:%d", f.Fingerprint, n+1)
+		}
+		if f.FingerprintV2 != "" {
+			continue
+		}
+		base := Fingerprint("tollgate/v2", f.Scanner, f.RuleID, f.Location.Path, f.Identity, f.Location.Commit)
+		if _, ok := groups[base]; !ok {
+			order = append(order, base)
+		}
+		groups[base] = append(groups[base], i)
+	}
+	for _, base := range order {
+		idx := groups[base]
+		if len(idx) == 1 {
+			r.Findings[idx[0]].FingerprintV2 = base
+			continue
+		}
+		ties := map[string]int{}
+		for _, i := range idx {
+			f := &r.Findings[i]
+			fp := Fingerprint(base, f.TieBreak)
+			n := ties[fp]
+			ties[fp] = n + 1
+			if n > 0 {
+				fp = fmt.Sprintf("%s:%d", fp, n+1)
+			}
+			f.FingerprintV2 = fp
 		}
 	}
 }

@@ -66,6 +66,11 @@ func convert(ft detection.FileType, r iacscan.Result, lines *lineCache) (tg.Find
 			Aliases:    aliases,
 		},
 	}
+	identity, stable := resourceIdentity(ft, lines.content(p), region{start, end}, flat.Resource, msg)
+	f.Identity = identity
+	if stable {
+		f.TieBreak = normalizeLines(lines.lines(p, start, end))
+	}
 	if r.Status() == iacscan.StatusIgnored {
 		f.Misconfig.InlineIgnored = true
 		f.Misconfig.InlineIgnoreLine = ignoreCommentLine(lines.all(p), start, append([]string{id}, aliases...))
@@ -158,6 +163,7 @@ func relocateToPlan(f *tg.Finding, planPath string, lines *lineCache) {
 		}
 	}
 	f.Fingerprint = tg.Fingerprint(tg.EngineIaC, f.RuleID, planPath, res)
+	f.Identity, f.TieBreak = res, ""
 }
 
 // Explain returns the metadata of an embedded check by its ID, AVD ID or

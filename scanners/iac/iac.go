@@ -542,6 +542,14 @@ func (c *lineCache) all(p string) []string {
 	return ls
 }
 
+// content returns a file's bytes (nil when they cannot be read).
+func (c *lineCache) content(p string) []byte {
+	if b, ok := c.contents[p]; ok {
+		return b
+	}
+	return []byte(strings.Join(c.all(p), "\n"))
+}
+
 // lines returns lines [start, end] (1-based, inclusive), at most 50.
 func (c *lineCache) lines(p string, start, end int) []string {
 	if start <= 0 {

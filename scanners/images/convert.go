@@ -85,6 +85,7 @@ func finding(ref Ref, display, repo string, r types.Result, v types.DetectedVuln
 		// The repository, not the tag or digest: a rebuilt image keeps its
 		// findings' identity, so a baseline still matches.
 		Fingerprint: scanners.Fingerprint(scanners.EngineImage, v.VulnerabilityID, repo, v.PkgName, v.PkgPath),
+		Identity:    repo + "|" + v.PkgName + "|" + v.PkgPath,
 		HelpURI:     helpURI(v),
 		Tags:        tags,
 		Vuln: &scanners.VulnDetail{

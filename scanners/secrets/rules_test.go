@@ -89,6 +89,7 @@ func ruleCases() []ruleCase {
 		{"putty-private-key", "docs/putty.md", "Convert the key with puttygen into a PuTTY-User-Key-File-3 file.\n", false},
 		{"rails-master-key", "config/master.key", g.hex(32) + "\n", true},
 		{"rails-master-key", "config/master.key", "REPLACE_WITH_THE_KEY\n", false},
+		{"rails-master-key", "config/master.key", "\n\n\n" + g.hex(32) + "\n", true},
 		{"azure-storage-connection-string", "local.settings.json", `{"Values":{"Storage":"DefaultEndpointsProtocol=https;AccountName=acmeprod;AccountKey=` + g.b64(86) + `==;EndpointSuffix=core.windows.net"}}`, true},
 		{"azure-storage-connection-string", "local.settings.json", `{"Values":{"Storage":"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=` + azurite + `;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1"}}`, false},
 		{"azure-storage-account-key", "infra/main.tf", `storage_account_key = "` + g.b64(86) + `=="` + "\n", true},

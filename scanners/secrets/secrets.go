@@ -404,8 +404,12 @@ func (s *Scanner) convert(gf report.Finding) scanners.Finding {
 			Commit:      gf.Commit,
 		},
 		Fingerprint: scanners.Fingerprint(scanners.EngineSecrets, gf.RuleID, gf.File, hashHex, scanners.NormalizeLine(line), gf.Commit),
-		HelpURI:     "https://github.com/gitleaks/gitleaks/blob/v" + GitleaksVersion + "/config/gitleaks.toml",
-		Tags:        append([]string{"security", "secret"}, gf.Tags...),
+		// What the secret is: its hashed value. Where it sits (the line and
+		// its text) only tells apart two equal secrets in one file.
+		Identity: hashHex,
+		TieBreak: scanners.NormalizeLine(line),
+		HelpURI:  "https://github.com/gitleaks/gitleaks/blob/v" + GitleaksVersion + "/config/gitleaks.toml",
+		Tags:     append([]string{"security", "secret"}, gf.Tags...),
 		Secret: &scanners.SecretDetail{
 			Redacted:            Redacted,
 			Entropy:             gf.Entropy,

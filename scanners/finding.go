@@ -107,9 +107,9 @@ type Finding struct {
 	// TieBreak tells apart findings of one rule with one Identity in one
 	// file: normalised content, where the type's text is stable (empty where
 	// it is not, and an occurrence index decides).
-	TieBreak    string   `json:"-"`
-	HelpURI     string   `json:"helpUri,omitempty"`
-	Tags        []string `json:"tags,omitempty"`
+	TieBreak string   `json:"-"`
+	HelpURI  string   `json:"helpUri,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
 
 	Secret    *SecretDetail    `json:"secret,omitempty"`
 	Misconfig *MisconfigDetail `json:"misconfiguration,omitempty"`

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -14,11 +16,13 @@ type jsonFinding struct {
 	Scanner       string `json:"scanner"`
 	RuleID        string `json:"ruleId"`
 	Fingerprint   string `json:"fingerprint"`
+	FingerprintV2 string `json:"fingerprintV2"`
 	BaselineState string `json:"baselineState"`
 	Location      struct {
 		Path      string `json:"path"`
 		StartLine int    `json:"startLine"`
 		Commit    string `json:"commit"`
+		Image     string `json:"image"`
 	} `json:"location"`
 	Suppressions []struct {
 		Kind          string `json:"kind"`
@@ -204,40 +208,91 @@ func shift(t *testing.T, root string) {
 	}
 }
 
+// Ten lines added at the top of every file with a finding: every finding
+// (secrets, IaC and an image's vulnerabilities) keeps both fingerprints and
+// is unchanged against the baseline, each one exactly ten lines lower. An
+// edit of what a finding is (the secret's value) does change its
+// fingerprint: new, and the old one absent. A baseline that predates
+// tollgate/v2 still matches, with a warning.
 func TestLineShiftKeepsFingerprints(t *testing.T) {
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
+	cache, archive := imageFixtures(t)
+	img := []string{"--image", "docker-archive:" + archive, "--cache-dir", cache, "--offline"}
 	base := filepath.Join(t.TempDir(), "baseline.sarif")
-	if r := tollgate(t, nil, "baseline", base, root); r.code != 0 || !validBaseline(t, base) {
+	if r := tollgate(t, nil, append(append([]string{"baseline", base}, img...), root)...); r.code != 0 || !validBaseline(t, base) {
 		t.Fatalf("tollgate baseline: exit %d\n%s", r.code, r.stderr)
 	}
-	before, _ := scanJSON(t, root, "--fail-on", "none")
+	before, _ := scanJSON(t, root, append([]string{"--fail-on", "none"}, img...)...)
+	beforeByV2 := map[string]jsonFinding{}
+	images := 0
+	for _, f := range before.findings() {
+		if f.FingerprintV2 == "" || f.Fingerprint == "" {
+			t.Fatalf("%s lacks a fingerprint", f.where())
+		}
+		beforeByV2[f.FingerprintV2] = f
+		if f.Location.Image != "" {
+			images++
+		}
+	}
+	if images == 0 {
+		t.Fatal("no image finding: the test would prove nothing for images")
+	}
 	shift(t, root)
-	after, r := scanJSON(t, root, "--baseline", base, "--new-only", "--fail-on", "low")
+	after, r := scanJSON(t, root, append([]string{"--baseline", base, "--new-only", "--fail-on", "low"}, img...)...)
 	if r.code != 0 {
 		t.Errorf("--new-only after a line shift: exit %d, want 0\n%s", r.code, r.stderr)
 	}
-	if after.Verdict.New != 0 || after.Verdict.Absent != 0 {
-		t.Errorf("after shifting every file 10 lines: %d new, %d absent; want 0 and 0", after.Verdict.New, after.Verdict.Absent)
+	if after.Verdict.New != 0 || after.Verdict.Absent != 0 || len(after.findings()) != len(before.findings()) {
+		t.Errorf("after shifting every file 10 lines: %d new, %d absent, %d findings (were %d)", after.Verdict.New, after.Verdict.Absent, len(after.findings()), len(before.findings()))
 	}
-	fps := map[string]bool{}
-	for _, f := range before.findings() {
-		fps[f.Fingerprint] = true
-	}
-	moved := 0
 	for _, f := range after.findings() {
-		if !fps[f.Fingerprint] {
-			t.Errorf("%s: fingerprint changed", f.where())
-		}
-		if f.BaselineState != "unchanged" {
+		old, ok := beforeByV2[f.FingerprintV2]
+		switch {
+		case !ok:
+			t.Errorf("%s: tollgate/v2 fingerprint changed", f.where())
+		case old.Fingerprint != f.Fingerprint:
+			t.Errorf("%s: tollgate/v1 fingerprint changed", f.where())
+		case f.BaselineState != "unchanged":
 			t.Errorf("%s: baselineState %q", f.where(), f.BaselineState)
-		}
-		if f.Location.StartLine > 10 {
-			moved++
+		case f.Location.Image == "" && old.Location.StartLine > 0 && f.Location.StartLine != old.Location.StartLine+10:
+			t.Errorf("%s: was at line %d, want %d", f.where(), old.Location.StartLine, old.Location.StartLine+10)
 		}
 	}
-	if len(after.findings()) != len(before.findings()) || moved == 0 {
-		t.Errorf("%d findings before, %d after, %d moved", len(before.findings()), len(after.findings()), moved)
+
+	// What the finding is changes: the secret's value.
+	editFile(t, filepath.Join(root, "app/settings.py"), func(s string) string {
+		return strings.Replace(s, "ghp_R8fT2vLq9XwZ4mN7pK3sD6hJ1cB5yA0eUi2o", "ghp_S8fT2vLq9XwZ4mN7pK3sD6hJ1cB5yA0eUi2o", 1)
+	})
+	rotated, _ := scanJSON(t, root, append([]string{"--baseline", base, "--fail-on", "none"}, img...)...)
+	var states []string
+	for _, f := range rotated.findings() {
+		if f.BaselineState != "unchanged" {
+			states = append(states, f.BaselineState+" "+f.where())
+		}
+	}
+	slices.Sort(states)
+	if want := []string{"absent github-pat app/settings.py:6", "new github-pat app/settings.py:16"}; !slices.Equal(states, want) {
+		t.Errorf("after rotating the secret: %v, want %v", states, want)
+	}
+
+	// A baseline written before tollgate/v2 matches through v1, and says so.
+	raw, err := os.ReadFile(base)
+	must(t, err)
+	legacy := filepath.Join(t.TempDir(), "legacy.sarif")
+	must(t, os.WriteFile(legacy, regexp.MustCompile(`,?\s*"tollgate/v2": "[^"]*"`).ReplaceAll(raw, nil), 0o644))
+	old, r := scanJSON(t, root, append([]string{"--baseline", legacy, "--fail-on", "none"}, img...)...)
+	if !strings.Contains(r.stderr+r.stdout, "predates tollgate/v2 fingerprints") {
+		t.Errorf("no warning about the old baseline:\n%s", r.stderr)
+	}
+	unchanged := 0
+	for _, f := range old.findings() {
+		if f.BaselineState == "unchanged" {
+			unchanged++
+		}
+	}
+	if unchanged < len(before.findings())-5 {
+		t.Errorf("an old baseline matched %d of %d findings", unchanged, len(before.findings()))
 	}
 }
 
@@ -283,6 +338,45 @@ func TestBaselineNewAndAbsent(t *testing.T) {
 		if !strings.Contains(string(raw), s) {
 			t.Errorf("SARIF lacks %s", s)
 		}
+	}
+	// The absent result reads as it did: its whole region, its tags and the
+	// engine's detail.
+	var absent struct {
+		Runs []struct {
+			Results []struct {
+				BaselineState string `json:"baselineState"`
+				Locations     []struct {
+					PhysicalLocation struct {
+						Region struct {
+							StartLine, EndLine int
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+				Properties struct {
+					Tags             []string       `json:"tags"`
+					Misconfiguration map[string]any `json:"misconfiguration"`
+				} `json:"properties"`
+				PartialFingerprints map[string]string `json:"partialFingerprints"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	must(t, json.Unmarshal(raw, &absent))
+	found := false
+	for _, run := range absent.Runs {
+		for _, res := range run.Results {
+			if res.BaselineState != "absent" {
+				continue
+			}
+			found = true
+			reg := res.Locations[0].PhysicalLocation.Region
+			if reg.StartLine != 5 || reg.EndLine < 5 || len(res.Properties.Tags) == 0 || res.Properties.Misconfiguration["fileType"] != "dockerfile" ||
+				res.PartialFingerprints["tollgate/v1"] == "" || res.PartialFingerprints["tollgate/v2"] == "" {
+				t.Errorf("the absent result lost its detail: %+v", res)
+			}
+		}
+	}
+	if !found {
+		t.Error("no absent result in the SARIF")
 	}
 	validateSARIF(t, sarifPath, "Sarif;Gh;Ado")
 

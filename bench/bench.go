@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tollgate/tollgate/bench/tree"
@@ -276,11 +275,11 @@ func run(ctx context.Context, argv []string) (Sample, error) {
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		return Sample{}, fmt.Errorf("exit %d: %s", code, tail(stderr.String(), 2000))
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return Sample{}, errors.New("no resource usage for the child process")
+	rss, err := maxRSS(cmd.ProcessState)
+	if err != nil {
+		return Sample{}, err
 	}
-	return Sample{Wall: wall, MaxRSS: ru.Maxrss << 10}, nil
+	return Sample{Wall: wall, MaxRSS: rss}, nil
 }
 
 func tail(s string, n int) string {

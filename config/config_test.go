@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/fifo"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -237,7 +237,7 @@ func TestCheckoutConfigSpecialFiles(t *testing.T) {
 	outside := t.TempDir()
 	writeFile(t, filepath.Join(outside, "lenient.yaml"), "fail-on: none\n")
 	for name, create := range map[string]func(p string) error{
-		"fifo":            func(p string) error { return syscall.Mkfifo(p, 0o644) },
+		"fifo":            func(p string) error { return fifo.Make(p) },
 		"link to outside": func(p string) error { return os.Symlink(filepath.Join(outside, "lenient.yaml"), p) },
 		"link to device":  func(p string) error { return os.Symlink("/dev/zero", p) },
 	} {
@@ -266,13 +266,13 @@ func TestCheckoutConfigSpecialFiles(t *testing.T) {
 		}
 	}
 	// Named by the pipeline author, a FIFO is a usage error naming the file.
-	fifo := filepath.Join(t.TempDir(), "cfg.yaml")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+	pipe := filepath.Join(t.TempDir(), "cfg.yaml")
+	if err := fifo.Make(pipe); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Parse(t.Context(), []string{"--config", fifo, t.TempDir()}, env(nil))
+	_, err := Parse(t.Context(), []string{"--config", pipe, t.TempDir()}, env(nil))
 	var ue *UsageError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "not a regular file") {
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), pipe) || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("--config FIFO: %v", err)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package image_test builds the real Dockerfile with a real Docker engine
 // and runs the images the ways users do: `docker run` on a checkout (read-only,
 // no network, non-root, no capabilities), offline with the baked DB, against

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/owenrumney/go-sarif/v2/sarif"
 
+	"github.com/tollgate/tollgate/internal/paths"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -369,14 +369,7 @@ func ImagePseudoPath(image string) string {
 }
 
 func rootURI(root string) string {
-	p := filepath.ToSlash(root)
-	if !strings.HasSuffix(p, "/") {
-		p += "/"
-	}
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	return (&url.URL{Scheme: "file", Path: p}).String()
+	return paths.Native().FileURI(root)
 }
 
 func helpText(r scanners.Rule) string {

@@ -5,8 +5,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/fifo"
 )
 
 func writeString(s string) func(io.Writer) error {
@@ -56,13 +57,13 @@ func TestWriteFileAtomic(t *testing.T) {
 	})
 
 	t.Run("named pipe is written, not replaced", func(t *testing.T) {
-		fifo := filepath.Join(dir, "pipe")
-		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		pipe := filepath.Join(dir, "pipe")
+		if err := fifo.Make(pipe); err != nil {
 			t.Fatal(err)
 		}
 		got := make(chan []byte, 1)
 		go func() {
-			f, err := os.Open(fifo)
+			f, err := os.Open(pipe)
 			if err != nil {
 				got <- nil
 				return
@@ -71,13 +72,13 @@ func TestWriteFileAtomic(t *testing.T) {
 			b, _ := io.ReadAll(f)
 			got <- b
 		}()
-		if err := WriteFileAtomic(fifo, writeString("through the pipe")); err != nil {
+		if err := WriteFileAtomic(pipe, writeString("through the pipe")); err != nil {
 			t.Fatal(err)
 		}
 		if b := <-got; !bytes.Equal(b, []byte("through the pipe")) {
 			t.Errorf("reader got %q", b)
 		}
-		if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		if fi, err := os.Lstat(pipe); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 			t.Errorf("the pipe was replaced: %v %v", fi, err)
 		}
 	})

@@ -6,8 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/fifo"
 )
 
 func mkfile(t *testing.T, path string, size int) {
@@ -30,7 +31,7 @@ func TestWalk(t *testing.T) {
 	mkfile(t, filepath.Join(root, "big.bin"), 2048)
 	mkfile(t, filepath.Join(root, "d1/d2/d3/deep.txt"), 3)
 	mkfile(t, filepath.Join(base, "outside.txt"), 3)
-	if err := syscall.Mkfifo(filepath.Join(root, "pipe"), 0o644); err != nil {
+	if err := fifo.Make(filepath.Join(root, "pipe")); err != nil {
 		t.Fatal(err)
 	}
 	for link, target := range map[string]string{

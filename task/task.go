@@ -19,6 +19,7 @@ import (
 	"github.com/mattn/go-shellwords"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/internal/paths"
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scan"
@@ -262,19 +263,15 @@ func finish(cmds *Commands, log *slog.Logger, out *scan.Outcome, opts config.Opt
 	if st.Publish {
 		cmds.UploadArtifact(st.ArtifactName, sarifPath)
 	}
-	tmp := getenv("AGENT_TEMPDIRECTORY")
-	if tmp == "" {
-		tmp = os.TempDir()
-	}
 	base := strings.TrimSuffix(filepath.Base(sarifPath), ".sarif")
-	summary := filepath.Join(tmp, base+"-summary.md")
+	summary := agentTempFile(getenv, paths.Native(), os.TempDir(), base+"-summary.md")
 	if err := scan.WriteFileAtomic(summary, func(w io.Writer) error { return WriteSummary(w, out, filepath.Base(sarifPath), st) }); err != nil {
 		log.Warn("could not write the summary", "error", err)
 	} else {
 		cmds.UploadSummary(summary)
 	}
 	if st.PublishJUnit {
-		junit := filepath.Join(tmp, base+"-junit.xml")
+		junit := agentTempFile(getenv, paths.Native(), os.TempDir(), base+"-junit.xml")
 		if err := scan.WriteFileAtomic(junit, func(w io.Writer) error { return WriteJUnit(w, out) }); err != nil {
 			log.Warn("could not write the JUnit report", "error", err)
 		} else {
@@ -340,14 +337,7 @@ func issueText(f *scanners.Finding) string {
 // CodeAnalysisLogs folder and creates it, so that a second Tollgate step in
 // the same job (or a re-run) never overwrites another's log.
 func reserveSARIF(getenv func(string) string, name string) (string, error) {
-	dir := getenv("BUILD_ARTIFACTSTAGINGDIRECTORY")
-	if dir == "" {
-		dir = getenv("AGENT_TEMPDIRECTORY")
-	}
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	dir = filepath.Join(dir, DefaultArtifact)
+	dir := sarifFolder(getenv, paths.Native(), os.TempDir())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("SARIF folder: %w", err)
 	}
@@ -391,4 +381,28 @@ func sanitizeName(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// sarifFolder is where the task writes its SARIF log: the CodeAnalysisLogs
+// folder of the build's staging directory (Build.ArtifactStagingDirectory),
+// of the agent's temp folder when there is none, else of tmp.
+func sarifFolder(getenv func(string) string, s paths.Style, tmp string) string {
+	dir := getenv("BUILD_ARTIFACTSTAGINGDIRECTORY")
+	if dir == "" {
+		dir = getenv("AGENT_TEMPDIRECTORY")
+	}
+	if dir == "" {
+		dir = tmp
+	}
+	return s.Join(dir, DefaultArtifact)
+}
+
+// agentTempFile names a file (the build summary, the JUnit report) in the
+// agent's temp folder (Agent.TempDirectory), else in tmp.
+func agentTempFile(getenv func(string) string, s paths.Style, tmp, name string) string {
+	dir := getenv("AGENT_TEMPDIRECTORY")
+	if dir == "" {
+		dir = tmp
+	}
+	return s.Join(dir, name)
 }

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/paths"
 )
 
 func TestEscaping(t *testing.T) {
@@ -61,5 +63,36 @@ func TestShim(t *testing.T) {
 	pass := regexp.MustCompile(`(?m)^# pass (\d+)$`).FindStringSubmatch(string(out))
 	if !strings.Contains(string(out), "\n# fail 0\n") || pass == nil || pass[1] == "0" {
 		t.Errorf("node tests: want some passing and none failing:\n%s", out)
+	}
+}
+
+// The agent's folders as a Windows agent and a Linux agent name them.
+func TestAgentFolders(t *testing.T) {
+	for _, c := range []struct {
+		style          paths.Style
+		env            map[string]string
+		sarif, summary string
+	}{
+		{paths.Posix, map[string]string{"BUILD_ARTIFACTSTAGINGDIRECTORY": "/home/vsts/work/1/a", "AGENT_TEMPDIRECTORY": "/home/vsts/work/_temp"},
+			"/home/vsts/work/1/a/CodeAnalysisLogs", "/home/vsts/work/_temp/tollgate-summary.md"},
+		{paths.Windows, map[string]string{"BUILD_ARTIFACTSTAGINGDIRECTORY": `D:\a\1\a`, "AGENT_TEMPDIRECTORY": `D:\a\_temp`},
+			`D:\a\1\a\CodeAnalysisLogs`, `D:\a\_temp\tollgate-summary.md`},
+		{paths.Windows, map[string]string{"BUILD_ARTIFACTSTAGINGDIRECTORY": `\\buildsrv\agents\w\1\a\`, "AGENT_TEMPDIRECTORY": `\\buildsrv\agents\w\_temp`},
+			`\\buildsrv\agents\w\1\a\CodeAnalysisLogs`, `\\buildsrv\agents\w\_temp\tollgate-summary.md`},
+		{paths.Windows, map[string]string{"AGENT_TEMPDIRECTORY": `C:/agent/_work/_temp`},
+			`C:\agent\_work\_temp\CodeAnalysisLogs`, `C:\agent\_work\_temp\tollgate-summary.md`},
+		{paths.Windows, map[string]string{}, `C:\Users\agent\AppData\Local\Temp\CodeAnalysisLogs`, `C:\Users\agent\AppData\Local\Temp\tollgate-summary.md`},
+	} {
+		getenv := func(k string) string { return c.env[k] }
+		tmp := `/tmp`
+		if c.style == paths.Windows {
+			tmp = `C:\Users\agent\AppData\Local\Temp`
+		}
+		if got := sarifFolder(getenv, c.style, tmp); got != c.sarif {
+			t.Errorf("sarifFolder(%v) = %q, want %q", c.env, got, c.sarif)
+		}
+		if got := agentTempFile(getenv, c.style, tmp, "tollgate-summary.md"); got != c.summary {
+			t.Errorf("agentTempFile(%v) = %q, want %q", c.env, got, c.summary)
+		}
 	}
 }

@@ -1,3 +1,8 @@
+//go:build !windows
+
+// The hostile repository is POSIX-shaped: FIFOs, unreadable modes, a scan
+// run as nobody, getrusage.
+
 package main
 
 import (
@@ -369,11 +374,4 @@ func TestHostileRepository(t *testing.T) {
 			t.Errorf("stdout line %d carries an agent command: %q", i+1, line)
 		}
 	}
-}
-
-func tailOf(s string) string {
-	if len(s) > 4000 {
-		return "..." + s[len(s)-4000:]
-	}
-	return s
 }

@@ -629,3 +629,11 @@ func TestDBDownloadCommand(t *testing.T) {
 		t.Errorf("a failed download: exit %d, want 3", r.code)
 	}
 }
+
+// tailOf keeps the last 4,000 bytes of a long output for a failure message.
+func tailOf(s string) string {
+	if len(s) > 4000 {
+		return "..." + s[len(s)-4000:]
+	}
+	return s
+}

@@ -2,11 +2,15 @@ package main
 
 import (
 	"archive/zip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -337,10 +341,15 @@ func TestShimRunsTheBinary(t *testing.T) {
 	}
 }
 
+// TestVSIX builds the extension as a release does, from GoReleaser's
+// snapshot (dist/, made by `goreleaser release --snapshot --clean` in
+// .ci/run): the task, the bundled shim and the archives' checksums, no
+// binary, under 5 MB.
 func TestVSIX(t *testing.T) {
 	out := t.TempDir()
-	cmd := exec.Command("bash", "../../task/build-vsix.sh", out)
-	cmd.Env = append(os.Environ(), "TOLLGATE_BINARY="+binary)
+	dist, err := filepath.Abs("../../dist")
+	must(t, err)
+	cmd := exec.Command("bash", "../../task/build-vsix.sh", out, dist)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("build-vsix.sh: %v\n%s", err, b)
@@ -351,14 +360,51 @@ func TestVSIX(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(out, "vsix.json"))
 	must(t, err)
 	must(t, json.Unmarshal(raw, &res))
+	fi, err := os.Stat(res.Path)
+	must(t, err)
+	t.Logf("%s: %d bytes", filepath.Base(res.Path), fi.Size())
+	if fi.Size() >= 5<<20 {
+		t.Errorf("the vsix is %d bytes, want under 5 MiB (the Marketplace refuses 25 MiB)", fi.Size())
+	}
 	zr, err := zip.OpenReader(res.Path)
 	must(t, err)
 	defer zr.Close()
 	var names []string
 	for _, f := range zr.File {
 		names = append(names, f.Name)
+		if strings.Contains(f.Name, "/bin/") || path.Base(f.Name) == "tollgate" || path.Base(f.Name) == "tollgate.exe" {
+			t.Errorf("the vsix carries a binary: %s", f.Name)
+		}
 	}
-	for _, want := range []string{"tollgate-task/task.json", "tollgate-task/shim/index.js", "tollgate-task/bin/linux-amd64/tollgate", "tollgate-task/icon.png", "extension.vsixmanifest"} {
+	// checksums.json: the version of dist/'s archives and each one's SHA-256.
+	var meta struct {
+		Version string `json:"version"`
+	}
+	raw, err = os.ReadFile(filepath.Join(dist, "metadata.json"))
+	must(t, err)
+	must(t, json.Unmarshal(raw, &meta))
+	var sums struct {
+		Version string            `json:"version"`
+		Files   map[string]string `json:"files"`
+	}
+	raw, err = os.ReadFile(filepath.Join(out, "vsix", "tollgate-task", "shim", "checksums.json"))
+	must(t, err)
+	must(t, json.Unmarshal(raw, &sums))
+	if sums.Version != meta.Version || len(sums.Files) != 5 {
+		t.Errorf("checksums.json: version %q (dist has %q), %d archives, want 5", sums.Version, meta.Version, len(sums.Files))
+	}
+	for name, sum := range sums.Files {
+		f, err := os.Open(filepath.Join(dist, name))
+		must(t, err)
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		must(t, err)
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			t.Errorf("checksums.json says %s for %s, the archive is %s", sum, name, got)
+		}
+	}
+	for _, want := range []string{"tollgate-task/task.json", "tollgate-task/shim/index.js", "tollgate-task/shim/checksums.json", "tollgate-task/icon.png", "extension.vsixmanifest"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("%s missing from the vsix: %v", want, names)
 		}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/tollgate/tollgate/internal/fifo"
 	"github.com/tollgate/tollgate/scanners/images/imagetest"
 )
 
@@ -324,12 +324,12 @@ deny[msg] {
 func TestUntrustedSpecialConfigFiles(t *testing.T) {
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
-	must(t, syscall.Mkfifo(filepath.Join(root, ".tollgate.yaml"), 0o644))
+	must(t, fifo.Make(filepath.Join(root, ".tollgate.yaml")))
 	must(t, os.Symlink("/dev/zero", filepath.Join(root, ".gitleaks.toml")))
-	must(t, syscall.Mkfifo(filepath.Join(root, ".gitleaksignore"), 0o644))
+	must(t, fifo.Make(filepath.Join(root, ".gitleaksignore")))
 	must(t, os.Symlink("/etc/passwd", filepath.Join(root, ".trivyignore")))
 	// Value files the pipeline names inside the checkout are the checkout's.
-	must(t, syscall.Mkfifo(filepath.Join(root, "values.yaml"), 0o644))
+	must(t, fifo.Make(filepath.Join(root, "values.yaml")))
 	must(t, os.Symlink("/dev/zero", filepath.Join(root, "prod.tfvars")))
 	sarifPath := filepath.Join(t.TempDir(), "out.sarif")
 	r := tollgate(t, nil, "scan", "--timeout", "3m", "--sarif", sarifPath,

@@ -18,14 +18,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/tollgate/tollgate/internal/paths"
 )
 
 // ErrOutside means a path leaves the scan root.
-var ErrOutside = errors.New("outside the scan root")
+var ErrOutside = paths.ErrOutside
 
 // RefusedError is a file the reader would not read, and why.
 type RefusedError struct {
@@ -80,27 +81,16 @@ func (r *Root) FS() fs.FS { return r.root.FS() }
 // climbs out of the root is ErrOutside. Only the names are checked here;
 // ReadFile and Open refuse symbolic links that leave the root.
 func (r *Root) Rel(p, base string) (string, error) {
-	if p == "" {
-		return "", fmt.Errorf("empty path")
-	}
-	if strings.ContainsRune(p, 0) {
+	rel, err := paths.Native().Rel(r.dir, p, base)
+	switch {
+	case err == nil:
+		return rel, nil
+	case errors.Is(err, paths.ErrOutside) && strings.ContainsRune(p, 0):
 		return "", fmt.Errorf("%q: %w", p, ErrOutside)
-	}
-	var rel string
-	if filepath.IsAbs(p) {
-		within, err := filepath.Rel(r.dir, filepath.Clean(p))
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", p, ErrOutside)
-		}
-		rel = filepath.ToSlash(within)
-	} else {
-		rel = path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
-	}
-	rel = path.Clean(rel)
-	if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(rel) || filepath.VolumeName(rel) != "" {
+	case errors.Is(err, paths.ErrOutside):
 		return "", fmt.Errorf("%s: %w", p, ErrOutside)
 	}
-	return rel, nil
+	return "", err
 }
 
 // Open opens a regular file of the root for reading. It never leaves the
@@ -109,7 +99,7 @@ func (r *Root) Open(rel string) (*os.File, error) {
 	if rel == "" || rel == "." {
 		return nil, &RefusedError{Path: rel, Reason: "not a file"}
 	}
-	f, err := r.root.OpenFile(filepath.FromSlash(rel), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	f, err := r.root.OpenFile(filepath.FromSlash(rel), os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		return nil, refusal(rel, err)
 	}
@@ -136,7 +126,7 @@ func (r *Root) ReadFile(rel string, limit int64) ([]byte, error) {
 // variable, a task input) anywhere on the machine, with the same care for
 // the file's kind and size: regular files only, opened without blocking.
 func ReadTrusted(p string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(p, os.O_RDONLY|trustedFlags, 0)
 	if err != nil {
 		return nil, err
 	}

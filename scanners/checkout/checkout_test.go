@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/fifo"
 )
 
 // layout builds a root with a file, a directory, links that stay inside,
@@ -52,7 +53,7 @@ func layout(t testing.TB) (root, outside string) {
 			t.Fatal(err)
 		}
 	}
-	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+	if err := fifo.Make(filepath.Join(root, "fifo")); err != nil {
 		t.Fatal(err)
 	}
 	return root, outside

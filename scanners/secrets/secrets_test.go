@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"unicode/utf16"
 
+	"github.com/tollgate/tollgate/internal/fifo"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/secrets"
 )
@@ -101,7 +101,7 @@ func TestExtendPathStaysInTheRoot(t *testing.T) {
 	if err := os.Symlink(filepath.Join(base, "outside.toml"), filepath.Join(root, "config", "link.toml")); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mkfifo(filepath.Join(root, "config", "fifo.toml"), 0o644); err != nil {
+	if err := fifo.Make(filepath.Join(root, "config", "fifo.toml")); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)

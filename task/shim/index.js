@@ -1,241 +1,59 @@
 'use strict';
-// Azure Pipelines handler for the Tollgate task. It runs `tollgate task`
-// from the binary bundled with the task (or on PATH), or with `docker run`
-// of the Tollgate image, and passes its exit code on. It has no
-// dependencies: the agent's Node runs it as is.
+// Azure Pipelines handler of the Tollgate task. Bundled with its node
+// modules into one file by task/build-vsix.sh, so that the agent's Node runs
+// it as it is; checksums.json beside it holds the SHA-256 of every release
+// archive of the task's own version.
 
-const childProcess = require('child_process');
 const fs = require('fs');
-const path = require('path');
 const os = require('os');
+const path = require('path');
+const childProcess = require('child_process');
+const tl = require('azure-pipelines-task-lib/task');
+const toolLib = require('azure-pipelines-tool-lib/tool');
+const runner = require('./src/runner');
+const install = require('./src/install');
 
-// The image the task version is pinned to (rewritten by the vsix build).
-const DEFAULT_IMAGE = 'ghcr.io/tollgate/tollgate:0.1.0';
-
-// Pipeline variables the scan reads, passed to the container by name.
-// SYSTEM_ACCESSTOKEN is never passed.
-const PIPELINE_VARIABLES = [
-  'TF_BUILD', 'SYSTEM_DEBUG', 'SYSTEM_JOBID', 'SYSTEM_JOBATTEMPT', 'SYSTEM_JOBNAME',
-  'SYSTEM_PHASEID', 'SYSTEM_PHASENAME', 'SYSTEM_COLLECTIONURI', 'SYSTEM_TEAMPROJECT',
-  'SYSTEM_TEAMPROJECTID', 'SYSTEM_DEFINITIONID', 'SYSTEM_PULLREQUEST_TARGETBRANCH',
-  'SYSTEM_PULLREQUEST_SOURCEBRANCH', 'SYSTEM_PULLREQUEST_PULLREQUESTID',
-  'BUILD_DEFINITIONID', 'BUILD_DEFINITIONNAME', 'BUILD_BUILDID', 'BUILD_BUILDNUMBER',
-  'BUILD_SOURCEBRANCH', 'BUILD_SOURCEVERSION', 'BUILD_REPOSITORY_URI',
-  'BUILD_SOURCESDIRECTORY', 'BUILD_ARTIFACTSTAGINGDIRECTORY',
-  'AGENT_TEMPDIRECTORY', 'AGENT_TOOLSDIRECTORY', 'AGENT_OS',
-];
-
-const FORBIDDEN = new Set(['SYSTEM_ACCESSTOKEN']);
-
-// An image reference as Docker's reference grammar (distribution/reference)
-// defines it: the image input must never be read as a docker run flag
-// ("--privileged") or anything but an image.
-const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)';
-const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const IMAGE_REF = new RegExp(`^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*` +
-  '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$');
-
-function isImageRef(s) {
-  return typeof s === 'string' && s.length > 0 && s.length <= 255 && IMAGE_REF.test(s);
+// checksums are compiled in at build time; a source checkout has none.
+function checksums() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, 'checksums.json'), 'utf8'));
+  } catch (e) {
+    return null;
+  }
 }
 
-function input(env, name) {
-  return (env['INPUT_' + name.toUpperCase()] || '').trim();
+// versionOf asks a binary its version (`tollgate version`, first line).
+function versionOf(bin) {
+  const r = childProcess.spawnSync(bin, ['version'], { encoding: 'utf8', timeout: 30000 });
+  const m = /^tollgate (\S+)/.exec(r.stdout || '');
+  return m ? m[1] : '';
 }
 
-function isTrue(v) {
-  return /^true$/i.test(String(v || '').trim());
-}
-
-// The environment the scan sees: the agent's, minus the job's access token.
-function scanEnv(env) {
-  const out = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (!FORBIDDEN.has(k.toUpperCase())) {
-      out[k] = v;
-    }
+async function main() {
+  // The registry password reaches the scan by name only; never print it.
+  if (process.env.TOLLGATE_REGISTRY_PASSWORD) {
+    tl.setSecret(process.env.TOLLGATE_REGISTRY_PASSWORD);
   }
-  return out;
-}
-
-// bundledBinary is where the vsix puts the linux/amd64 (or arm64) binary.
-function bundledBinary(platform, arch) {
-  const a = arch === 'x64' ? 'amd64' : arch;
-  return path.join(__dirname, '..', 'bin', `${platform}-${a}`, 'tollgate');
-}
-
-function findOnPath(env, exists) {
-  const dirs = (env.PATH || '').split(path.delimiter);
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = path.join(d, 'tollgate');
-    if (exists(p)) return p;
-  }
-  return '';
-}
-
-// usesDaemon tells whether the scan may read images from the local docker
-// daemon: an explicit docker: image, or a plain name (daemon first).
-function usesDaemon(env) {
-  const images = input(env, 'images').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
-  return images.some((i) => !/^(registry|docker-archive|oci-layout):/.test(i));
-}
-
-// dockerArgs builds `docker run` for the scan: the sources, the agent's temp
-// and staging folders and the DB cache mounted at the same paths as on the
-// agent (so paths in logs and SARIF match), the agent's user, INPUT_* and the
-// pipeline variables passed by name, and the docker socket only when daemon
-// images are scanned.
-function dockerArgs(env, opts) {
-  const image = input(env, 'image') || DEFAULT_IMAGE;
-  const src = input(env, 'path') || env.BUILD_SOURCESDIRECTORY || opts.cwd;
-  const args = ['run', '--rm'];
-  const mounts = new Set();
-  const mount = (p, ro) => {
-    if (!p) return;
-    const abs = path.resolve(p);
-    if (mounts.has(abs)) return;
-    mounts.add(abs);
-    args.push('-v', `${abs}:${abs}${ro ? ':ro' : ''}`);
-  };
-  mount(src, false);
-  mount(env.AGENT_TEMPDIRECTORY, false);
-  mount(env.BUILD_ARTIFACTSTAGINGDIRECTORY, false);
-  const cache = input(env, 'cacheDir') || (env.AGENT_TOOLSDIRECTORY ? path.join(env.AGENT_TOOLSDIRECTORY, 'tollgate') : '');
-  if (cache) {
-    opts.mkdir(cache);
-    mount(cache, false);
-  }
-  const dockerConfig = env.DOCKER_CONFIG || (env.HOME ? path.join(env.HOME, '.docker') : '');
-  if (dockerConfig && opts.exists(dockerConfig)) {
-    mount(dockerConfig, true);
-    args.push('-e', `DOCKER_CONFIG=${path.resolve(dockerConfig)}`);
-  }
-  args.push('-w', path.resolve(src));
-  if (opts.uid !== undefined && opts.uid !== null) {
-    args.push('--user', `${opts.uid}:${opts.gid}`);
-  }
-  if (usesDaemon(env) && opts.exists(opts.socket)) {
-    args.push('-v', `${opts.socket}:/var/run/docker.sock`);
-    const gid = opts.socketGid();
-    if (gid !== undefined && gid !== null) {
-      args.push('--group-add', String(gid));
-    }
-  }
-  const names = new Set(PIPELINE_VARIABLES);
-  for (const k of Object.keys(env)) {
-    if (k.startsWith('INPUT_') || k.startsWith('TOLLGATE_')) names.add(k);
-  }
-  for (const k of [...names].sort()) {
-    if (env[k] !== undefined && !FORBIDDEN.has(k)) {
-      args.push('-e', k);
-    }
-  }
-  args.push(image, 'tollgate', 'task');
-  return args;
-}
-
-// chooseRunner resolves runner auto: the bundled or installed binary on
-// Linux, else docker.
-function chooseRunner(env, opts) {
-  const runner = (input(env, 'runner') || 'auto').toLowerCase();
-  if (!['auto', 'docker', 'binary'].includes(runner)) {
-    return { error: `input runner: "${runner}" is not auto, docker or binary` };
-  }
-  const bin = [bundledBinary(opts.platform, opts.arch), findOnPath(env, opts.exists)].find((p) => p && opts.exists(p)) || '';
-  if (runner === 'binary') {
-    if (!bin) {
-      return { error: `runner binary: no tollgate binary for ${opts.platform}/${opts.arch} in the task or on PATH; use runner: docker, or install tollgate on the agent` };
-    }
-    return { runner, bin };
-  }
-  if (runner === 'auto' && bin && opts.platform === 'linux') {
-    return { runner: 'binary', bin };
-  }
-  return { runner: 'docker' };
-}
-
-function vso(line) {
-  // Our own command: the values here come from this file, not from scans.
-  return `##vso[${line}\n`;
-}
-
-function fail(out, message) {
-  const safe = message.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/##/g, '#\\#');
-  out.write(vso(`task.logissue type=error]${safe}`));
-  out.write(vso(`task.complete result=Failed]${safe}`));
-}
-
-// run executes the task and resolves with the exit code.
-function run(env, deps) {
-  const opts = {
-    platform: deps.platform,
-    arch: deps.arch,
-    cwd: deps.cwd,
-    uid: deps.uid,
-    gid: deps.gid,
-    socket: deps.socket || '/var/run/docker.sock',
-    exists: deps.exists,
-    mkdir: deps.mkdir,
-    socketGid: deps.socketGid,
-  };
-  const choice = chooseRunner(env, opts);
-  if (choice.error) {
-    fail(deps.stdout, `Tollgate: ${choice.error}`);
-    return Promise.resolve(2);
-  }
-  let cmd;
-  let args;
-  if (choice.runner === 'binary') {
-    cmd = choice.bin;
-    args = ['task'];
-  } else {
-    const probe = deps.spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' });
-    if (probe.error || probe.status !== 0) {
-      const why = probe.error ? probe.error.message : (probe.stderr || '').trim();
-      fail(deps.stdout, `Tollgate: Docker is not available on this agent (${why}). ` +
-        'Hosted Windows and macOS agents cannot run Linux containers: use runner: binary on a Linux agent, ' +
-        'a Linux agent with Docker, or run the Tollgate image as a container job.');
-      return Promise.resolve(3);
-    }
-    const image = input(env, 'image');
-    if (image && !isImageRef(image)) {
-      fail(deps.stdout, `Tollgate: input image: ${JSON.stringify(image)} is not an image reference (such as ghcr.io/tollgate/tollgate:1.0.0)`);
-      return Promise.resolve(2);
-    }
-    cmd = 'docker';
-    args = dockerArgs(env, opts);
-  }
-  return new Promise((resolve) => {
-    const child = deps.spawn(cmd, args, { stdio: 'inherit', env: scanEnv(env) });
-    child.on('error', (err) => {
-      fail(deps.stdout, `Tollgate: could not start ${cmd}: ${err.message}`);
-      resolve(3);
-    });
-    child.on('close', (code, signal) => {
-      resolve(code === null ? (signal ? 3 : 0) : code);
-    });
-  });
-}
-
-function defaultDeps() {
-  return {
+  const sums = checksums();
+  const deps = runner.defaultDeps();
+  deps.install = () => install.installTollgate({
+    version: tl.getInput('version') || (sums && sums.version) || '',
+    downloadUrl: tl.getInput('downloadUrl'),
     platform: os.platform(),
     arch: os.arch(),
-    cwd: process.cwd(),
-    uid: typeof process.getuid === 'function' ? process.getuid() : undefined,
-    gid: typeof process.getgid === 'function' ? process.getgid() : undefined,
-    exists: (p) => { try { fs.accessSync(p); return true; } catch (e) { return false; } },
-    mkdir: (p) => { try { fs.mkdirSync(p, { recursive: true }); } catch (e) { /* the scan reports it */ } },
-    socketGid: () => { try { return fs.statSync('/var/run/docker.sock').gid; } catch (e) { return undefined; } },
-    spawn: childProcess.spawn,
-    spawnSync: childProcess.spawnSync,
-    stdout: process.stdout,
-  };
+    checksums: sums,
+  }, {
+    toolLib,
+    findOnPath: (exe) => runner.findOnPath(process.env, exe, os.platform(), deps.exists),
+    versionOf,
+    log: (m) => console.log(m),
+    backoffMs: 1000,
+    attempts: 4,
+  });
+  return runner.run(process.env, deps);
 }
 
-module.exports = { run, dockerArgs, chooseRunner, scanEnv, usesDaemon, isImageRef, DEFAULT_IMAGE, PIPELINE_VARIABLES };
-
-if (require.main === module) {
-  run(process.env, defaultDeps()).then((code) => { process.exitCode = code; });
-}
+main().then((code) => { process.exitCode = code; }, (err) => {
+  tl.setResult(tl.TaskResult.Failed, `Tollgate: ${err.message}`);
+  process.exitCode = 3;
+});

@@ -4,7 +4,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const { EventEmitter } = require('node:events');
 const path = require('node:path');
-const shim = require('./index.js');
+const shim = require('../src/runner.js');
 
 const agentEnv = {
   INPUT_PATH: '/agent/_work/1/s',
@@ -86,17 +86,28 @@ test('the image input overrides the pinned image; a docker config is mounted rea
   assert.ok(pairs(args, '-e').includes('DOCKER_CONFIG=/home/agent/.docker'));
 });
 
-test('runner auto picks the bundled binary on Linux, docker elsewhere', () => {
-  const bundled = path.join(__dirname, '..', 'bin', 'linux-amd64', 'tollgate');
+test('runner auto picks the binary wherever a release archive fits, docker elsewhere', () => {
   const env = Object.assign({}, agentEnv, { INPUT_RUNNER: 'auto' });
-  assert.deepStrictEqual(shim.chooseRunner(env, opts({ exists: (p) => p === bundled })), { runner: 'binary', bin: bundled });
-  assert.strictEqual(shim.chooseRunner(env, opts({ exists: () => false })).runner, 'docker');
-  assert.strictEqual(shim.chooseRunner(env, opts({ platform: 'win32', exists: () => false })).runner, 'docker');
-  const onPath = Object.assign({}, env, { PATH: '/opt/tg/bin:/usr/bin' });
-  assert.deepStrictEqual(shim.chooseRunner(onPath, opts({ exists: (p) => p === '/opt/tg/bin/tollgate' })), { runner: 'binary', bin: '/opt/tg/bin/tollgate' });
+  for (const [platform, arch, want] of [
+    ['linux', 'x64', 'binary'], ['linux', 'arm64', 'binary'], ['darwin', 'x64', 'binary'], ['darwin', 'arm64', 'binary'],
+    ['win32', 'x64', 'binary'], ['win32', 'arm64', 'docker'], ['linux', 'ppc64', 'docker'], ['freebsd', 'x64', 'docker'],
+  ]) {
+    assert.strictEqual(shim.chooseRunner(env, opts({ platform, arch })).runner, want, `${platform}/${arch}`);
+  }
   const binary = Object.assign({}, agentEnv, { INPUT_RUNNER: 'binary' });
-  assert.match(shim.chooseRunner(binary, opts({ exists: () => false })).error, /no tollgate binary/);
+  assert.match(shim.chooseRunner(binary, opts({ platform: 'linux', arch: 's390x' })).error, /no release for linux\/s390x/);
+  assert.strictEqual(shim.chooseRunner(Object.assign({}, agentEnv, { INPUT_RUNNER: 'docker' }), opts()).runner, 'docker');
   assert.match(shim.chooseRunner(Object.assign({}, agentEnv, { INPUT_RUNNER: 'podman' }), opts()).error, /not auto, docker or binary/);
+});
+
+test('PATH lookups follow the agent\'s platform: Windows paths, Path and tollgate.exe', () => {
+  const win = { Path: 'C:\\hostedtoolcache\\windows\\tollgate\\1.0.0\\x64;D:\\a\\_tool\\bin' };
+  const want = 'D:\\a\\_tool\\bin\\tollgate.exe';
+  assert.strictEqual(shim.findOnPath(win, 'tollgate.exe', 'win32', (p) => p === want), want);
+  const unc = { PATH: '\\\\fileserver\\tools;C:\\x' };
+  assert.strictEqual(shim.findOnPath(unc, 'tollgate.exe', 'win32', (p) => p === '\\\\fileserver\\tools\\tollgate.exe'), '\\\\fileserver\\tools\\tollgate.exe');
+  assert.strictEqual(shim.findOnPath({ PATH: '/opt/tg/bin:/usr/bin' }, 'tollgate', 'linux', (p) => p === '/opt/tg/bin/tollgate'), '/opt/tg/bin/tollgate');
+  assert.strictEqual(shim.findOnPath({ PATH: '/usr/bin' }, 'tollgate', 'linux', () => false), '');
 });
 
 function fakeSpawn(code, calls) {
@@ -119,7 +130,10 @@ test('binary mode runs `tollgate task` and passes its exit code on', async () =>
     const calls = [];
     const bin = '/opt/tg/tollgate';
     const env = Object.assign({}, agentEnv, { INPUT_RUNNER: 'binary', PATH: '/opt/tg' });
-    const got = await shim.run(env, Object.assign(opts({ exists: (p) => p === bin }), { spawn: fakeSpawn(code, calls), spawnSync: () => assert.fail('no docker probe in binary mode'), stdout: out() }));
+    const got = await shim.run(env, Object.assign(opts(), {
+      install: async () => bin,
+      spawn: fakeSpawn(code, calls), spawnSync: () => assert.fail('no docker probe in binary mode'), stdout: out(),
+    }));
     assert.strictEqual(got, code);
     assert.strictEqual(calls[0].cmd, bin);
     assert.deepStrictEqual(calls[0].args, ['task']);
@@ -152,7 +166,7 @@ test('missing docker fails the task with a clear message', async () => {
   }));
   assert.strictEqual(got, 3);
   assert.match(o.text, /##vso\[task\.logissue type=error\]Tollgate: Docker is not available on this agent/);
-  assert.match(o.text, /use runner: binary/);
+  assert.match(o.text, /Use runner: binary/);
   assert.match(o.text, /##vso\[task\.complete result=Failed\]/);
   assert.strictEqual(o.text.split('\n').filter(Boolean).length, 2);
 });
@@ -179,5 +193,17 @@ test('the image input is an image reference, never a docker flag', async () => {
   }));
   assert.strictEqual(got, 2);
   assert.match(o.text, /input image: "--privileged" is not an image reference/);
+  assert.match(o.text, /task\.complete result=Failed/);
+});
+
+test('an install that fails ends the task with its error, and nothing runs', async () => {
+  const o = out();
+  const got = await shim.run(Object.assign({}, agentEnv, { INPUT_RUNNER: 'binary' }), Object.assign(opts(), {
+    install: async () => { throw new Error('could not download http://mirror/x.tar.gz (HTTP 404). Set the task\'s downloadUrl input'); },
+    spawn: () => assert.fail('must not run'),
+    stdout: o,
+  }));
+  assert.strictEqual(got, 3);
+  assert.match(o.text, /##vso\[task\.logissue type=error\]Tollgate: could not download http:\/\/mirror\/x\.tar\.gz \(HTTP 404\)/);
   assert.match(o.text, /task\.complete result=Failed/);
 });

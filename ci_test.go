@@ -333,6 +333,9 @@ func (c *collector) shell(src, where string) error {
 				}
 				words = words[1:]
 				for len(words) > 0 && (strings.Contains(words[0], "=") || strings.HasPrefix(words[0], "-")) {
+					if name == "env" && (words[0] == "-u" || words[0] == "--unset") && len(words) > 1 {
+						words = words[1:] // env -u NAME: NAME is not the command
+					}
 					words = words[1:]
 				}
 				continue

@@ -4,8 +4,12 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"debug/elf"
+	"debug/macho"
+	"debug/pe"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -91,13 +95,16 @@ func TestReleaseArchives(t *testing.T) {
 				"\tbuild\t-tags=gore2regex\n",
 				"\tbuild\t-trimpath=true\n",
 				"\tbuild\tGOEXPERIMENT=jsonv2\n",
-				"-s -w",
-				"-X main.version=" + m.Version,
 				"\tpath\tgithub.com/tollgate/tollgate/cmd/tollgate\n",
 			} {
 				if !strings.Contains(info, want) {
 					t.Errorf("%s: build info lacks %q:\n%s", name, want, info)
 				}
+			}
+			// -trimpath keeps -ldflags out of the build info: read their effect.
+			checkStripped(t, bin, tg.goos)
+			if raw, err := os.ReadFile(bin); err != nil || !bytes.Contains(raw, []byte(m.Version)) {
+				t.Errorf("%s: the version %s is not stamped in the binary (%v)", name, m.Version, err)
 			}
 			if tg.goos == runtime.GOOS && tg.goarch == runtime.GOARCH {
 				if err := os.Chmod(bin, 0o755); err != nil {
@@ -210,5 +217,49 @@ func checkSBOM(t *testing.T, path string, sums map[string]string) {
 		names["github.com/aquasecurity/trivy"] == "" || names["github.com/zricethezav/gitleaks/v8"] == "" {
 		t.Errorf("%s: format %q, component %q, %d components (trivy %q, gitleaks %q)", path, bom.BOMFormat,
 			bom.Metadata.Component.Name, len(bom.Components), names["github.com/aquasecurity/trivy"], names["github.com/zricethezav/gitleaks/v8"])
+	}
+}
+
+// checkStripped asserts -s -w: no symbol table and no DWARF, in the
+// binary's own format.
+func checkStripped(t *testing.T, bin, goos string) {
+	t.Helper()
+	var symbols int
+	var dwarfErr error
+	switch goos {
+	case "linux":
+		f, err := elf.Open(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		syms, _ := f.Symbols()
+		symbols = len(syms)
+		_, dwarfErr = f.DWARF()
+	case "darwin":
+		f, err := macho.Open(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if f.Symtab != nil {
+			for _, s := range f.Symtab.Syms {
+				if s.Sect != 0 { // defined here; -s keeps only the imports from libSystem
+					symbols++
+				}
+			}
+		}
+		_, dwarfErr = f.DWARF()
+	case "windows":
+		f, err := pe.Open(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		symbols = len(f.Symbols)
+		_, dwarfErr = f.DWARF()
+	}
+	if symbols != 0 || dwarfErr == nil {
+		t.Errorf("%s (%s) is not stripped: %d symbols, DWARF readable: %v", bin, goos, symbols, dwarfErr == nil)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -427,7 +428,7 @@ func TestVSIX(t *testing.T) {
 	}
 	shim, err := os.ReadFile(filepath.Join(out, "vsix", "tollgate-task", "shim", "index.js"))
 	must(t, err)
-	if !strings.Contains(string(shim), "ghcr.io/tollgate/tollgate:0.1.0'") {
+	if !regexp.MustCompile(`ghcr\.io/tollgate/tollgate:0\.1\.0["']`).Match(shim) {
 		t.Error("the packaged shim is not pinned to the task's version")
 	}
 }

@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
+const net = require('node:net');
 const { spawnSync, spawn } = require('node:child_process');
 
 const repo = path.resolve(__dirname, '..', '..', '..');
@@ -50,8 +51,10 @@ function releaseServer() {
       res.writeHead(503, { 'Retry-After': '1' });
       return res.end('busy');
     }
-    const file = path.join(dist, path.basename(name));
-    if (!fs.existsSync(file)) {
+    // The release's files at the root, and a mirror of them under /mirror/.
+    const rel = name.replace(/^mirror\//, '');
+    const file = path.join(dist, rel);
+    if (rel.includes('/') || !fs.existsSync(file)) {
       res.writeHead(404);
       return res.end('not found');
     }
@@ -81,6 +84,20 @@ function proxyServer() {
     });
     up.on('error', () => { res.writeHead(502); res.end(); });
     req.pipe(up);
+  });
+  // The agent's proxy client tunnels (CONNECT host:port), as through a
+  // corporate proxy.
+  p.server.on('connect', (req, client, head) => {
+    p.hits++;
+    const [host, port] = req.url.split(':');
+    const up = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
   });
   return new Promise((resolve) => p.server.listen(0, '127.0.0.1', () => {
     p.url = `http://127.0.0.1:${p.server.address().port}`;

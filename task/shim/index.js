@@ -4,6 +4,12 @@
 // it as it is; checksums.json beside it holds the SHA-256 of every release
 // archive of the task's own version.
 
+// The agent's environment as the agent set it. azure-pipelines-task-lib
+// moves the INPUT_* variables into its own store when it loads (and deletes
+// them from process.env), but the scan reads its inputs from INPUT_*: keep
+// a copy taken before it loads, and give that to the runner.
+const agentEnv = Object.assign({}, process.env);
+
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -37,20 +43,20 @@ async function main() {
   const sums = checksums();
   const deps = runner.defaultDeps();
   deps.install = () => install.installTollgate({
-    version: tl.getInput('version') || (sums && sums.version) || '',
-    downloadUrl: tl.getInput('downloadUrl'),
+    version: runner.input(agentEnv, 'version') || (sums && sums.version) || '',
+    downloadUrl: runner.input(agentEnv, 'downloadUrl'),
     platform: os.platform(),
     arch: os.arch(),
     checksums: sums,
   }, {
     toolLib,
-    findOnPath: (exe) => runner.findOnPath(process.env, exe, os.platform(), deps.exists),
+    findOnPath: (exe) => runner.findOnPath(agentEnv, exe, os.platform(), deps.exists),
     versionOf,
     log: (m) => console.log(m),
     backoffMs: 1000,
     attempts: 4,
   });
-  return runner.run(process.env, deps);
+  return runner.run(agentEnv, deps);
 }
 
 main().then((code) => { process.exitCode = code; }, (err) => {

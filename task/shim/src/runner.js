@@ -244,4 +244,4 @@ function defaultDeps() {
   };
 }
 
-module.exports = { run, dockerArgs, chooseRunner, scanEnv, usesDaemon, isImageRef, findOnPath, pathModule, defaultDeps, DEFAULT_IMAGE, PIPELINE_VARIABLES };
+module.exports = { run, input, dockerArgs, chooseRunner, scanEnv, usesDaemon, isImageRef, findOnPath, pathModule, defaultDeps, DEFAULT_IMAGE, PIPELINE_VARIABLES };

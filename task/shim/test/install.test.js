@@ -207,6 +207,13 @@ test('the task installs the release archive for the agent, checks it, caches it,
     assert.ok(proxy.hits >= 1, 'no request went through the proxy');
   });
 
+  await t.test('the inputs reach the scan (the task library takes INPUT_* out of the environment)', async () => {
+    // failOn: none passes the demo; with the inputs lost it would fail at the default, high.
+    const r = await agent(shim, workspace(), Object.assign({}, env, { INPUT_FAILON: 'none' }));
+    assert.strictEqual(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /##vso\[task\.complete result=SucceededWithIssues\]/);
+  });
+
   await t.test('a binary on PATH with the right version is used without a download', async () => {
     const w = workspace();
     const first = await agent(shim, w, env);

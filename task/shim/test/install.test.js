@@ -4,6 +4,7 @@
 // 127.0.0.1 that serves GoReleaser's snapshot archives (dist/, made by
 // `goreleaser release --snapshot --clean` in .ci/run).
 const test = require('node:test');
+const { after } = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -13,6 +14,18 @@ const net = require('node:net');
 const { spawnSync, spawn } = require('node:child_process');
 
 const repo = path.resolve(__dirname, '..', '..', '..');
+
+// Every folder a test makes (agent workspaces hold an installed binary of
+// ~160 MB each) is removed when the tests end.
+const made = [];
+function tempDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 const dist = process.env.TOLLGATE_DIST || path.join(repo, 'dist');
 const install = require('../src/install.js');
 
@@ -29,7 +42,7 @@ function release() {
 
 // bundle builds the handler into a folder laid out as in the .vsix.
 function bundle(rel) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-task-'));
+  const dir = tempDir('tollgate-task-');
   const esbuild = require('esbuild');
   esbuild.buildSync({
     entryPoints: [path.join(__dirname, '..', 'index.js')], bundle: true, platform: 'node', target: 'node20',
@@ -133,7 +146,7 @@ function agent(shim, work, env) {
 }
 
 function workspace() {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-agent-'));
+  const base = tempDir('tollgate-agent-');
   const w = { home: path.join(base, 'home'), tools: path.join(base, '_tool'), temp: path.join(base, '_temp'), staging: path.join(base, 'a'), src: path.join(base, 's') };
   for (const d of Object.values(w)) fs.mkdirSync(d, { recursive: true });
   fs.cpSync(path.join(repo, 'testdata', 'demo'), w.src, { recursive: true });
@@ -220,7 +233,7 @@ test('the task installs the release archive for the agent, checks it, caches it,
     assert.strictEqual(first.code, 1);
     const exe = os.platform() === 'win32' ? 'tollgate.exe' : 'tollgate';
     const found = spawnSync('find', [w.tools, '-name', exe, '-type', 'f'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
-    const onPath = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-path-'));
+    const onPath = tempDir('tollgate-path-');
     fs.copyFileSync(found, path.join(onPath, exe));
     fs.chmodSync(path.join(onPath, exe), 0o755);
     const hits = srv.hits[archive];
@@ -248,7 +261,7 @@ test('checksums are compared by content, not by name', () => {
 test('a Windows agent installs the zip into its tool cache and runs tollgate.exe (simulated)', async () => {
   const version = '1.2.3';
   const name = 'tollgate_1.2.3_windows_amd64.zip';
-  const archive = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-win-')), name);
+  const archive = path.join(tempDir('tollgate-win-'), name);
   fs.writeFileSync(archive, 'PK\u0003\u0004 a zip');
   const sum = require('node:crypto').createHash('sha256').update(fs.readFileSync(archive)).digest('hex');
   const calls = [];

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
+	"github.com/tollgate/tollgate/internal/yamlnode"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -109,19 +110,6 @@ func lastLine(n *yaml.Node) int {
 	return end
 }
 
-// get returns a mapping's value for key (nil when absent).
-func get(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 func scalar(n *yaml.Node) string {
 	if n == nil || n.Kind != yaml.ScalarNode {
 		return ""
@@ -168,15 +156,15 @@ func armIdentity(content []byte, r region) string {
 		return ""
 	}
 	var path []string
-	resources := get(docs[0], "resources")
+	resources := yamlnode.Get(docs[0], "resources")
 	for resources != nil && resources.Kind == yaml.SequenceNode {
 		i := r.best(resources.Content)
 		if i < 0 {
 			break
 		}
 		res := resources.Content[i]
-		path = append(path, scalar(get(res, "type"))+"/"+scalar(get(res, "name")))
-		resources = get(res, "resources")
+		path = append(path, scalar(yamlnode.Get(res, "type"))+"/"+scalar(yamlnode.Get(res, "name")))
+		resources = yamlnode.Get(res, "resources")
 	}
 	return strings.Join(path, " > ")
 }
@@ -193,9 +181,9 @@ func k8sIdentity(content []byte, r region, message string) string {
 	docs := yamlDocs(content)
 	i := r.best(docs)
 	for j, doc := range docs {
-		kind, name := scalar(get(doc, "kind")), scalar(get(get(doc, "metadata"), "name"))
+		kind, name := scalar(yamlnode.Get(doc, "kind")), scalar(yamlnode.Get(yamlnode.Get(doc, "metadata"), "name"))
 		if kind != "" && name != "" && mentions(message, kind) && mentions(message, name) && (i < 0 || !sameObject(docs[i], doc)) {
-			if i < 0 || !(mentions(message, scalar(get(docs[i], "kind"))) && mentions(message, scalar(get(get(docs[i], "metadata"), "name")))) {
+			if i < 0 || !(mentions(message, scalar(yamlnode.Get(docs[i], "kind"))) && mentions(message, scalar(yamlnode.Get(yamlnode.Get(docs[i], "metadata"), "name")))) {
 				i = j
 			}
 		}
@@ -204,22 +192,22 @@ func k8sIdentity(content []byte, r region, message string) string {
 		return ""
 	}
 	doc := docs[i]
-	md := get(doc, "metadata")
-	id := scalar(get(doc, "kind")) + "/" + scalar(get(md, "namespace")) + "/" + scalar(get(md, "name"))
+	md := yamlnode.Get(doc, "metadata")
+	id := scalar(yamlnode.Get(doc, "kind")) + "/" + scalar(yamlnode.Get(md, "namespace")) + "/" + scalar(yamlnode.Get(md, "name"))
 	var lists []string
 	var items []*yaml.Node
 	collectContainers(doc, &lists, &items)
 	j := -1
 	if m := containerInMessage.FindStringSubmatch(message); m != nil {
 		for k, c := range items {
-			if scalar(get(c, "name")) == m[1] {
+			if scalar(yamlnode.Get(c, "name")) == m[1] {
 				j = k
 				break
 			}
 		}
 	}
 	if j >= 0 {
-		id += "/container=" + lists[j] + ":" + scalar(get(items[j], "name"))
+		id += "/container=" + lists[j] + ":" + scalar(yamlnode.Get(items[j], "name"))
 	}
 	return id
 }
@@ -237,7 +225,7 @@ func mentions(message, word string) bool {
 }
 
 func sameObject(a, b *yaml.Node) bool {
-	return scalar(get(a, "kind")) == scalar(get(b, "kind")) && scalar(get(get(a, "metadata"), "name")) == scalar(get(get(b, "metadata"), "name"))
+	return scalar(yamlnode.Get(a, "kind")) == scalar(yamlnode.Get(b, "kind")) && scalar(yamlnode.Get(yamlnode.Get(a, "metadata"), "name")) == scalar(yamlnode.Get(yamlnode.Get(b, "metadata"), "name"))
 }
 
 // collectContainers lists every item of the object's containers,
@@ -344,7 +332,7 @@ func ansibleIdentity(content []byte, r region) string {
 		case yaml.SequenceNode:
 			if i := r.best(n.Content); i >= 0 {
 				item := n.Content[i]
-				if name := scalar(get(item, "name")); name != "" {
+				if name := scalar(yamlnode.Get(item, "name")); name != "" {
 					names = append(names, name)
 				}
 				walk(item)

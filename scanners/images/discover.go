@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tollgate/tollgate/internal/yamlnode"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -319,18 +320,18 @@ func yamlImages(p string, content []byte) ([]Found, []scanners.Notification) {
 			continue
 		}
 		switch {
-		case mapValue(root, "apiVersion") != nil && mapValue(root, "kind") != nil:
+		case yamlnode.Get(root, "apiVersion") != nil && yamlnode.Get(root, "kind") != nil:
 			walkImages(root, func(n *yaml.Node) {
 				addImage(&found, &notes, n.Value, p, n.Line, "kubernetes")
 			})
 		case isCompose(p, root):
-			services := mapValue(root, "services")
+			services := yamlnode.Get(root, "services")
 			for i := 0; i+1 < len(services.Content); i += 2 {
 				svc := services.Content[i+1]
 				if svc.Kind != yaml.MappingNode {
 					continue
 				}
-				if img := mapValue(svc, "image"); img != nil && img.Kind == yaml.ScalarNode {
+				if img := yamlnode.Get(svc, "image"); img != nil && img.Kind == yaml.ScalarNode {
 					v, unresolved := expand(img.Value, nil)
 					if unresolved != "" || strings.Contains(v, "$") {
 						notes = append(notes, scanners.Notification{Level: scanners.LevelNote, Code: "image-unresolved", Path: p, Line: img.Line,
@@ -360,8 +361,8 @@ func addImage(found *[]Found, notes *[]scanners.Notification, img, p string, lin
 func isCompose(p string, root *yaml.Node) bool {
 	base := strings.ToLower(path.Base(p))
 	named := strings.HasPrefix(base, "docker-compose") || strings.HasPrefix(base, "compose")
-	services := mapValue(root, "services")
-	return services != nil && services.Kind == yaml.MappingNode && (named || mapValue(root, "version") != nil)
+	services := yamlnode.Get(root, "services")
+	return services != nil && services.Kind == yaml.MappingNode && (named || yamlnode.Get(root, "version") != nil)
 }
 
 // walkImages calls fn for every scalar "image" field under a containers,
@@ -375,7 +376,7 @@ func walkImages(n *yaml.Node, fn func(*yaml.Node)) {
 			case "containers", "initContainers", "ephemeralContainers":
 				if v.Kind == yaml.SequenceNode {
 					for _, c := range v.Content {
-						if img := mapValue(c, "image"); img != nil && img.Kind == yaml.ScalarNode {
+						if img := yamlnode.Get(c, "image"); img != nil && img.Kind == yaml.ScalarNode {
 							fn(img)
 						}
 					}
@@ -389,16 +390,4 @@ func walkImages(n *yaml.Node, fn func(*yaml.Node)) {
 			walkImages(c, fn)
 		}
 	}
-}
-
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }

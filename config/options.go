@@ -92,6 +92,8 @@ type SecretsOptions struct {
 	NoExtraRules bool
 	// NoEmulatorAllowlist reports the emulators' published keys too.
 	NoEmulatorAllowlist bool
+	// NoHardcoded turns the hardcoded-credential rules off.
+	NoHardcoded bool
 }
 
 // IaCOptions configure the IaC engine.

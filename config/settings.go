@@ -154,6 +154,13 @@ var settings = []setting{
 			o.Secrets.NoExtraRules = !on
 			return err
 		}},
+	{flag: "secrets-hardcoded", repo: true, key: "secrets.hardcoded", usage: "report hardcoded credentials: passwords and secrets under keys that name them, credential stores, passwords in URIs and connection strings (rules tollgate-hardcoded-*, medium severity)", isBool: true, def: "true",
+		set: func(o *Options, v string) error {
+			var on bool
+			err := setBool(&on, v)
+			o.Secrets.NoHardcoded = !on
+			return err
+		}},
 	{flag: "secrets-allow-emulator-keys", repo: true, key: "secrets.allow-emulator-keys", usage: "allow the Azurite and Cosmos DB emulators' published keys for every rule (separately from the extra rules)", isBool: true, def: "true",
 		set: func(o *Options, v string) error {
 			var on bool

@@ -160,6 +160,7 @@ func Engines(ctx context.Context, opts config.Options, log *slog.Logger) []scann
 			SinceFrom:            opts.Secrets.SinceFrom,
 			NoExtraRules:         opts.Secrets.NoExtraRules,
 			NoEmulatorAllowlist:  opts.Secrets.NoEmulatorAllowlist,
+			NoHardcoded:          opts.Secrets.NoHardcoded,
 			Exclude:              config.Matcher(opts.Exclude, opts.Secrets.Exclude),
 		}, log)
 		out = append(out, scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude)))

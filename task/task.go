@@ -92,7 +92,7 @@ func Args(getenv func(string) string) ([]string, error) {
 	}
 	for _, b := range []struct{ flag, input string }{
 		{"discover-images", "discoverImages"}, {"ignore-unfixed", "ignoreUnfixed"},
-		{"new-only", "newOnly"}, {"offline", "offline"}, {"secrets-extra-rules", "secretsExtraRules"},
+		{"new-only", "newOnly"}, {"offline", "offline"}, {"secrets-extra-rules", "secretsExtraRules"}, {"secrets-hardcoded", "secretsHardcoded"},
 	} {
 		if v := Input(getenv, b.input); v != "" {
 			if _, err := strconv.ParseBool(v); err != nil {

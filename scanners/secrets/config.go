@@ -209,12 +209,39 @@ func mergeRules(dst *config.Config, extra config.Config) map[string]bool {
 	return added
 }
 
+// ruleClass orders the classes of rules that may report one secret: the
+// base configuration's rules (gitleaks' or the repository's) first, then
+// Tollgate's extra rules, then the hardcoded-credential class.
+type ruleClass int
+
+const (
+	classBase ruleClass = iota
+	classExtra
+	classHardcoded
+)
+
+// classes returns the class of a rule ID: added are the extra rules merged
+// into cfg; a hardcoded-class ID the configuration defines itself is the
+// configuration's.
+func classes(cfg config.Config, added map[string]bool) func(id string) ruleClass {
+	return func(id string) ruleClass {
+		if added[id] {
+			return classExtra
+		}
+		if _, ok := cfg.Rules[id]; !ok && IsHardcodedRule(id) {
+			return classHardcoded
+		}
+		return classBase
+	}
+}
+
 // dedupe reports each secret once. A rule may match a secret twice (once as
-// written, once decoded); an added rule never reports a secret a rule of the
-// base config (gitleaks' or the repository's) found; and of two added rules
+// written, once decoded); a rule of a later class never reports a secret a
+// rule of an earlier class found (an extra rule gives way to the base
+// config's, a hardcoded rule to both); and of two rules of one later class
 // on one secret, the one with the longer match (more context, the more
 // specific rule) is kept.
-func dedupe(findings []report.Finding, added map[string]bool) []report.Finding {
+func dedupe(findings []report.Finding, class func(id string) ruleClass) []report.Finding {
 	type place struct {
 		file, commit string
 		line         int
@@ -229,10 +256,11 @@ func dedupe(findings []report.Finding, added map[string]bool) []report.Finding {
 	}
 	// wins reports whether g is kept rather than f when both cover a secret.
 	wins := func(g, f report.Finding) bool {
-		if added[g.RuleID] != added[f.RuleID] {
-			return !added[g.RuleID]
+		cg, cf := class(g.RuleID), class(f.RuleID)
+		if cg != cf {
+			return cg < cf
 		}
-		if !added[f.RuleID] {
+		if cf == classBase {
 			return false // two base rules: both kept, as gitleaks reports them
 		}
 		lg, lf := g.EndColumn-g.StartColumn, f.EndColumn-f.StartColumn

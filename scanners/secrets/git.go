@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/gitleaks/go-gitdiff/gitdiff"
-	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/report"
 	"github.com/zricethezav/gitleaks/v8/sources"
 
@@ -26,7 +25,7 @@ const gitLogOpts = "--full-history --diff-filter=tuxdb"
 // scanGit runs gitleaks' git source over the commits the mode selects. A
 // shallow clone never crashes or passes silently: what is present is
 // scanned, and a notification says what was not and how to fix it.
-func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, det *detect.Detector) ([]report.Finding, []scanners.Notification, *scanners.Provenance, error) {
+func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, dets *detectors) ([]report.Finding, []scanners.Notification, *scanners.Provenance, error) {
 	repo, err := gitrepo.Open(ctx, t.Root)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--secrets-mode %s reads the checkout's git history: %w", s.opts.Mode, err)
@@ -74,7 +73,7 @@ func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, det *detect.D
 			// request adds, though not commit by commit.
 			warn("shallow-clone", fmt.Sprintf("the clone is shallow and its history does not reach the pull request's base %s (from %s): Tollgate scanned what HEAD changes against it, not the pull request's commits one by one, so a secret added and removed again within the pull request was not seen. %s",
 				s.opts.Since, s.opts.SinceFrom, fetchAll))
-			findings, err := s.scanDiff(ctx, t.Root, base, head, det)
+			findings, err := s.scanDiff(ctx, t.Root, base, head, dets)
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -90,9 +89,9 @@ func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, det *detect.D
 	}
 	src := &sources.Git{
 		Cmd:             gitCmd,
-		Config:          &det.Config,
+		Config:          &dets.gl.Config,
 		Remote:          &sources.RemoteInfo{},
-		Sema:            det.Sema,
+		Sema:            dets.gl.Sema,
 		MaxArchiveDepth: s.opts.MaxArchiveDepth,
 	}
 	var (
@@ -110,7 +109,7 @@ func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, det *detect.D
 		if s.opts.Exclude != nil && excludedPath(fr.FilePath, s.opts.Exclude) {
 			return nil
 		}
-		found := det.DetectContext(ctx, detect.Fragment(fr))
+		found := dets.find(ctx, fr)
 		if len(found) > 0 {
 			mu.Lock()
 			findings = append(findings, found...)
@@ -133,7 +132,7 @@ func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, det *detect.D
 
 // scanDiff scans the lines that head adds against base (git diff base head),
 // reported as found in head.
-func (s *Scanner) scanDiff(ctx context.Context, root, base, head string, det *detect.Detector) ([]report.Finding, error) {
+func (s *Scanner) scanDiff(ctx context.Context, root, base, head string, dets *detectors) ([]report.Finding, error) {
 	var findings []report.Finding
 	repo := &gitrepo.Repo{Dir: root}
 	err := repo.Diff(ctx, []string{"--diff-filter=tuxdb"}, base, head, func(f *gitdiff.File) {
@@ -144,8 +143,8 @@ func (s *Scanner) scanDiff(ctx context.Context, root, base, head string, det *de
 			return
 		}
 		for _, tf := range f.TextFragments {
-			fr := detect.Fragment{CommitSHA: head, FilePath: f.NewName, Raw: tf.Raw(gitdiff.OpAdd), StartLine: int(tf.NewPosition)}
-			findings = append(findings, det.DetectContext(ctx, fr)...)
+			fr := sources.Fragment{CommitSHA: head, FilePath: f.NewName, Raw: tf.Raw(gitdiff.OpAdd), StartLine: int(tf.NewPosition)}
+			findings = append(findings, dets.find(ctx, fr)...)
 		}
 	})
 	if err != nil {

@@ -174,7 +174,7 @@ func TestExtraRules(t *testing.T) {
 		}
 	}
 	// Switched off, none fires.
-	res, err = secrets.New(secrets.Options{NoExtraRules: true}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
+	res, err = secrets.New(secrets.Options{NoExtraRules: true, NoHardcoded: true}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestExtraRules(t *testing.T) {
 
 	// Turned off on its own, the emulator allowlist lets gitleaks' rules
 	// report the published keys again: the allowlist is what hid them.
-	res, err = secrets.New(secrets.Options{NoExtraRules: true, NoEmulatorAllowlist: true}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
+	res, err = secrets.New(secrets.Options{NoExtraRules: true, NoHardcoded: true, NoEmulatorAllowlist: true}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
 	if err != nil {
 		t.Fatal(err)
 	}

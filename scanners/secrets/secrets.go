@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -88,6 +89,9 @@ type Options struct {
 	// NoEmulatorAllowlist reports the emulators' published keys too
 	// (rules/emulators.toml, otherwise allowed for every rule).
 	NoEmulatorAllowlist bool
+	// NoHardcoded turns off the hardcoded-credential class (passwords
+	// under credential-named keys, credential stores, connection strings).
+	NoHardcoded bool
 	// Exclude drops findings in excluded paths in git modes (in worktree mode
 	// the walk already left those files out).
 	Exclude func(path string, dir bool) bool
@@ -166,13 +170,14 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	// suppressed instead of vanishing.
 	det.IgnoreGitleaksAllow = true
 	det.Config.Path = cfgRel
+	dets := newDetectors(det, !s.opts.NoHardcoded)
 
 	var findings []report.Finding
 	switch s.opts.Mode {
 	case ModeCommits, ModeHistory:
 		var notes []scanners.Notification
 		var prov *scanners.Provenance
-		findings, notes, prov, err = s.scanGit(ctx, t, det)
+		findings, notes, prov, err = s.scanGit(ctx, t, dets)
 		if err != nil {
 			return res, err
 		}
@@ -185,7 +190,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 			res.Status.Add(n)
 		}
 		var notes []scanners.Notification
-		findings, notes, err = s.scanTree(ctx, t, det)
+		findings, notes, err = s.scanTree(ctx, t, dets)
 		if err != nil {
 			return res, err
 		}
@@ -199,7 +204,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		res.Status.Config = append(res.Status.Config, scanners.Notification{Level: scanners.LevelWarning, Code: "proposed-config",
 			Message: fmt.Sprintf("the pull request's gitleaks config could not be compared with the target's: %v", err)})
 	}
-	findings = dedupe(findings, added)
+	findings = dedupe(findings, classes(det.Config, added))
 	rules := map[string]scanners.Rule{}
 	for _, gf := range findings {
 		f := s.convert(gf)
@@ -208,7 +213,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		}
 		res.Findings = append(res.Findings, f)
 		if _, ok := rules[f.RuleID]; !ok {
-			rules[f.RuleID] = s.rule(det.Config.Rules[f.RuleID], f.RuleID)
+			rules[f.RuleID] = s.ruleOf(det.Config, f.RuleID)
 		}
 	}
 	for _, r := range rules {
@@ -218,7 +223,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 }
 
 // scanTree reads the walked files, several at a time.
-func (s *Scanner) scanTree(ctx context.Context, t *scanners.Target, det *detect.Detector) ([]report.Finding, []scanners.Notification, error) {
+func (s *Scanner) scanTree(ctx context.Context, t *scanners.Target, dets *detectors) ([]report.Finding, []scanners.Notification, error) {
 	var (
 		mu       sync.Mutex
 		findings []report.Finding
@@ -229,7 +234,7 @@ func (s *Scanner) scanTree(ctx context.Context, t *scanners.Target, det *detect.
 	g.Go(func() error {
 		defer close(files)
 		for _, f := range t.Files {
-			if pathAllowed(&det.Config, f.Path) {
+			if pathAllowed(&dets.gl.Config, f.Path) {
 				continue
 			}
 			select {
@@ -244,7 +249,7 @@ func (s *Scanner) scanTree(ctx context.Context, t *scanners.Target, det *detect.
 		g.Go(func() error {
 			buf := make([]byte, 100_000)
 			for f := range files {
-				found, note := scanFile(gctx, det, t, f, buf, s.opts.MaxArchiveDepth)
+				found, note := scanFile(gctx, dets, t, f, buf, s.opts.MaxArchiveDepth)
 				if len(found) == 0 && note == nil {
 					continue
 				}
@@ -340,7 +345,7 @@ func configErr(name string, err error) error {
 
 // scanFile runs the detector over one file. Read problems come back as a
 // notification; the file's findings found so far are kept.
-func scanFile(ctx context.Context, det *detect.Detector, t *scanners.Target, f scanners.File, buf []byte, maxArchiveDepth int) ([]report.Finding, *scanners.Notification) {
+func scanFile(ctx context.Context, dets *detectors, t *scanners.Target, f scanners.File, buf []byte, maxArchiveDepth int) ([]report.Finding, *scanners.Notification) {
 	if f.Size == 0 {
 		return nil, nil
 	}
@@ -354,7 +359,7 @@ func scanFile(ctx context.Context, det *detect.Detector, t *scanners.Target, f s
 		Content:         utf16Aware(fh),
 		Path:            f.Path,
 		Buffer:          buf,
-		Config:          &det.Config,
+		Config:          &dets.gl.Config,
 		MaxArchiveDepth: maxArchiveDepth,
 	}
 	var (
@@ -367,7 +372,7 @@ func scanFile(ctx context.Context, det *detect.Detector, t *scanners.Target, f s
 				Message: fmt.Sprintf("cannot read %s: %v", f.Path, scanners.Cause(err))}
 			return nil
 		}
-		out = append(out, det.DetectContext(ctx, detect.Fragment(fr))...)
+		out = append(out, dets.find(ctx, fr)...)
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
@@ -418,6 +423,9 @@ func (s *Scanner) convert(gf report.Finding) scanners.Finding {
 			GitleaksFingerprint: gitleaksFingerprint(gf),
 		},
 	}
+	if slices.Contains(gf.Tags, hardcodedTag) {
+		f.HelpURI = cweHardcoded
+	}
 	if strings.HasPrefix(gf.Match, "file detected: ") {
 		// A path-only rule: the file itself is the finding.
 		f.Location.StartLine, f.Location.EndLine, f.Location.StartColumn, f.Location.EndColumn = 1, 1, 0, 0
@@ -434,7 +442,20 @@ func (s *Scanner) severity(ruleID string) scanners.Severity {
 			return sev
 		}
 	}
+	if IsHardcodedRule(ruleID) {
+		return hardcodedSeverity
+	}
 	return s.opts.Severity
+}
+
+// ruleOf describes a rule of the effective configuration, or of the
+// hardcoded class.
+func (s *Scanner) ruleOf(cfg config.Config, id string) scanners.Rule {
+	if r, ok := cfg.Rules[id]; ok || !IsHardcodedRule(id) {
+		return s.rule(r, id)
+	}
+	r, _ := s.hardcodedRule(id)
+	return r
 }
 
 func (s *Scanner) rule(r config.Rule, id string) scanners.Rule {
@@ -498,7 +519,8 @@ func Explain(id string, configTOML []byte) (scanners.Rule, bool, error) {
 			return scanners.Rule{}, false, err
 		}
 		if r, ok = extra.Rules[id]; !ok {
-			return scanners.Rule{}, false, nil
+			r, ok := explainHardcoded(id)
+			return r, ok, nil
 		}
 	}
 	rule := New(Options{}, nil).rule(r, id)

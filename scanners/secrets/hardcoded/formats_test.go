@@ -674,6 +674,20 @@ func TestNearMissesThirdParty(t *testing.T) {
 			`	password := "1234"`,
 			`	Token: "`+p1+`",`,
 		), want: []want{{line: 6, value: p1, rule: rToken, key: "Token"}}},
+		{name: "arm-expressions", path: "avm/ptn/stack/main.json", text: lines(
+			`  "sharedKey": "[listKeys('logAnalyticsWorkspace', '2025-02-01').primarySharedKey]",`,
+			`  "adminPassword": "[parameters('adminPassword')]",`,
+			`  "clientSecret": "`+p3+`",`,
+		), want: []want{{line: 3, value: p3, rule: rSecret, key: "clientSecret"}}},
+		{name: "helm-secret-names", path: "charts/exporter/values.yaml", text: lines(
+			"  existingUserSecret: ~",
+			"  existingUserSecretKey: username",
+			`  configFromSecret: "prometheus-config"`,
+			`  existingSecretPasswordKey: db-password`,
+		)},
+		{name: "assembly-public-key-token", path: "scripts/unattend.ps1", text: lines(
+			`<component name="Microsoft-Windows-Shell-Setup" publicKeyToken="31bf3856ad364e35" language="neutral">`,
+		)},
 		{name: "slack-response-url", path: "notes.txt", text: lines(
 			`"response_url": "https://hooks.slack.com/` + slackApp + `"`,
 		)},

@@ -311,7 +311,7 @@ func (s *scanner) accept(line []byte, key, class, v string) bool {
 	if key != "" && normalize(v) == normalize(key) {
 		return false // DB_PASSWORD: DB_PASSWORD
 	}
-	if keyNameValue.MatchString(v) && (classifyKey(v) != "" || namesCredential(v)) {
+	if keyNameValue.MatchString(v) && (classifyKey(v) != "" || namesCredential(v)) && !weakPassword(v) {
 		return false // token: GITHUB_TOKEN names the credential
 	}
 	if kn, vn := normalize(key), normalize(v); len(kn) > len(vn) &&
@@ -330,6 +330,25 @@ func (s *scanner) accept(line []byte, key, class, v string) bool {
 	}
 	if documentedDefaults[normalize(v)] && (s.example || lineSaysExample(line)) {
 		return false
+	}
+	return true
+}
+
+// weakPassword reports a lowercase word with digits after it (pass123,
+// secret2024): a weak password, not the name of a key, though the two
+// split into the same words.
+func weakPassword(v string) bool {
+	i := 0
+	for i < len(v) && v[i] >= 'a' && v[i] <= 'z' {
+		i++
+	}
+	if i == 0 || i == len(v) {
+		return false
+	}
+	for ; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false // encryptionKey1024, db_pass2: names
+		}
 	}
 	return true
 }

@@ -58,6 +58,7 @@ var tokenDeny = map[string]bool{
 	"bos": true, "pad": true, "unk": true, "mask": true, "cls": true,
 	"is": true, "has": true, "use": true, "no": true, "token": true,
 	"text": true, "word": true, "search": true, "query": true,
+	"type": true,
 }
 
 // keyQualifiers are the words in front of "key" that make a *Key name a
@@ -132,6 +133,14 @@ func classifyKey(key string) string {
 	words := splitKey(key)
 	if len(words) == 0 {
 		return ""
+	}
+	for _, w := range words[:len(words)-1] {
+		// existingSecret, existingUserSecretKey, configFromSecret,
+		// publicKeyToken: the name of a secret kept elsewhere (a Helm
+		// chart's convention), or a public value.
+		if w == "existing" || w == "from" || w == "public" {
+			return ""
+		}
 	}
 	last := words[len(words)-1]
 	prev := ""
@@ -210,6 +219,8 @@ func isReference(v string) bool {
 		return true
 	case len(v) > 2 && v[0] == '%' && v[len(v)-1] == '%':
 		return true // %VAR% (Windows, Azure Pipelines)
+	case len(v) > 3 && v[0] == '[' && v[1] != '[' && v[len(v)-1] == ']' && strings.Contains(v, "("):
+		return true // an ARM template expression: [listKeys(...).primarySharedKey], [parameters('pw')]
 	case strings.HasPrefix(v, "!"):
 		return true // YAML tags: !Ref, !Sub, !ImportValue, !GetAtt, !vault
 	case strings.HasPrefix(l, "@microsoft.keyvault("), strings.HasPrefix(l, "vault:"),

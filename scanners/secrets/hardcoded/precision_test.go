@@ -51,8 +51,10 @@ func TestPrecisionGoSource(t *testing.T) {
 		t.Fatalf("walk %s: %v", root, err)
 	}
 	t.Logf("%d files, %d matches", files, total)
-	if total > 10 {
-		t.Errorf("%d matches in the Go source tree, want at most 10", total)
+	// The issue allows 10; none is what the detector achieves, and a
+	// regression shows at the first one.
+	if total > 0 {
+		t.Errorf("%d matches in the Go source tree, want none", total)
 	}
 }
 

@@ -42,8 +42,17 @@ func (s *scanner) scanStoreFile() {
 				s.emit(no, line, vs, ve, "", classPassword, prioStore)
 			}
 		case fmtGitCredentials:
-			for _, m := range uriUserinfo.FindAllSubmatchIndex(line, -1) {
-				s.emitRule(no, line, m[6], m[7], "", s.kind.store, prioStore)
+			// One URL a line. Git percent-encodes the user and password it
+			// stores, but hand-written files hold raw ones
+			// (https://me@example.com:pa#ss@host): the userinfo ends at the
+			// last "@", the password starts after the first ":" in it.
+			if i := bytes.Index(line, []byte("://")); i >= 0 {
+				ui := line[i+3:]
+				if at := bytes.LastIndexByte(ui, '@'); at > 0 {
+					if c := bytes.IndexByte(ui[:at], ':'); c >= 0 && c+1 < at {
+						s.emitRule(no, line, i+3+c+1, i+3+at, "", s.kind.store, prioStore)
+					}
+				}
 			}
 		case fmtNetrc:
 			if inMacro {

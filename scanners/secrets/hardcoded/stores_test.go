@@ -145,10 +145,14 @@ func TestCredentialStores(t *testing.T) {
 			"https://ci:"+v[17]+"@git.example.org",
 			"https://x-access-token:"+v[18]+"@github.com",
 			"https://:"+v[19]+"@dev.azure.com",
+			// Hand-written: "@" in the user, "#" and "@" in the password.
+			"https://ops@contoso.com:"+v[30]+"!#@498@github.com",
+			"https://ops@contoso.com@github.com",
 		), want: []want{
 			{line: 1, value: v[17], rule: gitcred},
 			{line: 2, value: v[18], rule: gitcred},
 			{line: 3, value: v[19], rule: gitcred},
+			{line: 4, value: v[30] + "!#@498", rule: gitcred},
 		}},
 		{name: "django", path: "mysite/settings.py", text: lines(
 			"SECRET_KEY = 'django-insecure-"+v[20]+"'",
@@ -237,6 +241,10 @@ func TestClassifyKey(t *testing.T) {
 		"cancellationToken": "", "proxy_pass": "", "secrets": "", "tokens": "",
 		"passwordHint": "", "surpass": "", "passport": "", "passenger": "",
 		"tokenizer": "", "publicKey": "", "sortKey": "",
+		// Seen in public repositories: Helm's names of existing secrets, a
+		// .NET assembly's public key token, an ARM resource-type token.
+		"existingSecret": "", "existingUserSecretKey": "", "existingSecretPasswordKey": "",
+		"configFromSecret": "", "publicKeyToken": "", "resourceTypeToken": "",
 	}
 	for k, want := range cases {
 		if got := classifyKey(k); got != want {

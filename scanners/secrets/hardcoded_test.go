@@ -29,6 +29,18 @@ func writeTree(t *testing.T, root string, files map[string]string) {
 	}
 }
 
+// gitIn runs git in dir with a fixed identity, failing the test on error.
+func gitIn(t *testing.T, dir string) func(args ...string) {
+	return func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
 func scanDir(t *testing.T, root string, opts secrets.Options) scanners.Result {
 	t.Helper()
 	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
@@ -161,14 +173,7 @@ func TestHardcodedClassInTheEngine(t *testing.T) {
 // the lines of the file in the commit that added them.
 func TestHardcodedClassInCommits(t *testing.T) {
 	dir := t.TempDir()
-	git := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	git := gitIn(t, dir)
 	writeTree(t, dir, map[string]string{"app/config.yaml": "server:\n  port: 8080\n", "old.ini": "[db]\npassword = Wombat7731!\n"})
 	git("init", "-q", "-b", "main")
 	git("add", ".")

@@ -1,15 +1,11 @@
 package secrets_test
 
 import (
-	"context"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/secrets"
 )
 
@@ -30,29 +26,13 @@ func secretFiles() map[string]string {
 func secretsV2(t *testing.T, files map[string]string, opts secrets.Options) map[string]string {
 	t.Helper()
 	root := t.TempDir()
-	for rel, c := range files {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, files)
 	return scanV2(t, root, opts)
 }
 
 func scanV2(t *testing.T, root string, opts secrets.Options) map[string]string {
 	t.Helper()
-	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
-	res, err := secrets.New(opts, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanDir(t, root, opts)
 	res.Normalize()
 	out := map[string]string{}
 	for _, f := range res.Findings {
@@ -137,14 +117,7 @@ func TestSecretFingerprintsSurviveEdits(t *testing.T) {
 // unchanged, and adds none.
 func TestSecretFingerprintsInHistory(t *testing.T) {
 	dir := t.TempDir()
-	git := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	git := gitIn(t, dir)
 	write := func(c string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(dir, "settings.py"), []byte(c), 0o644); err != nil {

@@ -1,0 +1,112 @@
+package prcomments
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// severityRank orders severities, most severe first; an unknown one sorts last.
+func severityRank(s string) int {
+	switch strings.ToLower(s) {
+	case "critical":
+		return 0
+	case "high":
+		return 1
+	case "medium":
+		return 2
+	case "low":
+		return 3
+	case "info", "note":
+		return 4
+	}
+	return 5
+}
+
+// Split orders the failing findings most important first (severity, then
+// path, line, rule and fingerprint, so that runs agree) and splits them into
+// those that touch a line the pull request changed, which get threads, and
+// the rest, which the summary counts. changed reports whether line of path
+// (repository-relative) is a changed line.
+func Split(fs []Finding, changed func(path string, line int) bool) (onChanged, elsewhere []Finding) {
+	fs = slices.Clone(fs)
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)),
+			strings.Compare(a.Path, b.Path),
+			cmp.Compare(a.StartLine, b.StartLine),
+			strings.Compare(a.RuleID, b.RuleID),
+			strings.Compare(a.Fingerprint, b.Fingerprint))
+	})
+	for _, f := range fs {
+		if touches(f, changed) {
+			onChanged = append(onChanged, f)
+		} else {
+			elsewhere = append(elsewhere, f)
+		}
+	}
+	return onChanged, elsewhere
+}
+
+func touches(f Finding, changed func(string, int) bool) bool {
+	if f.Path == "" || f.StartLine <= 0 {
+		return false // an image's package or a whole-file finding has no line to anchor
+	}
+	end := max(f.EndLine, f.StartLine)
+	for line := f.StartLine; line <= end; line++ {
+		if changed(f.Path, line) {
+			return true
+		}
+	}
+	return false
+}
+
+// Summary is what the pull request's one summary comment says.
+type Summary struct {
+	Passed bool
+	// Failing counts the findings that fail the gate by severity.
+	Failing map[string]int
+	// Threaded findings have a thread; Overflow found no place under the
+	// cap; Elsewhere are not on a changed line; Suppressed do not count.
+	Threaded, Overflow, Elsewhere, Suppressed int
+	BuildURL                                  string
+}
+
+// SummaryBody renders the summary comment.
+func SummaryBody(s Summary) string {
+	var b strings.Builder
+	verdict := "passed"
+	if !s.Passed {
+		verdict = "failed"
+	}
+	fmt.Fprintf(&b, "**Tollgate: the security gate %s.**\n\n", verdict)
+	sevs := make([]string, 0, len(s.Failing))
+	for sev, n := range s.Failing {
+		if n > 0 {
+			sevs = append(sevs, sev)
+		}
+	}
+	slices.SortFunc(sevs, func(a, b string) int { return cmp.Compare(severityRank(a), severityRank(b)) })
+	if len(sevs) == 0 {
+		b.WriteString("No finding fails the gate.\n\n")
+	} else {
+		b.WriteString("| Severity | Failing findings |\n|---|---:|\n")
+		for _, sev := range sevs {
+			fmt.Fprintf(&b, "| %s | %d |\n", Text(strings.ToUpper(sev)), s.Failing[sev])
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "- %d on lines this pull request changes, with a comment each\n", s.Threaded)
+	if s.Overflow > 0 {
+		fmt.Fprintf(&b, "- %d more on changed lines, over the comment limit (see the build's SARIF log)\n", s.Overflow)
+	}
+	fmt.Fprintf(&b, "- %d elsewhere in the repository\n", s.Elsewhere)
+	if s.Suppressed > 0 {
+		fmt.Fprintf(&b, "- %d suppressed (not counted)\n", s.Suppressed)
+	}
+	if s.BuildURL != "" {
+		b.WriteString("\n" + Link("The build, its summary and the SARIF log", s.BuildURL) + "\n")
+	}
+	return b.String()
+}

@@ -48,7 +48,7 @@ func writeSafe(b *strings.Builder, s string, keepNewlines bool, last *byte) {
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			fmt.Fprintf(b, `\x%02x`, r)
 			*last = 'x'
-		case r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff:
+		case (r >= 0x200b && r <= 0x200f) || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff:
 			fmt.Fprintf(b, `\u%04x`, r)
 			*last = 'x'
 		default:

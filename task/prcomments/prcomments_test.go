@@ -4,12 +4,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/report"
 )
 
 // Inline markdown a comment must never carry from text it was given.
 var live = regexp.MustCompile(`(?i)\[[^\]]*\]\(|!\[|<[a-z/!]|https?://|www\.|(^|[^&#\w])@\w|\*\*[^*]+\*\*|(^|\s)#|(^|[^\\])` + "`")
 
-func TestTextEscapesEveryActiveConstruct(t *testing.T) {
+func TestMarkdownEscapesEveryActiveConstruct(t *testing.T) {
 	for _, in := range []string{
 		"[click](https://evil.example/x)",
 		"![img](http://evil.example/p.png)",
@@ -24,15 +26,15 @@ func TestTextEscapesEveryActiveConstruct(t *testing.T) {
 		"evil\u202egnp.exe and zero\u200bwidth",
 		":smile: mailto:x@y.z",
 	} {
-		got := Text(in)
+		got := report.Markdown(in)
 		if live.MatchString(got) {
-			t.Errorf("Text(%q) = %q: still renders markup", in, got)
+			t.Errorf("report.Markdown(%q) = %q: still renders markup", in, got)
 		}
 		if strings.ContainsAny(got, "\r\n\u202e\u200b") {
-			t.Errorf("Text(%q) = %q: line break or invisible character kept", in, got)
+			t.Errorf("report.Markdown(%q) = %q: line break or invisible character kept", in, got)
 		}
 	}
-	if got, want := Text("main.tf line 3: a < b & c"), "main\\.tf line 3&#58; a &lt; b &amp; c"; got != want {
+	if got, want := report.Markdown("main.tf line 3: a < b & c"), "main\\.tf line 3&#58; a &lt; b &amp; c"; got != want {
 		t.Errorf("Text = %q, want %q", got, want)
 	}
 }

@@ -3,6 +3,8 @@ package prcomments
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tollgate/tollgate/report"
 )
 
 // Thread properties Tollgate sets on the threads it owns. A thread without
@@ -51,15 +53,15 @@ func Body(f Finding) string {
 	if title == "" {
 		title = f.RuleID
 	}
-	fmt.Fprintf(&b, "**Tollgate: %s** %s %s\n\n", Text(strings.ToUpper(f.Severity)), Code(f.RuleID), Text(title))
+	fmt.Fprintf(&b, "**Tollgate: %s** %s %s\n\n", report.Markdown(strings.ToUpper(f.Severity)), Code(f.RuleID), report.Markdown(title))
 	if f.Suppressed {
-		fmt.Fprintf(&b, "Suppressed: %s\n\n", Text(f.Justification))
+		fmt.Fprintf(&b, "Suppressed: %s\n\n", report.Markdown(f.Justification))
 	}
 	if f.Message != "" {
-		b.WriteString(Text(f.Message) + "\n\n")
+		b.WriteString(report.Markdown(f.Message) + "\n\n")
 	}
 	if f.Fix != "" {
-		b.WriteString("**How to fix:** " + Text(f.Fix) + "\n\n")
+		b.WriteString("**How to fix:** " + report.Markdown(f.Fix) + "\n\n")
 	}
 	if f.HelpURI != "" {
 		b.WriteString(Link("More about "+f.RuleID, f.HelpURI) + "\n\n")

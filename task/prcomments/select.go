@@ -5,23 +5,19 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/scanners"
 )
 
-// severityRank orders severities, most severe first; an unknown one sorts last.
+// severityRank orders severities, most severe first; a name Tollgate does
+// not know sorts last.
 func severityRank(s string) int {
-	switch strings.ToLower(s) {
-	case "critical":
-		return 0
-	case "high":
-		return 1
-	case "medium":
-		return 2
-	case "low":
-		return 3
-	case "info", "note":
-		return 4
+	sev, err := scanners.ParseSeverity(s)
+	if err != nil {
+		return int(scanners.SeverityCritical) + 1
 	}
-	return 5
+	return int(scanners.SeverityCritical - sev)
 }
 
 // Split orders the failing findings most important first (severity, then
@@ -93,7 +89,7 @@ func SummaryBody(s Summary) string {
 	} else {
 		b.WriteString("| Severity | Failing findings |\n|---|---:|\n")
 		for _, sev := range sevs {
-			fmt.Fprintf(&b, "| %s | %d |\n", Text(strings.ToUpper(sev)), s.Failing[sev])
+			fmt.Fprintf(&b, "| %s | %d |\n", report.Markdown(strings.ToUpper(sev)), s.Failing[sev])
 		}
 		b.WriteString("\n")
 	}

@@ -16,6 +16,16 @@ import (
 	"github.com/tollgate/tollgate/scanners"
 )
 
+// PROptions are the pull-request decoration's settings: review threads for
+// failing findings on changed lines, a summary comment and a status.
+type PROptions struct {
+	Comments bool
+	// MaxComments caps Tollgate's open threads on one pull request.
+	MaxComments int
+	// Required makes a decoration that fails end the run with an error.
+	Required bool
+}
+
 // Options is everything one scan needs.
 type Options struct {
 	// Path is the scan root as given.
@@ -33,6 +43,8 @@ type Options struct {
 	ConfigFile string
 	Quiet      bool
 	Debug      bool
+	// PR is the pull-request decoration (Azure Repos).
+	PR PROptions
 	// Timeout bounds the whole scan (0: none).
 	Timeout time.Duration
 	// EngineTimeouts bound each engine ("" key: every engine).

@@ -249,6 +249,19 @@ var settings = []setting{
 			}
 			return nil
 		}},
+	{flag: "pr-comments", key: "pr.comments", usage: "in an Azure Repos pull-request build, post the failing findings on lines the pull request changes as review threads, one summary comment and the security/tollgate/gate status (needs SYSTEM_ACCESSTOKEN in the environment)", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.PR.Comments, v) }},
+	{flag: "max-pr-comments", arg: "N", key: "pr.max-comments", usage: "most review threads Tollgate keeps open on a pull request; the rest are counted in the summary comment", def: "25",
+		set: func(o *Options, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				return fmt.Errorf("invalid number %q", v)
+			}
+			o.PR.MaxComments = n
+			return nil
+		}},
+	{flag: "pr-comments-required", key: "pr.comments-required", usage: "with --pr-comments, end with exit 3 when the pull request cannot be decorated (default: a warning, the verdict stands)", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.PR.Required, v) }},
 	{flag: "cf-params", repo: true, key: "iac.cf-params", usage: "CloudFormation parameter `FILE`s (repeatable)", path: true,
 		set: func(o *Options, v string) error { o.IaC.CFParams = append(o.IaC.CFParams, splitList(v)...); return nil }},
 }

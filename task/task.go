@@ -93,6 +93,7 @@ func Args(getenv func(string) string) ([]string, error) {
 	for _, b := range []struct{ flag, input string }{
 		{"discover-images", "discoverImages"}, {"ignore-unfixed", "ignoreUnfixed"},
 		{"new-only", "newOnly"}, {"offline", "offline"}, {"secrets-extra-rules", "secretsExtraRules"}, {"secrets-hardcoded", "secretsHardcoded"},
+		{"pr-comments", "prComments"}, {"pr-comments-required", "prCommentsRequired"},
 	} {
 		if v := Input(getenv, b.input); v != "" {
 			if _, err := strconv.ParseBool(v); err != nil {
@@ -108,6 +109,7 @@ func Args(getenv func(string) string) ([]string, error) {
 		}
 	}
 	add("config", "configFile")
+	add("max-pr-comments", "maxPrComments")
 	add("baseline", "baseline")
 	for _, repo := range strings.FieldsFunc(Input(getenv, "dbRepository"), func(r rune) bool { return r == '\n' || r == ',' }) {
 		if repo = strings.TrimSpace(repo); repo != "" {
@@ -225,10 +227,10 @@ func Run(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(st
 		cmds.Complete(Failed, "Tollgate could not write its reports")
 		return policy.ExitScannerFailed
 	}
-	return finish(cmds, log, out, opts, settings, sarifPath, getenv)
+	return finish(ctx, cmds, log, out, opts, settings, sarifPath, getenv)
 }
 
-func finish(cmds *Commands, log *slog.Logger, out *scan.Outcome, opts config.Options, st Settings, sarifPath string, getenv func(string) string) int {
+func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Outcome, opts config.Options, st Settings, sarifPath string, getenv func(string) string) int {
 	v := out.Verdict
 
 	for _, n := range out.Warnings {
@@ -308,6 +310,21 @@ func finish(cmds *Commands, log *slog.Logger, out *scan.Outcome, opts config.Opt
 	}
 
 	line := report.VerdictLine(out.Scan)
+	if opts.PR.Comments {
+		d := DecoratePR(ctx, log, out, opts, getenv)
+		switch {
+		case d.Skipped != "":
+			log.Info(d.Line())
+		case d.Err != nil:
+			cmds.LogIssue("warning", "", 0, 0, "tollgate-pr-comments", "Tollgate "+d.Line())
+			if opts.PR.Required {
+				cmds.Complete(Failed, "Tollgate: "+line+"; the pull request could not be decorated (prCommentsRequired)")
+				return policy.ExitScannerFailed
+			}
+		default:
+			log.Info(d.Line())
+		}
+	}
 	switch {
 	case len(v.FailedEngines) > 0 && st.FailOnScannerError:
 		cmds.Complete(Failed, "Tollgate: "+line)

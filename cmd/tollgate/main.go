@@ -63,7 +63,24 @@ Scan flags:
 
 func main() {
 	iac.SkipRuleRegistry() // before any goroutine: it replaces a Trivy package variable
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, holdToken()))
+}
+
+// holdToken moves the job's access token (SYSTEM_ACCESSTOKEN, mapped for
+// --pr-comments) out of the process environment, so that no child process
+// (git, gitleaks' git log) inherits it, into the getenv the commands read.
+func holdToken() func(string) string {
+	const name = "SYSTEM_ACCESSTOKEN"
+	token, held := os.LookupEnv(name)
+	if held {
+		_ = os.Unsetenv(name)
+	}
+	return func(k string) string {
+		if k == name {
+			return token
+		}
+		return os.Getenv(k)
+	}
 }
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -294,6 +311,18 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	if err := scan.WriteReports(out, opts, stdout); err != nil {
 		log.Error("could not write the reports", "error", err)
 		return policy.ExitScannerFailed
+	}
+	if opts.PR.Comments && adjust == nil {
+		d := task.DecoratePR(ctx, log, out, opts, getenv)
+		switch {
+		case d.Err != nil && opts.PR.Required:
+			log.Error(d.Line())
+			return policy.ExitScannerFailed
+		case d.Err != nil:
+			log.Warn(d.Line())
+		default:
+			log.Info(d.Line())
+		}
 	}
 	return out.ExitCode()
 }

@@ -36,12 +36,28 @@ func Open(ctx context.Context, dir string) (*Repo, error) {
 	return r, nil
 }
 
+// Env is the environment git runs with: no terminal prompt, no optional
+// locks, and none of the credentials Tollgate itself holds (git needs none
+// of them to read a local repository).
+func Env(environ []string) []string {
+	out := make([]string, 0, len(environ)+2)
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch strings.ToUpper(name) {
+		case "SYSTEM_ACCESSTOKEN", "TOLLGATE_REGISTRY_PASSWORD":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
+}
+
 // git runs a git command in the repository and returns its trimmed stdout.
 // Repository hooks and config that could run programs are not involved:
 // only plumbing commands are used.
 func (r *Repo) git(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", r.Dir}, args...)...)
-	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
+	cmd.Env = Env(cmd.Environ())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -52,6 +68,12 @@ func (r *Repo) git(ctx context.Context, args ...string) (string, error) {
 
 // Head is the commit checked out.
 func (r *Repo) Head(ctx context.Context) (string, error) { return r.git(ctx, "rev-parse", "HEAD") }
+
+// Prefix is the directory of r.Dir within the repository, slash-separated
+// with a trailing slash ("" at the top).
+func (r *Repo) Prefix(ctx context.Context) (string, error) {
+	return r.git(ctx, "rev-parse", "--show-prefix")
+}
 
 // Branch is the branch checked out ("" when detached).
 func (r *Repo) Branch(ctx context.Context) string {

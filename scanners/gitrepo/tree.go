@@ -80,7 +80,7 @@ func (t *Tree) ReadFile(rel string, limit int64) ([]byte, error) {
 // gitBytes runs a git command and returns its stdout as it is.
 func (r *Repo) gitBytes(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", r.Dir}, args...)...)
-	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
+	cmd.Env = Env(cmd.Environ())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -138,7 +138,7 @@ func (r *Repo) Diff(ctx context.Context, opts []string, base, head string, each 
 		args = append(args, head)
 	}
 	cmd := exec.CommandContext(ctx, "git", append(args, "--")...)
-	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
+	cmd.Env = Env(cmd.Environ())
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -25,6 +25,7 @@ const (
 	StatusActive  Status = "active"
 	StatusFixed   Status = "fixed"
 	StatusWontFix Status = "wontFix"
+	StatusClosed  Status = "closed"
 )
 
 // Finding is what a review thread says about one finding.
@@ -36,8 +37,11 @@ type Finding struct {
 	Message            string
 	Path               string // repository-relative, forward slashes
 	StartLine, EndLine int
-	Fix                string
-	HelpURI            string
+	// StartColumn and EndColumn anchor the thread within its lines (0:
+	// the line's start).
+	StartColumn, EndColumn int
+	Fix                    string
+	HelpURI                string
 	// Suppressed findings do not open threads; a thread already open for
 	// one is marked wontFix with the justification.
 	Suppressed    bool

@@ -14,7 +14,7 @@ const os = require('os');
 const DEFAULT_IMAGE = 'ghcr.io/tollgate/tollgate:0.1.0';
 
 // Pipeline variables the scan reads, passed to the container by name.
-// SYSTEM_ACCESSTOKEN is never passed.
+// SYSTEM_ACCESSTOKEN is passed (by name) only when prComments is on.
 const PIPELINE_VARIABLES = [
   'TF_BUILD', 'SYSTEM_DEBUG', 'SYSTEM_JOBID', 'SYSTEM_JOBATTEMPT', 'SYSTEM_JOBNAME',
   'SYSTEM_PHASEID', 'SYSTEM_PHASENAME', 'SYSTEM_COLLECTIONURI', 'SYSTEM_TEAMPROJECT',
@@ -23,10 +23,17 @@ const PIPELINE_VARIABLES = [
   'BUILD_DEFINITIONID', 'BUILD_DEFINITIONNAME', 'BUILD_BUILDID', 'BUILD_BUILDNUMBER',
   'BUILD_SOURCEBRANCH', 'BUILD_SOURCEVERSION', 'BUILD_REPOSITORY_URI',
   'BUILD_SOURCESDIRECTORY', 'BUILD_ARTIFACTSTAGINGDIRECTORY',
+  'BUILD_REPOSITORY_PROVIDER', 'BUILD_REPOSITORY_ID',
   'AGENT_TEMPDIRECTORY', 'AGENT_TOOLSDIRECTORY', 'AGENT_OS',
 ];
 
-const FORBIDDEN = new Set(['SYSTEM_ACCESSTOKEN']);
+// The job's access token: the scan gets it only to comment on the pull
+// request (prComments: true), never otherwise.
+const TOKEN = 'SYSTEM_ACCESSTOKEN';
+
+function forbidden(env, name) {
+  return name.toUpperCase() === TOKEN && !isTrue(input(env, 'prComments'));
+}
 
 // An image reference as Docker's reference grammar (distribution/reference)
 // defines it: the image input must never be read as a docker run flag
@@ -48,11 +55,12 @@ function isTrue(v) {
   return /^true$/i.test(String(v || '').trim());
 }
 
-// The environment the scan sees: the agent's, minus the job's access token.
+// The environment the scan sees: the agent's, minus the job's access token
+// unless pull-request comments are on.
 function scanEnv(env) {
   const out = {};
   for (const [k, v] of Object.entries(env)) {
-    if (!FORBIDDEN.has(k.toUpperCase())) {
+    if (!forbidden(env, k)) {
       out[k] = v;
     }
   }
@@ -130,8 +138,9 @@ function dockerArgs(env, opts) {
   for (const k of Object.keys(env)) {
     if (k.startsWith('INPUT_') || k.startsWith('TOLLGATE_')) names.add(k);
   }
+  names.add(TOKEN);
   for (const k of [...names].sort()) {
-    if (env[k] !== undefined && !FORBIDDEN.has(k)) {
+    if (env[k] !== undefined && !forbidden(env, k)) {
       args.push('-e', k);
     }
   }

@@ -67,6 +67,21 @@ test('variables are passed by name, never the access token', () => {
   assert.ok(!('SYSTEM_ACCESSTOKEN' in shim.scanEnv(agentEnv)));
 });
 
+test('with prComments the access token is passed by name, its value never in argv', () => {
+  const env = Object.assign({}, agentEnv, { INPUT_PRCOMMENTS: 'true', BUILD_REPOSITORY_PROVIDER: 'TfsGit', BUILD_REPOSITORY_ID: 'repo-id' });
+  const args = shim.dockerArgs(env, opts());
+  const names = pairs(args, '-e');
+  for (const k of ['SYSTEM_ACCESSTOKEN', 'BUILD_REPOSITORY_PROVIDER', 'BUILD_REPOSITORY_ID', 'INPUT_PRCOMMENTS']) {
+    assert.ok(names.includes(k), `${k} passed: ${names}`);
+  }
+  assert.ok(!args.join(' ').includes('do-not-pass'));
+  assert.strictEqual(shim.scanEnv(env).SYSTEM_ACCESSTOKEN, 'do-not-pass');
+  // prComments false (or absent): the token stays with the agent.
+  const off = Object.assign({}, env, { INPUT_PRCOMMENTS: 'false' });
+  assert.ok(!pairs(shim.dockerArgs(off, opts()), '-e').includes('SYSTEM_ACCESSTOKEN'));
+  assert.ok(!('SYSTEM_ACCESSTOKEN' in shim.scanEnv(off)));
+});
+
 test('the docker socket is mounted only when daemon images are scanned', () => {
   assert.ok(!pairs(shim.dockerArgs(agentEnv, opts()), '-v').some((v) => v.includes('docker.sock')));
   const registryOnly = Object.assign({}, agentEnv, { INPUT_IMAGES: 'registry:myacr.azurecr.io/web:1\ndocker-archive:out/web.tar' });

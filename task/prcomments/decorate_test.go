@@ -265,3 +265,50 @@ func TestFromEnv(t *testing.T) {
 		t.Fatalf("plain http: %v", err)
 	}
 }
+
+// BenchmarkDecorate200 decorates a pull request with 200 failing findings
+// on changed lines under the default cap of 25, first run and re-run, on
+// the loopback fake: requests per run and time per run.
+func BenchmarkDecorate200(b *testing.B) {
+	var fs []prcomments.Finding
+	for i := range 200 {
+		fs = append(fs, finding(fmt.Sprintf("f%03d", i), []string{"critical", "high", "medium"}[i%3], fmt.Sprintf("src/f%02d.tf", i%20), i+1))
+	}
+	var changes []adofake.Change
+	for i := range 20 {
+		changes = append(changes, adofake.Change{Path: fmt.Sprintf("/src/f%02d.tf", i), ChangeType: "edit"})
+	}
+	for _, run := range []string{"first", "rerun"} {
+		b.Run(run, func(b *testing.B) {
+			var reqs int
+			for b.Loop() {
+				b.StopTimer()
+				s := adofake.New(token, changes...)
+				env := s.Env()
+				tg, err := prcomments.FromEnv(func(k string) string { return env[k] })
+				if err != nil {
+					b.Fatal(err)
+				}
+				o := prcomments.Options{Target: tg, Findings: fs, Changed: allChanged, State: "failed", Description: "Tollgate FAIL"}
+				if run == "rerun" {
+					if _, err := prcomments.Decorate(context.Background(), quiet(), o); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				res, err := prcomments.Decorate(context.Background(), quiet(), o)
+				b.StopTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if run == "first" && (res.Created != 25 || res.Overflow != 175) {
+					b.Fatalf("%+v", res)
+				}
+				reqs = res.Requests
+				s.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(reqs), "requests/run")
+		})
+	}
+}

@@ -278,3 +278,27 @@ func TestTaskDecorationForbidden(t *testing.T) {
 		t.Fatalf("outside a pull request: exit %d, requests %v\n%s", r.code, reqs, tailOf(r.stderr))
 	}
 }
+
+// TestScanPRComments: `tollgate scan --pr-comments` decorates from the same
+// pipeline variables, under its own cap.
+func TestScanPRComments(t *testing.T) {
+	repo := newPRDecoRepo(t)
+	s := adofake.New(jobToken, adofake.Change{Path: "/infra/main.tf", ChangeType: "edit"},
+		adofake.Change{Path: "/k8s/pod.yaml", ChangeType: "add"}, adofake.Change{Path: "/app/settings.py", ChangeType: "add"})
+	defer s.Close()
+	dir := repo.clone(t)
+	env := []string{"SYSTEM_PULLREQUEST_TARGETBRANCH=refs/heads/main"}
+	for k, v := range s.Env() {
+		env = append(env, k+"="+v)
+	}
+	r := tollgate(t, env, "scan", "--pr-comments", "--max-pr-comments", "2", "--debug", dir)
+	if r.code != 1 || strings.Contains(r.stdout+r.stderr, jobToken) {
+		t.Fatalf("exit %d (or the token shows)\n%s", r.code, tailOf(r.stderr))
+	}
+	if n := len(findingThreads(s)); n != 2 {
+		t.Fatalf("%d finding threads, want the cap of 2", n)
+	}
+	if p := s.Problems(); len(p) > 0 || len(s.Statuses()) != 1 {
+		t.Fatalf("problems %v, statuses %+v", p, s.Statuses())
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -75,7 +76,7 @@ func setup(m *testing.M) int {
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	mux.Handle("/", http.FileServer(http.Dir(filepath.Join(strings.TrimSpace(string(modcache)), "cache", "download"))))
-	srv := httptest.NewServer(mux)
+	srv := loopbackServer(mux)
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	dbDir, err := os.MkdirTemp("", "tollgate-db-")
@@ -93,7 +94,9 @@ func setup(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	dbRef, _ := name.NewTag(host + "/aquasec/trivy-db:2")
+	// The DB is new each run (its date is now), so its repository is too:
+	// the image's DB stage is rebuilt while the build stage stays cached.
+	dbRef, _ := name.NewTag(fmt.Sprintf("%s/tollgate-ci-%d/trivy-db:2", host, time.Now().UnixNano()))
 	if err := remote.Write(dbRef, art); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -113,6 +116,22 @@ func setup(m *testing.M) int {
 	}
 	fmt.Fprintf(os.Stderr, "images built in %s\n", time.Since(start).Round(time.Second))
 	return m.Run()
+}
+
+// stablePort is where the loopback module proxy listens when it is free.
+// The proxy's URL is a build argument of the Dockerfile's build stage: a
+// port that stays the same lets Docker reuse that stage (the compile) while
+// the sources are unchanged, instead of compiling Tollgate again each run.
+const stablePort = "127.0.0.1:47613"
+
+func loopbackServer(h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	if l, err := net.Listen("tcp", stablePort); err == nil {
+		srv.Listener.Close()
+		srv.Listener = l
+	}
+	srv.Start()
+	return srv
 }
 
 type result struct {

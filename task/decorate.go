@@ -135,7 +135,7 @@ func commentFinding(f *scanners.Finding, prefix string) prcomments.Finding {
 		Severity:    strings.ToLower(f.Severity.String()),
 		RuleID:      f.RuleID,
 		Title:       f.Title,
-		Message:     issueText(f),
+		Message:     f.Message, // the title is the thread's heading
 		StartLine:   f.Location.StartLine,
 		EndLine:     f.Location.EndLine,
 		StartColumn: f.Location.StartColumn,

@@ -116,7 +116,11 @@ func findingThreads(s *adofake.Server) map[string]adofake.Thread {
 		if th.Properties[prcomments.PropFingerprint] == "" || th.ThreadContext == nil {
 			continue
 		}
-		out[th.ThreadContext.FilePath+":"+strconv.Itoa(th.ThreadContext.RightFileStart.Line)] = th
+		line := 0 // a thread on the whole file
+		if th.ThreadContext.RightFileStart != nil {
+			line = th.ThreadContext.RightFileStart.Line
+		}
+		out[th.ThreadContext.FilePath+":"+strconv.Itoa(line)] = th
 	}
 	return out
 }

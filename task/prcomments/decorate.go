@@ -184,6 +184,8 @@ func Decorate(ctx context.Context, log *slog.Logger, o Options) (res Result, err
 // the local diff changes, in a file the server lists for the latest
 // iteration; every line of a file the iteration adds when the local diff
 // cannot say; the local diff alone when the server could not list files.
+// Line 0 (a finding about the whole file) counts in a file the pull
+// request adds.
 func changedLines(files map[string]fileChange, local func(string, int) bool) func(string, int) bool {
 	return func(path string, line int) bool {
 		if files == nil {
@@ -193,7 +195,7 @@ func changedLines(files map[string]fileChange, local func(string, int) bool) fun
 		if !ok {
 			return false
 		}
-		if local == nil {
+		if local == nil || line == 0 {
 			return fc.added
 		}
 		return local(path, line)
@@ -359,14 +361,14 @@ func (d *decorator) create(ctx context.Context, c Create, iteration int, files m
 		endCol = startCol
 	}
 	th := git.GitPullRequestCommentThread{
-		Comments:   &[]git.Comment{{ParentCommentId: &parent, Content: &content, CommentType: &text}},
-		Status:     &active,
-		Properties: props(PropFingerprint, f.Fingerprint, PropStatus, string(StatusActive)),
-		ThreadContext: &git.CommentThreadContext{
-			FilePath:       &path,
-			RightFileStart: &git.CommentPosition{Line: &f.StartLine, Offset: &startCol},
-			RightFileEnd:   &git.CommentPosition{Line: &end, Offset: &endCol},
-		},
+		Comments:      &[]git.Comment{{ParentCommentId: &parent, Content: &content, CommentType: &text}},
+		Status:        &active,
+		Properties:    props(PropFingerprint, f.Fingerprint, PropStatus, string(StatusActive)),
+		ThreadContext: &git.CommentThreadContext{FilePath: &path},
+	}
+	if f.StartLine > 0 { // else a comment on the whole file
+		th.ThreadContext.RightFileStart = &git.CommentPosition{Line: &f.StartLine, Offset: &startCol}
+		th.ThreadContext.RightFileEnd = &git.CommentPosition{Line: &end, Offset: &endCol}
 	}
 	if fc, ok := files[f.Path]; ok && fc.trackingID > 0 && iteration > 0 {
 		first, second, id := iteration, iteration, fc.trackingID

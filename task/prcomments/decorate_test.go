@@ -146,6 +146,22 @@ func TestDecorateKeepsThreadsInStep(t *testing.T) {
 	}
 }
 
+// TestDecorateWholeFileFindings: a finding about a whole file (no line)
+// gets a thread on the file when the pull request adds the file, and is
+// counted elsewhere when the pull request only edits it.
+func TestDecorateWholeFileFindings(t *testing.T) {
+	s := adofake.New(token, adofake.Change{Path: "/new/Dockerfile", ChangeType: "add"}, adofake.Change{Path: "/old/Dockerfile", ChangeType: "edit"})
+	defer s.Close()
+	added, edited := finding("new", "high", "new/Dockerfile", 0), finding("old", "high", "old/Dockerfile", 0)
+	added.EndLine, edited.EndLine = 0, 0
+	res := decorate(t, s, []prcomments.Finding{added, edited}, allChanged, 25)
+	threads := byFingerprint(s)
+	th, ok := threads["new"]
+	if res.Created != 1 || res.Elsewhere != 1 || !ok || th.ThreadContext == nil || th.ThreadContext.FilePath != "/new/Dockerfile" || th.ThreadContext.RightFileStart != nil {
+		t.Fatalf("%+v; threads %+v", res, threads)
+	}
+}
+
 // TestDecorateCapsThreads: with more failing findings on changed lines than
 // the cap, the most severe get threads and the summary counts the rest.
 func TestDecorateCapsThreads(t *testing.T) {

@@ -24,7 +24,8 @@ func severityRank(s string) int {
 // path, line, rule and fingerprint, so that runs agree) and splits them into
 // those that touch a line the pull request changed, which get threads, and
 // the rest, which the summary counts. changed reports whether line of path
-// (repository-relative) is a changed line.
+// (repository-relative) is a changed line; line 0 asks whether the pull
+// request adds the whole file.
 func Split(fs []Finding, changed func(path string, line int) bool) (onChanged, elsewhere []Finding) {
 	fs = slices.Clone(fs)
 	slices.SortStableFunc(fs, func(a, b Finding) int {
@@ -45,9 +46,15 @@ func Split(fs []Finding, changed func(path string, line int) bool) (onChanged, e
 	return onChanged, elsewhere
 }
 
+// touches reports whether f sits on a changed line; a finding about a
+// whole file (no line) asks changed for line 0, which is true of a file the
+// pull request adds. An image's package has no path and never touches.
 func touches(f Finding, changed func(string, int) bool) bool {
-	if f.Path == "" || f.StartLine <= 0 {
-		return false // an image's package or a whole-file finding has no line to anchor
+	if f.Path == "" {
+		return false
+	}
+	if f.StartLine <= 0 {
+		return changed(f.Path, 0)
 	}
 	end := max(f.EndLine, f.StartLine)
 	for line := f.StartLine; line <= end; line++ {

@@ -483,9 +483,10 @@ func (s *Server) createThread(w http.ResponseWriter, body []byte) {
 		bad = append(bad, fmt.Sprintf("status %q", in.Status))
 	}
 	if tc := in.ThreadContext; tc != nil {
-		if !strings.HasPrefix(tc.FilePath, "/") || tc.RightFileStart == nil || tc.RightFileEnd == nil ||
-			tc.RightFileStart.Line < 1 || tc.RightFileStart.Offset < 1 || tc.RightFileEnd.Line < tc.RightFileStart.Line || tc.RightFileEnd.Offset < 1 {
-			bad = append(bad, fmt.Sprintf("threadContext %+v: want an absolute filePath and 1-based right-side positions, end not before start", tc))
+		fileLevel := tc.RightFileStart == nil && tc.RightFileEnd == nil // a comment on the whole file
+		if !strings.HasPrefix(tc.FilePath, "/") || (!fileLevel && (tc.RightFileStart == nil || tc.RightFileEnd == nil ||
+			tc.RightFileStart.Line < 1 || tc.RightFileStart.Offset < 1 || tc.RightFileEnd.Line < tc.RightFileStart.Line || tc.RightFileEnd.Offset < 1)) {
+			bad = append(bad, fmt.Sprintf("threadContext %+v: want an absolute filePath and 1-based right-side positions (both or neither), end not before start", tc))
 		}
 		found := false
 		for _, c := range s.changes {

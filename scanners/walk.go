@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -208,4 +209,17 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// UnderDir reports whether p (root-relative, slash-separated) lies under one
+// of dirs, such as the directories of Helm charts.
+func UnderDir(p string, dirs map[string]bool) bool {
+	for d := path.Dir(p); ; d = path.Dir(d) {
+		if dirs[d] {
+			return true
+		}
+		if d == "." || d == "/" {
+			return false
+		}
+	}
 }

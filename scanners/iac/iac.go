@@ -39,12 +39,13 @@ import (
 	"github.com/aquasecurity/trivy/pkg/misconf"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tollgate/tollgate/internal/versions"
 	tg "github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iactype"
 )
 
 // TrivyVersion is the Trivy module version Tollgate is built with.
-const TrivyVersion = "0.74.0"
+const TrivyVersion = versions.Trivy
 
 // Options configure the IaC engine.
 type Options struct {
@@ -329,7 +330,7 @@ func (s *Scanner) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, 
 	charts := helmCharts(paths)
 	failed := map[string]bool{}
 	for _, dir := range slices.Sorted(maps.Keys(charts)) {
-		if inChart(dir, charts) {
+		if tg.UnderDir(dir, charts) {
 			continue // a subchart renders with its parent
 		}
 		p, err := helmparser.New(helmparser.OptionWithValuesFile(in.helmValues...))
@@ -351,7 +352,7 @@ func (s *Scanner) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, 
 	}
 	kept := paths[:0:0]
 	for _, p := range paths {
-		if !inChart(p, failed) {
+		if !tg.UnderDir(p, failed) {
 			kept = append(kept, p)
 		}
 	}
@@ -411,7 +412,7 @@ func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detect
 				Message: fmt.Sprintf("cannot read %s: %v", f.Path, tg.Cause(err))})
 			continue
 		}
-		if se := checkSyntax(f.Path, content, inChart(f.Path, charts)); se != nil {
+		if se := checkSyntax(f.Path, content, tg.UnderDir(f.Path, charts)); se != nil {
 			notes = append(notes, tg.Notification{Level: tg.LevelWarning, Code: "parse-error", Path: f.Path, Line: se.Line,
 				Message: fmt.Sprintf("%s could not be parsed, so its checks did not run: %s", f.Path, se)})
 			if se.Skip {

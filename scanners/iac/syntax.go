@@ -232,18 +232,6 @@ func helmCharts(paths []string) map[string]bool {
 	return charts
 }
 
-// inChart reports whether p lies under one of the chart directories.
-func inChart(p string, charts map[string]bool) bool {
-	for d := path.Dir(p); ; d = path.Dir(d) {
-		if charts[d] {
-			return true
-		}
-		if d == "." || d == "/" {
-			return false
-		}
-	}
-}
-
 func (e *syntaxError) String() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("line %d: %v", e.Line, e.Err)

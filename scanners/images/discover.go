@@ -55,7 +55,7 @@ func Discover(ctx context.Context, t *scanners.Target) ([]Found, []scanners.Noti
 		switch {
 		case isDockerfile(f.Path):
 			fs, ns = discoverFile(t, f, dockerfileImages)
-		case isYAML(f.Path) && f.Size <= maxManifest && !inChart(f.Path, charts):
+		case isYAML(f.Path) && f.Size <= maxManifest && !scanners.UnderDir(f.Path, charts):
 			fs, ns = discoverFile(t, f, yamlImages)
 		default:
 			continue
@@ -170,17 +170,6 @@ func isDockerfile(p string) bool {
 func isYAML(p string) bool {
 	ext := strings.ToLower(path.Ext(p))
 	return ext == ".yaml" || ext == ".yml"
-}
-
-func inChart(p string, charts map[string]bool) bool {
-	for d := path.Dir(p); ; d = path.Dir(d) {
-		if charts[d] {
-			return true
-		}
-		if d == "." || d == "/" {
-			return false
-		}
-	}
 }
 
 // dockerfileImages reads FROM lines. Global ARGs (before the first FROM)

@@ -32,13 +32,14 @@ import (
 	"github.com/aquasecurity/trivy/pkg/types"
 	"github.com/aquasecurity/trivy/pkg/vulnerability"
 
+	"github.com/tollgate/tollgate/internal/versions"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/imageref"
 	"github.com/tollgate/tollgate/vulndb"
 )
 
 // TrivyVersion is the Trivy module version Tollgate is built with.
-const TrivyVersion = "0.74.0"
+const TrivyVersion = versions.Trivy
 
 // Aliases of imageref's names, for callers of this package.
 type (

@@ -28,12 +28,13 @@ import (
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 
+	"github.com/tollgate/tollgate/internal/versions"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/checkout"
 )
 
 // GitleaksVersion is the gitleaks module version Tollgate is built with.
-const GitleaksVersion = "8.30.1"
+const GitleaksVersion = versions.Gitleaks
 
 // RegexEngine is the regular-expression engine gitleaks' rules run on: RE2
 // (go-re2, as gitleaks' release binaries) when built with -tags gore2regex,

@@ -95,13 +95,8 @@ func DecoratePR(ctx context.Context, log *slog.Logger, out *scan.Outcome, opts c
 		}
 	}
 	v := out.Verdict
-	state := "succeeded"
-	switch {
-	case len(v.FailedEngines) > 0:
-		state = "error"
-	case !v.Pass:
-		state = "failed"
-	}
+	// The status's state for the run's verdict.
+	state := map[string]string{"pass": "succeeded", "fail": "failed", "error": "error"}[verdictWord(v)]
 	res, err := prcomments.Decorate(ctx, log, prcomments.Options{
 		Target:      t,
 		MaxThreads:  opts.PR.MaxComments,

@@ -281,13 +281,7 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 		}
 	}
 
-	verdict := "pass"
-	switch {
-	case len(v.FailedEngines) > 0:
-		verdict = "error"
-	case !v.Pass:
-		verdict = "fail"
-	}
+	verdict := verdictWord(v)
 	cmds.SetOutput("sarifFile", sarifPath)
 	cmds.SetOutput("verdict", verdict)
 	cmds.SetOutput("findings", strconv.Itoa(v.Total))
@@ -338,6 +332,18 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 		cmds.Complete(Succeeded, "Tollgate: "+line)
 	}
 	return policy.ExitPass
+}
+
+// verdictWord is the run's verdict in one word: pass, fail, or error (an
+// engine failed).
+func verdictWord(v policy.Verdict) string {
+	switch {
+	case len(v.FailedEngines) > 0:
+		return "error"
+	case !v.Pass:
+		return "fail"
+	}
+	return "pass"
 }
 
 func issueText(f *scanners.Finding) string {

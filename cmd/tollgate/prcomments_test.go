@@ -53,13 +53,19 @@ func newPRDecoRepo(t *testing.T) prDecoRepo {
 
 func (r prDecoRepo) commit(t *testing.T, msg string, files map[string]string) {
 	t.Helper()
+	commitFiles(t, r.src, msg, files)
+}
+
+// commitFiles writes files (slash paths relative to dir) and commits them.
+func commitFiles(t *testing.T, dir, msg string, files map[string]string) {
+	t.Helper()
 	for p, content := range files {
-		full := filepath.Join(r.src, filepath.FromSlash(p))
+		full := filepath.Join(dir, filepath.FromSlash(p))
 		must(t, os.MkdirAll(filepath.Dir(full), 0o755))
 		must(t, os.WriteFile(full, []byte(content), 0o644))
-		git(t, r.src, "add", p)
+		git(t, dir, "add", p)
 	}
-	git(t, r.src, "commit", "-q", "-m", msg)
+	git(t, dir, "commit", "-q", "-m", msg)
 }
 
 // merge makes the merge commit the agent checks out (refs/pull/N/merge).

@@ -34,13 +34,7 @@ func newPRPolicyRepo(t *testing.T) prPolicyRepo {
 	git(t, r.src, "init", "-q", "-b", "main")
 	commit := func(msg string, files map[string]string) {
 		t.Helper()
-		for p, content := range files {
-			full := filepath.Join(r.src, filepath.FromSlash(p))
-			must(t, os.MkdirAll(filepath.Dir(full), 0o755))
-			must(t, os.WriteFile(full, []byte(content), 0o644))
-			git(t, r.src, "add", p)
-		}
-		git(t, r.src, "commit", "-q", "-m", msg)
+		commitFiles(t, r.src, msg, files)
 	}
 	// The target branch: a threshold, and a test fixture token that an
 	// inline comment accepts (it must stay accepted in every build).

@@ -76,6 +76,11 @@ type Options struct {
 	// as toolConfigurationNotifications.
 	Warnings []scanners.Notification
 
+	// NoResultCache turns the result cache off; ResultCacheSize bounds it
+	// (it lives in the cache directory, under results/).
+	NoResultCache   bool
+	ResultCacheSize int64
+
 	Secrets SecretsOptions
 	IaC     IaCOptions
 	Image   ImageOptions

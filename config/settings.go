@@ -216,8 +216,16 @@ var settings = []setting{
 			o.Image.PkgTypes = splitList(v)
 			return imageref.ValidatePkgTypes(o.Image.PkgTypes)
 		}},
-	{flag: "cache-dir", usage: "`DIR` of the vulnerability DB (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db)", path: true,
+	{flag: "cache-dir", usage: "`DIR` of the vulnerability DB and the result cache (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db; results: DIR/results)", path: true,
 		set: func(o *Options, v string) error { o.Image.CacheDir = v; return nil }},
+	{flag: "no-result-cache", usage: "do not reuse or keep results in the result cache (DIR/results of --cache-dir), where files, IaC groups and images already scanned with the same rules are not scanned again", isBool: true,
+		set: func(o *Options, v string) error { return setBool(&o.NoResultCache, v) }},
+	{flag: "result-cache-size", usage: "bound the result cache to this `SIZE`; the least recently used entries go first", def: "512MiB",
+		set: func(o *Options, v string) error {
+			n, err := ParseSize(v)
+			o.ResultCacheSize = n
+			return err
+		}},
 	{flag: "offline", usage: "never download the vulnerability DB; a missing DB fails the image engine (exit 3)", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.Image.Offline, v) }},
 	{flag: "skip-db-update", key: "image.skip-db-update", usage: "use the DB on disk even when an update is due", isBool: true,

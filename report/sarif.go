@@ -156,6 +156,9 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	for k, v := range s.RunProperties {
 		props[k] = v
 	}
+	if c := r.Cache; c != nil {
+		props["tollgate/resultCache"] = map[string]any{"units": c.Units, "fromCache": c.FromCache}
+	}
 	run.Properties = props
 
 	vc := s.VersionControl

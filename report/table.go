@@ -79,6 +79,9 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 		if n := len(r.Status.Notifications); n > 0 {
 			fmt.Fprintf(w, ", %d notification(s)", n)
 		}
+		if c := r.Cache; c != nil {
+			fmt.Fprintf(w, ", %s", CacheLine(c))
+		}
 		fmt.Fprintln(w)
 		for _, n := range append(r.Status.Notifications, r.Status.Config...) {
 			fmt.Fprintf(w, "  %-7s %s\n", n.Level, oneLine(n.Message))
@@ -88,6 +91,11 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 		fmt.Fprintf(w, "suppressed: %d finding(s) (kept in the SARIF log with their justification)\n", s.Verdict.Suppressed)
 	}
 	return nil
+}
+
+// CacheLine says how much of an engine's work came from the result cache.
+func CacheLine(c *scanners.CacheStats) string {
+	return fmt.Sprintf("%d of %d unit(s) from the result cache", c.FromCache, c.Units)
 }
 
 // VerdictLine is the one-line summary printed last.

@@ -50,7 +50,8 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	engines := Engines(ctx, opts, log)
+	rc, cacheWarning := resultCache(opts, version, log)
+	engines := Engines(ctx, opts, log, rc)
 	target, err := scanners.Walk(ctx, opts.Path, scanners.WalkOptions{
 		MaxFileSize: opts.MaxFileSize,
 		MaxDepth:    opts.MaxDepth,
@@ -90,7 +91,18 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		results = scanners.Run(ctx, log, target, engines, limits)
 	}
 
+	if rc != nil {
+		if n, err := rc.Store.Trim(); err != nil {
+			log.Warn("result cache", "error", err)
+		} else if n > 0 {
+			log.Debug("result cache: least recently used entries evicted", "entries", n)
+		}
+	}
+
 	warnings := slices.Clone(opts.Warnings)
+	if cacheWarning != nil {
+		warnings = append(warnings, *cacheWarning)
+	}
 	if base != nil && base.LegacyOnly() {
 		w := scanners.Notification{Level: scanners.LevelWarning, Code: "baseline-v1",
 			Message: fmt.Sprintf("the baseline %s predates tollgate/v2 fingerprints: its results are matched by tollgate/v1, which edits of a finding's own lines can change; re-create it with `tollgate baseline`", base.Source)}
@@ -143,8 +155,9 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 	return out, nil
 }
 
-// Engines builds the enabled engines, in report order.
-func Engines(ctx context.Context, opts config.Options, log *slog.Logger) []scanners.Scanner {
+// Engines builds the enabled engines, in report order, with the result
+// cache (nil: off).
+func Engines(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) []scanners.Scanner {
 	var out []scanners.Scanner
 	if opts.Enabled(scanners.EngineSecrets) {
 		e := secrets.New(secrets.Options{
@@ -162,6 +175,7 @@ func Engines(ctx context.Context, opts config.Options, log *slog.Logger) []scann
 			NoEmulatorAllowlist:  opts.Secrets.NoEmulatorAllowlist,
 			NoHardcoded:          opts.Secrets.NoHardcoded,
 			Exclude:              config.Matcher(opts.Exclude, opts.Secrets.Exclude),
+			Cache:                rc,
 		}, log)
 		out = append(out, scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude)))
 	}
@@ -174,6 +188,7 @@ func Engines(ctx context.Context, opts config.Options, log *slog.Logger) []scann
 			TFVars:          opts.IaC.TFVars,
 			HelmValueFiles:  opts.IaC.HelmValues,
 			CFParams:        opts.IaC.CFParams,
+			Cache:           rc,
 		}, log)
 		out = append(out, scanners.Excluding(e, config.Matcher(opts.IaC.Exclude)))
 	}

@@ -124,6 +124,20 @@ type Finding struct {
 	// baseline had them (severity, tags, the engine's detail), re-emitted so
 	// that it reads as it did.
 	BaselineProperties map[string]any `json:"-"`
+
+	// v2base and tiefp stand for Identity and TieBreak in a finding that
+	// came from the result cache, which keeps only their digests.
+	v2base, tiefp string
+}
+
+// v2Parts are the digests FingerprintV2 is made of: the base (engine, rule,
+// path, Identity, commit) and the base with the TieBreak.
+func (f *Finding) v2Parts() (base, tie string) {
+	if f.v2base != "" {
+		return f.v2base, f.tiefp
+	}
+	base = Fingerprint("tollgate/v2", f.Scanner, f.RuleID, f.Location.Path, f.Identity, f.Location.Commit)
+	return base, Fingerprint(base, f.TieBreak)
 }
 
 // Suppressed reports whether an accepted suppression applies; one under

@@ -122,6 +122,9 @@ type Result struct {
 	Finished time.Time `json:"finished"`
 	// Provenance, when set, overrides the scan's version control details.
 	Provenance *Provenance `json:"provenance,omitempty"`
+	// Cache says how many of the engine's units came from the result cache
+	// (nil: the cache was off).
+	Cache *CacheStats `json:"cache,omitempty"`
 }
 
 // Normalize sorts the result (see Sort) and makes fingerprints unique within
@@ -146,7 +149,7 @@ func (r *Result) Normalize() {
 		if f.FingerprintV2 != "" {
 			continue
 		}
-		base := Fingerprint("tollgate/v2", f.Scanner, f.RuleID, f.Location.Path, f.Identity, f.Location.Commit)
+		base, _ := f.v2Parts()
 		if _, ok := groups[base]; !ok {
 			order = append(order, base)
 		}
@@ -161,7 +164,7 @@ func (r *Result) Normalize() {
 		ties := map[string]int{}
 		for _, i := range idx {
 			f := &r.Findings[i]
-			fp := Fingerprint(base, f.TieBreak)
+			_, fp := f.v2Parts()
 			n := ties[fp]
 			ties[fp] = n + 1
 			if n > 0 {

@@ -44,6 +44,15 @@ func WriteSummary(w io.Writer, out *scan.Outcome, sarifName string, st Settings)
 		}
 		fmt.Fprintln(w)
 	}
+	var cached []string
+	for _, r := range out.Results {
+		if r.Cache != nil {
+			cached = append(cached, r.Scanner+": "+report.CacheLine(r.Cache))
+		}
+	}
+	if len(cached) > 0 {
+		fmt.Fprintf(w, "\nResult cache: %s.\n", strings.Join(cached, "; "))
+	}
 
 	var failing []*scanners.Finding
 	for ri := range out.Results {

@@ -39,6 +39,7 @@ import (
 	"github.com/aquasecurity/trivy/pkg/misconf"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tollgate/tollgate/cache"
 	"github.com/tollgate/tollgate/internal/versions"
 	tg "github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iactype"
@@ -61,6 +62,8 @@ type Options struct {
 	TFVars         []string
 	HelmValueFiles []string
 	CFParams       []string
+	// Cache keeps results by unit (nil: off).
+	Cache *tg.ResultCache
 }
 
 // Scanner is the IaC engine.
@@ -119,13 +122,21 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	}
 	regoCh := make(chan regoResult, 1)
 	var startRego sync.Once
-	byType, contents, notes := s.classify(ctx, t, enabled, func() {
+	start := func() {
 		startRego.Do(func() {
 			go func() {
 				rs, err := s.initRego(in)
 				regoCh <- regoResult{rs, err}
 			}()
 		})
+	}
+	// With an earlier run's units at hand, the checks are compiled only if
+	// some unit is left to check.
+	units := s.opts.Cache.Units(tg.EngineIaC, s.scopeOf(in)...)
+	byType, contents, notes := s.classify(ctx, t, enabled, func() {
+		if !units.Warm() {
+			start()
+		}
 	})
 	for _, n := range notes {
 		res.Status.Add(n)
@@ -136,6 +147,31 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	if len(byType) == 0 {
 		return res, nil
 	}
+
+	planned := planUnits(byType, contents)
+	units.AddUnits(len(planned))
+	keys := map[string]cache.Key{} // by a unit's first file and type
+	var misses []job
+	var cached []part
+	for _, u := range planned {
+		if units == nil || !s.cacheable(u) {
+			misses = append(misses, u)
+			continue
+		}
+		k := unitKey(units, u, contents)
+		if got, ok := units.Get(k); ok {
+			cached = append(cached, part{u.ft, tg.Result{Findings: got.Findings, Rules: got.Rules, Status: tg.Status{Notifications: got.Notifications}}})
+			continue
+		}
+		keys[unitID(u)] = k
+		misses = append(misses, u)
+	}
+	res.Cache = units.Stats()
+	if len(misses) == 0 {
+		units.Close()
+		return mergeParts(res, cached), nil
+	}
+	start()
 	var rr regoResult
 	select {
 	case rr = <-regoCh:
@@ -147,7 +183,7 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	}
 
 	lines := newLineCache(t, contents)
-	jobs := planJobs(byType, runtime.GOMAXPROCS(0))
+	jobs := batchJobs(misses, runtime.GOMAXPROCS(0))
 	parts := make([]tg.Result, len(jobs))
 	// Trivy runs its type scanners one after the other on one core; the
 	// groups here are independent (each type, each plan, each chart, each
@@ -163,8 +199,61 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
+	if units != nil {
+		for i, j := range jobs {
+			s.store(units, keys, j, parts[i])
+		}
+		units.Close()
+	}
+	for i, j := range jobs {
+		cached = append(cached, part{j.ft, parts[i]})
+	}
+	return mergeParts(res, cached), nil
+}
+
+// unitID names a unit within a scan: its type and first file.
+func unitID(u job) string { return string(u.ft) + "\x00" + u.paths[0] }
+
+// store keeps the units of a finished run of Trivy's scanners: a group
+// unit as it is, a batch cut into its files.
+func (s *Scanner) store(units *tg.UnitCache, keys map[string]cache.Key, j job, part tg.Result) {
+	if !perFile(j.ft) {
+		if k, ok := keys[unitID(j)]; ok {
+			units.Put(k, tg.Unit{Findings: part.Findings, Rules: part.Rules, Notifications: part.Status.Notifications})
+		}
+		return
+	}
+	byFile, ok := splitPart(part, j.paths)
+	if !ok {
+		return
+	}
+	for _, p := range j.paths {
+		if k, ok := keys[unitID(job{j.ft, []string{p}})]; ok {
+			units.Put(k, *byFile[p])
+		}
+	}
+}
+
+// part is what one run of a type's scanner, or one unit from the cache,
+// found.
+type part struct {
+	ft  detection.FileType
+	res tg.Result
+}
+
+// mergeParts adds the parts' findings, notifications and rules to res.
+// Types that share a check describe it each their own way (tags, links):
+// the first type in fileTypes order that found it describes it, whichever
+// parts came from the cache.
+func mergeParts(res tg.Result, parts []part) tg.Result {
+	rank := map[detection.FileType]int{}
+	for i, ft := range fileTypes {
+		rank[ft.t] = i
+	}
+	slices.SortStableFunc(parts, func(a, b part) int { return rank[a.ft] - rank[b.ft] })
 	seen := map[string]bool{}
-	for _, part := range parts {
+	for _, p := range parts {
+		part := p.res
 		res.Findings = append(res.Findings, part.Findings...)
 		for _, n := range part.Status.Notifications {
 			res.Status.Add(n)
@@ -176,47 +265,13 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 			}
 		}
 	}
-	return res, nil
+	return res
 }
 
 // job is one run of a type's checks over a set of files.
 type job struct {
 	ft    detection.FileType
 	paths []string
-}
-
-// planJobs splits the files into groups that can be scanned independently:
-// Terraform stays whole (a module may use any other by a relative path) and
-// so does Ansible (playbooks use roles by path); each plan is alone (its
-// findings are put back on the plan file); each top-level Helm chart stays
-// with its subcharts; files of the per-file types (Kubernetes, Dockerfile,
-// CloudFormation, ARM) go in batches, enough for every worker to have work.
-// The order is fixed, so the results are too.
-func planJobs(byType map[detection.FileType][]string, workers int) []job {
-	var jobs []job
-	for _, ft := range fileTypes {
-		paths := byType[ft.t]
-		if len(paths) == 0 {
-			continue
-		}
-		switch {
-		case isPlan(ft.t):
-			for _, p := range paths {
-				jobs = append(jobs, job{ft.t, []string{p}})
-			}
-		case ft.t == detection.FileTypeTerraform || ft.t == detection.FileTypeAnsible:
-			jobs = append(jobs, job{ft.t, paths})
-		case ft.t == detection.FileTypeHelm:
-			for _, group := range chartGroups(paths) {
-				jobs = append(jobs, job{ft.t, group})
-			}
-		default:
-			for _, batch := range batches(paths, workers) {
-				jobs = append(jobs, job{ft.t, batch})
-			}
-		}
-	}
-	return jobs
 }
 
 // batches cuts paths into runs of at least minBatch files, about four per
@@ -238,9 +293,7 @@ func batches(paths []string, workers int) [][]string {
 // such as a packaged chart archive, is a group of its own.
 func chartGroups(paths []string) [][]string {
 	charts := helmCharts(paths)
-	byRoot := map[string][]string{}
-	var roots []string
-	for _, p := range paths {
+	return groupBy(paths, func(p string) string {
 		root := p
 		for d := path.Dir(p); ; d = path.Dir(d) {
 			if charts[d] {
@@ -250,16 +303,8 @@ func chartGroups(paths []string) [][]string {
 				break
 			}
 		}
-		if _, ok := byRoot[root]; !ok {
-			roots = append(roots, root)
-		}
-		byRoot[root] = append(byRoot[root], p)
-	}
-	out := make([][]string, 0, len(roots))
-	for _, r := range roots {
-		out = append(out, byRoot[r])
-	}
-	return out
+		return root
+	})
 }
 
 // scanGroup runs one type's checks over a set of files and puts what it

@@ -1,7 +1,9 @@
 package iac
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,12 +33,21 @@ type inputs struct {
 	// checkDir holds the custom checks that passed vetting ("" when none).
 	checkDir string
 	tmp      string
+	// digest covers every input as read (kind, name, bytes), in order: with
+	// the options it names the rules and values a scan ran with.
+	digest hash.Hash
+}
+
+// record adds an input to the digest.
+func (in *inputs) record(kind, name string, b []byte) {
+	fmt.Fprintf(in.digest, "%s %q %d:", kind, name, len(b))
+	in.digest.Write(b)
 }
 
 // readInputs reads the value files and vets the custom checks. Every file
 // that is refused is a notification naming it; the scan goes on without it.
 func (s *Scanner) readInputs(t *tg.Target) (*inputs, []tg.Notification, error) {
-	in := &inputs{}
+	in := &inputs{digest: sha256.New()}
 	var notes []tg.Notification
 	refuse := func(kind, p string, err error) {
 		notes = append(notes, tg.Notification{Level: tg.LevelError, Code: "input-refused",
@@ -47,6 +58,7 @@ func (s *Scanner) readInputs(t *tg.Target) (*inputs, []tg.Notification, error) {
 			refuse("Terraform variables file", p, err)
 		} else {
 			in.tfVars.add(p, b)
+			in.record("tfvars", p, b)
 		}
 	}
 	for _, p := range s.opts.CFParams {
@@ -54,6 +66,7 @@ func (s *Scanner) readInputs(t *tg.Target) (*inputs, []tg.Notification, error) {
 			refuse("CloudFormation parameters file", p, err)
 		} else {
 			in.cfParams.add(p, b)
+			in.record("cf-params", p, b)
 		}
 	}
 	needTmp := len(s.opts.HelmValueFiles) > 0 || len(s.opts.CheckPaths) > 0
@@ -70,6 +83,7 @@ func (s *Scanner) readInputs(t *tg.Target) (*inputs, []tg.Notification, error) {
 			refuse("Helm values file", p, err)
 			continue
 		}
+		in.record("helm-values", p, b)
 		cp := filepath.Join(in.tmp, fmt.Sprintf("values-%d.yaml", i))
 		if err := os.WriteFile(cp, b, 0o600); err != nil {
 			in.close()
@@ -161,6 +175,7 @@ func (in *inputs) vetChecks(root *checkout.Root, paths []string) ([]tg.Notificat
 				continue
 			}
 			n++
+			in.record("check", f, b)
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("check-%04d.rego", n)), b, 0o600); err != nil {
 				return nil, fmt.Errorf("custom check %s: %w", f, err)
 			}

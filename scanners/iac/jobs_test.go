@@ -24,7 +24,7 @@ func TestPlanJobs(t *testing.T) {
 			"packaged/redis-1.0.0.tgz",
 		},
 	}
-	jobs := planJobs(byType, 2)
+	jobs := batchJobs(planUnits(byType, nil), 2)
 
 	var got []string
 	var k8sBatches []int
@@ -74,7 +74,33 @@ func TestPlanJobs(t *testing.T) {
 		t.Errorf("helm groups = %v, want %v", helm, wantHelm)
 	}
 	// The plan is deterministic.
-	if again := planJobs(byType, 2); !slices.EqualFunc(again, jobs, func(a, b job) bool { return a.ft == b.ft && slices.Equal(a.paths, b.paths) }) {
-		t.Error("planJobs is not deterministic")
+	if again := batchJobs(planUnits(byType, nil), 2); !slices.EqualFunc(again, jobs, func(a, b job) bool { return a.ft == b.ft && slices.Equal(a.paths, b.paths) }) {
+		t.Error("the plan is not deterministic")
+	}
+}
+
+// TestTerraformGroups: directories joined by local module sources are one
+// tree, others are trees of their own; a file whose sources cannot be read
+// keeps every file together.
+func TestTerraformGroups(t *testing.T) {
+	contents := map[string][]byte{
+		"live/prod/main.tf":          []byte("module \"net\" {\n  source = \"../../modules/net\"\n}\n"),
+		"live/prod/terraform.tfvars": []byte("x = 1\n"),
+		"modules/net/main.tf":        []byte("module \"sub\" {\n  source = \"./sub\"\n}\n"),
+		"modules/net/sub/main.tf":    []byte("resource \"a\" \"b\" {}\n"),
+		"other/main.tf":              []byte("module \"remote\" {\n  source = \"git::https://example.com/m.git\"\n}\n"),
+	}
+	paths := []string{"live/prod/main.tf", "live/prod/terraform.tfvars", "modules/net/main.tf", "modules/net/sub/main.tf", "other/main.tf"}
+	got := terraformGroups(paths, contents)
+	want := [][]string{{"live/prod/main.tf", "live/prod/terraform.tfvars", "modules/net/main.tf", "modules/net/sub/main.tf"}, {"other/main.tf"}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("groups = %v, want %v", got, want)
+	}
+	contents["other/main.tf"] = []byte("module \"m\" {\n  source = var.where\n}\n")
+	if got := terraformGroups(paths, contents); len(got) != 1 {
+		t.Errorf("a computed module source: %d groups, want every file in one", len(got))
+	}
+	if got := terraformGroups(append(slices.Clone(paths), "json/main.tf.json"), contents); len(got) != 1 {
+		t.Errorf("a .tf.json file: %d groups, want every file in one", len(got))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed" // the extra rules
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -106,23 +107,7 @@ const maxExtendDepth = 2
 // of the file, read with readExtend and itself resolved, so that gitleaks
 // only ever opens files Tollgate wrote. *tmp is the directory of the copies.
 func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *string) ([]byte, error) {
-	var doc map[string]any
-	if err := toml.Unmarshal(content, &doc); err != nil {
-		return content, nil // gitleaks reports the syntax error
-	}
-	var ext map[string]any
-	for k, v := range doc {
-		if strings.EqualFold(k, "extend") {
-			ext, _ = v.(map[string]any)
-		}
-	}
-	pathKey, extPath := "", ""
-	for k, v := range ext {
-		if strings.EqualFold(k, "path") {
-			pathKey = k
-			extPath, _ = v.(string)
-		}
-	}
+	doc, ext, pathKey, extPath := extendOf(content)
 	if extPath == "" {
 		return content, nil
 	}
@@ -158,6 +143,48 @@ func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *str
 	}
 	ext[pathKey] = f.Name()
 	return toml.Marshal(doc)
+}
+
+// extendOf finds a configuration's [extend] path: the parsed document, its
+// [extend] table, the key of path in it (as written) and the path; an
+// empty path when there is none or the TOML does not parse (gitleaks
+// reports the syntax error).
+func extendOf(content []byte) (doc, ext map[string]any, pathKey, extPath string) {
+	if err := toml.Unmarshal(content, &doc); err != nil {
+		return nil, nil, "", ""
+	}
+	for k, v := range doc {
+		if strings.EqualFold(k, "extend") {
+			ext, _ = v.(map[string]any)
+		}
+	}
+	for k, v := range ext {
+		if strings.EqualFold(k, "path") {
+			pathKey = k
+			extPath, _ = v.(string)
+		}
+	}
+	return doc, ext, pathKey, extPath
+}
+
+// extendsDigest digests the files a configuration extends, as
+// resolveExtends reads them, without compiling anything: with the
+// configuration's own bytes it names the rules a scan runs. A file that
+// cannot be read adds its error, so the digest never stands for rules
+// that failed to load.
+func extendsDigest(content []byte, readExtend ExtendReader, depth int, h io.Writer) {
+	_, _, _, extPath := extendOf(content)
+	if extPath == "" || depth >= maxExtendDepth || readExtend == nil {
+		return
+	}
+	b, err := readExtend(extPath)
+	if err != nil {
+		fmt.Fprintf(h, "extend %q: error %v\n", extPath, err)
+		return
+	}
+	fmt.Fprintf(h, "extend %q: %d:", extPath, len(b))
+	_, _ = h.Write(b)
+	extendsDigest(b, readExtend, depth+1, h)
 }
 
 //go:embed rules/tollgate.toml

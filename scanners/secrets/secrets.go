@@ -17,14 +17,12 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	glregexp "github.com/zricethezav/gitleaks/v8/regexp"
 	"github.com/zricethezav/gitleaks/v8/report"
 	"github.com/zricethezav/gitleaks/v8/sources"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 
@@ -96,6 +94,8 @@ type Options struct {
 	// Exclude drops findings in excluded paths in git modes (in worktree mode
 	// the walk already left those files out).
 	Exclude func(path string, dir bool) bool
+	// Cache keeps worktree results by file (nil: off).
+	Cache *scanners.ResultCache
 }
 
 // Scan modes.
@@ -153,68 +153,38 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	if err := ValidateMode(s.opts.Mode); err != nil {
 		return res, err
 	}
-	if (s.opts.Mode == "" || s.opts.Mode == ModeWorktree) && len(t.Files) == 0 {
-		// Nothing to read: the rules need not be compiled.
+	if s.opts.Mode == "" || s.opts.Mode == ModeWorktree {
 		for _, n := range t.SkippedNotifications(false, nil) {
 			res.Status.Add(n)
 		}
-		return res, nil
+		if len(t.Files) == 0 {
+			return res, nil // nothing to read: the rules need not be compiled
+		}
+		return s.scanWorktree(ctx, t, res)
 	}
-	cfg, cfgRel, added, err := s.loadConfig(t)
+	src, err := s.readConfig(t)
 	if err != nil {
 		return res, err
 	}
-	det := detect.NewDetectorContext(ctx, cfg)
-	det.MaxDecodeDepth = defaultMaxDecodeDepth
-	det.MaxArchiveDepth = s.opts.MaxArchiveDepth
-	// We check gitleaks:allow ourselves so that allowed findings are kept as
-	// suppressed instead of vanishing.
-	det.IgnoreGitleaksAllow = true
-	det.Config.Path = cfgRel
-	dets := newDetectors(det, !s.opts.NoHardcoded)
-
-	var findings []report.Finding
-	switch s.opts.Mode {
-	case ModeCommits, ModeHistory:
-		var notes []scanners.Notification
-		var prov *scanners.Provenance
-		findings, notes, prov, err = s.scanGit(ctx, t, dets)
-		if err != nil {
-			return res, err
-		}
-		for _, n := range notes {
-			res.Status.Add(n)
-		}
-		res.Provenance = prov
-	default:
-		for _, n := range t.SkippedNotifications(false, nil) {
-			res.Status.Add(n)
-		}
-		var notes []scanners.Notification
-		findings, notes, err = s.scanTree(ctx, t, dets)
-		if err != nil {
-			return res, err
-		}
-		for _, n := range notes {
-			res.Status.Add(n)
-		}
-	}
-
-	prop, err := s.loadProposal(t)
+	e, err := s.compile(ctx, t, src)
 	if err != nil {
-		res.Status.Config = append(res.Status.Config, scanners.Notification{Level: scanners.LevelWarning, Code: "proposed-config",
-			Message: fmt.Sprintf("the pull request's gitleaks config could not be compared with the target's: %v", err)})
+		return res, err
 	}
-	findings = dedupe(findings, classes(det.Config, added))
+	findings, notes, prov, err := s.scanGit(ctx, t, e.dets)
+	if err != nil {
+		return res, err
+	}
+	for _, n := range notes {
+		res.Status.Add(n)
+	}
+	res.Provenance = prov
+	e.proposalNote(&res)
 	rules := map[string]scanners.Rule{}
-	for _, gf := range findings {
-		f := s.convert(gf)
-		if prop != nil {
-			prop.review(&f, gf, det.Config)
-		}
+	for _, gf := range dedupe(findings, e.class) {
+		f := e.convert(gf)
 		res.Findings = append(res.Findings, f)
 		if _, ok := rules[f.RuleID]; !ok {
-			rules[f.RuleID] = s.ruleOf(det.Config, f.RuleID)
+			rules[f.RuleID] = s.ruleOf(e.cfg, f.RuleID)
 		}
 	}
 	for _, r := range rules {
@@ -223,107 +193,114 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	return res, nil
 }
 
-// scanTree reads the walked files, several at a time.
-func (s *Scanner) scanTree(ctx context.Context, t *scanners.Target, dets *detectors) ([]report.Finding, []scanners.Notification, error) {
-	var (
-		mu       sync.Mutex
-		findings []report.Finding
-		notes    []scanners.Notification
-	)
-	files := make(chan scanners.File)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(files)
-		for _, f := range t.Files {
-			if pathAllowed(&dets.gl.Config, f.Path) {
-				continue
-			}
-			select {
-			case files <- f:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	for range s.opts.Workers {
-		g.Go(func() error {
-			buf := make([]byte, 100_000)
-			for f := range files {
-				found, note := scanFile(gctx, dets, t, f, buf, s.opts.MaxArchiveDepth)
-				if len(found) == 0 && note == nil {
-					continue
-				}
-				mu.Lock()
-				findings = append(findings, found...)
-				if note != nil {
-					notes = append(notes, *note)
-				}
-				mu.Unlock()
-			}
-			return gctx.Err()
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, nil, err
-	}
-	return findings, notes, nil
+// engine is the compiled configuration of one scan: the detectors, the
+// rules' classes for dedupe and, in a pull-request build that changes the
+// gitleaks config, the pull request's own rules to review findings by.
+type engine struct {
+	s       *Scanner
+	cfg     config.Config
+	dets    *detectors
+	class   func(id string) ruleClass
+	prop    *proposal
+	propErr error
 }
 
-func (s *Scanner) loadConfig(t *scanners.Target) (config.Config, string, map[string]bool, error) {
-	content, name, rel, readExtend, err := s.readConfig(t)
+// compile loads and compiles the configuration read by readConfig.
+func (s *Scanner) compile(ctx context.Context, t *scanners.Target, src configSource) (*engine, error) {
+	cfg, added, err := s.loadConfig(src)
 	if err != nil {
-		return config.Config{}, "", nil, err
+		return nil, err
 	}
-	cfg, err := LoadConfigWith(name, content, readExtend)
+	det := detect.NewDetectorContext(ctx, cfg)
+	det.MaxDecodeDepth = defaultMaxDecodeDepth
+	det.MaxArchiveDepth = s.opts.MaxArchiveDepth
+	// We check gitleaks:allow ourselves so that allowed findings are kept as
+	// suppressed instead of vanishing.
+	det.IgnoreGitleaksAllow = true
+	det.Config.Path = src.rel
+	e := &engine{s: s, cfg: det.Config, dets: newDetectors(det, !s.opts.NoHardcoded), class: classes(det.Config, added)}
+	e.prop, e.propErr = s.loadProposal(t)
+	return e, nil
+}
+
+// convert turns a gitleaks finding into a Tollgate finding, reviewed
+// against the pull request's own config when there is one.
+func (e *engine) convert(gf report.Finding) scanners.Finding {
+	f := e.s.convert(gf)
+	if e.prop != nil {
+		e.prop.review(&f, gf, e.cfg)
+	}
+	return f
+}
+
+// proposalNote says when the pull request's config could not be compared.
+func (e *engine) proposalNote(res *scanners.Result) {
+	if e.propErr != nil {
+		res.Status.Config = append(res.Status.Config, scanners.Notification{Level: scanners.LevelWarning, Code: "proposed-config",
+			Message: fmt.Sprintf("the pull request's gitleaks config could not be compared with the target's: %v", e.propErr)})
+	}
+}
+
+// loadConfig compiles the configuration with Tollgate's additions; added
+// are the rules the extra rules brought.
+func (s *Scanner) loadConfig(src configSource) (config.Config, map[string]bool, error) {
+	cfg, err := LoadConfigWith(src.name, src.content, src.readExtend)
 	if err != nil {
-		return cfg, rel, nil, err
+		return cfg, nil, err
 	}
 	if !s.opts.NoEmulatorAllowlist {
 		lists, err := EmulatorAllowlists()
 		if err != nil {
-			return cfg, rel, nil, err
+			return cfg, nil, err
 		}
 		cfg.Allowlists = append(cfg.Allowlists, lists...)
 	}
 	if s.opts.NoExtraRules {
-		return cfg, rel, nil, nil
+		return cfg, nil, nil
 	}
 	extra, err := ExtraRules()
 	if err != nil {
-		return cfg, rel, nil, err
+		return cfg, nil, err
 	}
-	return cfg, rel, mergeRules(&cfg, extra), nil
+	return cfg, mergeRules(&cfg, extra), nil
+}
+
+// configSource is the gitleaks configuration as read, not yet compiled:
+// content nil means gitleaks' default rules.
+type configSource struct {
+	content    []byte
+	name, rel  string
+	readExtend ExtendReader
 }
 
 // readConfig finds the gitleaks configuration: the pipeline author's file
 // (confined to the checkout when it lies in it, since the checkout's copy
 // is the pull request's), else the repository's from the policy source.
 // content nil means gitleaks' default rules.
-func (s *Scanner) readConfig(t *scanners.Target) (content []byte, name, rel string, readExtend ExtendReader, err error) {
+func (s *Scanner) readConfig(t *scanners.Target) (configSource, error) {
 	root := t.Checkout()
 	if p := s.opts.ConfigPath; p != "" {
 		if r, rerr := root.Rel(p, ""); rerr == nil {
-			content, err = root.ReadFile(r, maxConfigSize)
-			return content, p, r, filesExtendReader(root), configErr(p, err)
+			content, err := root.ReadFile(r, maxConfigSize)
+			return configSource{content, p, r, filesExtendReader(root)}, configErr(p, err)
 		}
-		content, err = checkout.ReadTrusted(p, maxConfigSize)
-		return content, p, "", fileExtendReader, configErr(p, err)
+		content, err := checkout.ReadTrusted(p, maxConfigSize)
+		return configSource{content, p, "", fileExtendReader}, configErr(p, err)
 	}
 	files := s.policy(t)
-	rel = s.opts.RepoConfig
+	rel := s.opts.RepoConfig
 	if rel == "" {
 		rel = configFile
 	}
-	content, err = files.ReadFile(rel, maxConfigSize)
+	content, err := files.ReadFile(rel, maxConfigSize)
 	if errors.Is(err, fs.ErrNotExist) && s.opts.RepoConfig == "" {
-		return nil, "default", "", nil, nil
+		return configSource{name: "default"}, nil
 	}
-	name = rel
+	name := rel
 	if _, inCheckout := files.(*checkout.Root); !inCheckout {
 		name = rel + " (" + files.Origin() + ")"
 	}
-	return content, name, rel, filesExtendReader(files), configErr(name, err)
+	return configSource{content, name, rel, filesExtendReader(files)}, configErr(name, err)
 }
 
 func (s *Scanner) policy(t *scanners.Target) checkout.Files {

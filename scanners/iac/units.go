@@ -1,0 +1,261 @@
+package iac
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aquasecurity/trivy/pkg/iac/detection"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tollgate/tollgate/cache"
+	tg "github.com/tollgate/tollgate/scanners"
+)
+
+// A unit is what the result cache keeps results of: the files whose checks
+// depend only on each other. One file of the per-file types (Kubernetes,
+// Dockerfile, CloudFormation, ARM); one plan; one top-level Helm chart with
+// its subcharts; one Terraform tree (the directories joined by local
+// module sources); every Ansible file together (playbooks use roles by
+// path). Any byte of a unit changes, the unit is checked again.
+
+// planUnits lists the units of the classified files, in a fixed order.
+func planUnits(byType map[detection.FileType][]string, contents map[string][]byte) []job {
+	var units []job
+	for _, ft := range fileTypes {
+		paths := byType[ft.t]
+		if len(paths) == 0 {
+			continue
+		}
+		switch {
+		case isPlan(ft.t):
+			for _, p := range paths {
+				units = append(units, job{ft.t, []string{p}})
+			}
+		case ft.t == detection.FileTypeTerraform:
+			for _, group := range terraformGroups(paths, contents) {
+				units = append(units, job{ft.t, group})
+			}
+		case ft.t == detection.FileTypeAnsible:
+			units = append(units, job{ft.t, paths})
+		case ft.t == detection.FileTypeHelm:
+			for _, group := range chartGroups(paths) {
+				units = append(units, job{ft.t, group})
+			}
+		default:
+			for _, p := range paths {
+				units = append(units, job{ft.t, []string{p}})
+			}
+		}
+	}
+	return units
+}
+
+// perFile reports whether a type's files are checked one by one, so that
+// several can share a run of the type's scanner.
+func perFile(ft detection.FileType) bool {
+	switch {
+	case isPlan(ft), ft == detection.FileTypeTerraform, ft == detection.FileTypeAnsible, ft == detection.FileTypeHelm:
+		return false
+	}
+	return true
+}
+
+// batchJobs turns units into runs of Trivy's scanners: a group unit is a
+// run of its own; the files of a per-file type go in batches, enough for
+// every worker to have work. The order is kept, so the results are fixed.
+func batchJobs(units []job, workers int) []job {
+	var jobs []job
+	single := map[detection.FileType][]string{}
+	var order []detection.FileType
+	for _, u := range units {
+		if !perFile(u.ft) {
+			jobs = append(jobs, u)
+			continue
+		}
+		if _, ok := single[u.ft]; !ok {
+			order = append(order, u.ft)
+		}
+		single[u.ft] = append(single[u.ft], u.paths...)
+	}
+	for _, ft := range order {
+		for _, b := range batches(single[ft], workers) {
+			jobs = append(jobs, job{ft, b})
+		}
+	}
+	return jobs
+}
+
+// terraformGroups splits Terraform files into trees that are checked
+// independently: directories joined by a local module source are one tree,
+// since a module's findings depend on its callers' arguments and whether a
+// directory is a root module depends on whether another calls it (Trivy
+// finds root modules exactly so). When a file's module sources cannot be
+// read here (JSON syntax, a parse error, no contents), every file is one
+// tree, as Trivy sees them.
+func terraformGroups(paths []string, contents map[string][]byte) [][]string {
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(d string) string {
+		p, ok := parent[d]
+		if !ok || p == d {
+			parent[d] = d
+			return d
+		}
+		r := find(p)
+		parent[d] = r
+		return r
+	}
+	union := func(a, b string) {
+		ra, rb := find(a), find(b)
+		if ra != rb {
+			if rb < ra {
+				ra, rb = rb, ra
+			}
+			parent[rb] = ra
+		}
+	}
+	for _, p := range paths {
+		dir := path.Dir(p)
+		find(dir)
+		lower := strings.ToLower(p)
+		if !strings.HasSuffix(lower, ".tf") && !strings.HasSuffix(lower, ".tofu") {
+			if strings.HasSuffix(lower, ".json") {
+				return [][]string{paths}
+			}
+			continue // .tfvars: values of its directory's module
+		}
+		content, ok := contents[p]
+		if !ok {
+			return [][]string{paths}
+		}
+		sources, ok := localModuleSources(p, content)
+		if !ok {
+			return [][]string{paths}
+		}
+		for _, src := range sources {
+			union(dir, path.Join(dir, src))
+		}
+	}
+	return groupBy(paths, func(p string) string { return find(path.Dir(p)) })
+}
+
+// groupBy groups paths by their root, groups in the order of their first
+// path, paths in their order.
+func groupBy(paths []string, root func(p string) string) [][]string {
+	byRoot := map[string][]string{}
+	var roots []string
+	for _, p := range paths {
+		r := root(p)
+		if _, ok := byRoot[r]; !ok {
+			roots = append(roots, r)
+		}
+		byRoot[r] = append(byRoot[r], p)
+	}
+	out := make([][]string, 0, len(roots))
+	for _, r := range roots {
+		out = append(out, byRoot[r])
+	}
+	return out
+}
+
+// localModuleSources lists the local sources ("./x", "../x") of a
+// Terraform file's module blocks; false when the file does not parse or a
+// module's source is not a literal string (Trivy cannot follow it either,
+// but a source it evaluates may still join two trees).
+func localModuleSources(p string, content []byte) ([]string, bool) {
+	file, diags := hclsyntax.ParseConfig(content, p, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, false
+	}
+	body, ok := file.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil, false
+	}
+	var out []string
+	for _, b := range body.Blocks {
+		if b.Type != "module" {
+			continue
+		}
+		attr, ok := b.Body.Attributes["source"]
+		if !ok {
+			continue
+		}
+		v, d := attr.Expr.Value(nil)
+		if d.HasErrors() || !v.IsKnown() || v.IsNull() || !v.Type().Equals(cty.String) {
+			return nil, false
+		}
+		if src := v.AsString(); strings.HasPrefix(src, ".") {
+			out = append(out, src)
+		}
+	}
+	return out, true
+}
+
+// unitKey digests a unit: its type, and each file's path and content.
+func unitKey(uc *tg.UnitCache, u job, contents map[string][]byte) cache.Key {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", u.ft)
+	for _, p := range u.paths {
+		sum := sha256.Sum256(contents[p])
+		fmt.Fprintf(h, "%q %x\n", p, sum)
+	}
+	return uc.Key(h.Sum(nil))
+}
+
+// cacheable reports whether a unit's results depend only on its files and
+// the scope: not a Terraform tree whose remote modules are downloaded.
+func (s *Scanner) cacheable(u job) bool {
+	return !(u.ft == detection.FileTypeTerraform && s.opts.DownloadModules)
+}
+
+// splitPart cuts a batch's results into its files' units: each finding,
+// and its rule, goes to its file. false when something in the part belongs
+// to no one file (a notification about the batch), which then is not kept.
+func splitPart(part tg.Result, paths []string) (map[string]*tg.Unit, bool) {
+	units := map[string]*tg.Unit{}
+	for _, p := range paths {
+		units[p] = &tg.Unit{}
+	}
+	rules := map[string]tg.Rule{}
+	for _, r := range part.Rules {
+		rules[r.ID] = r
+	}
+	for _, f := range part.Findings {
+		u, ok := units[f.Location.Path]
+		if !ok {
+			return nil, false
+		}
+		u.Findings = append(u.Findings, f)
+		if !slices.ContainsFunc(u.Rules, func(r tg.Rule) bool { return r.ID == f.RuleID }) {
+			u.Rules = append(u.Rules, rules[f.RuleID])
+		}
+	}
+	for _, n := range part.Status.Notifications {
+		u, ok := units[n.Path]
+		if !ok {
+			return nil, false
+		}
+		u.Notifications = append(u.Notifications, n)
+	}
+	return units, true
+}
+
+// scopeOf digests what every unit's results depend on besides its files:
+// Trivy's version, the enabled types, the custom checks, their namespaces,
+// the value files, and whether modules are downloaded.
+func (s *Scanner) scopeOf(in *inputs) [][]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "trivy %s\n", TrivyVersion)
+	types := slices.Clone(s.opts.FileTypes)
+	sort.Strings(types)
+	ns := slices.Clone(s.opts.Namespaces)
+	sort.Strings(ns)
+	fmt.Fprintf(h, "types %q namespaces %q download-modules=%t\n", types, ns, s.opts.DownloadModules)
+	return [][]byte{h.Sum(nil), in.digest.Sum(nil)}
+}

@@ -193,7 +193,9 @@ func Engines(ctx context.Context, opts config.Options, log *slog.Logger, rc *sca
 		out = append(out, scanners.Excluding(e, config.Matcher(opts.IaC.Exclude)))
 	}
 	if opts.Enabled(scanners.EngineImage) {
-		out = append(out, images.New(ImageOptions(opts), log))
+		io := ImageOptions(opts)
+		io.Cache = rc
+		out = append(out, images.New(io, log))
 	}
 	return out
 }

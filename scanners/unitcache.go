@@ -116,19 +116,38 @@ func (u *UnitCache) AddUnits(n int) {
 	u.mu.Unlock()
 }
 
-// Get returns a unit's results from the previous run (and keeps them for
-// the next). A hit counts as a unit from the cache in Stats.
-func (u *UnitCache) Get(k cache.Key) (Unit, bool) {
+// GetBytes returns what PutBytes stored for a unit in the previous run
+// (and keeps it for the next). A hit counts as a unit from the cache in
+// Stats.
+func (u *UnitCache) GetBytes(k cache.Key) ([]byte, bool) {
 	if u == nil {
-		return Unit{}, false
+		return nil, false
 	}
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	b, ok := u.old[k]
 	if ok {
 		u.hits++
 		u.now[k] = b
 	}
+	return b, ok
+}
+
+// PutBytes records an engine's own encoding of a unit's results (which
+// must not hold a secret's value) for the next run.
+func (u *UnitCache) PutBytes(k cache.Key, b []byte) {
+	if u == nil {
+		return
+	}
+	u.mu.Lock()
+	u.now[k] = b
 	u.mu.Unlock()
+}
+
+// Get returns a unit's results from the previous run (and keeps them for
+// the next). A hit counts as a unit from the cache in Stats.
+func (u *UnitCache) Get(k cache.Key) (Unit, bool) {
+	b, ok := u.GetBytes(k)
 	if !ok {
 		return Unit{}, false
 	}
@@ -164,9 +183,7 @@ func (u *UnitCache) Put(k cache.Key, unit Unit) {
 		u.rc.log().Debug("result cache: unit not stored", "why", err)
 		return
 	}
-	u.mu.Lock()
-	u.now[k] = b
-	u.mu.Unlock()
+	u.PutBytes(k, b)
 }
 
 // Stats are the counts of this run; nil when the cache is off.

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tollgate/tollgate/vulndb"
+	"github.com/tollgate/tollgate/vulndb/vulndbtest"
 )
 
 // cacheStats reads each engine's tollgate/resultCache run property.
@@ -289,4 +292,39 @@ func mustRead(t *testing.T, p string) []byte {
 	b, err := os.ReadFile(p)
 	must(t, err)
 	return b
+}
+
+// TestResultCacheImages: an image is a unit, by its ID and the DB: the
+// warm scan's log is the cold scan's, and a new DB is a miss.
+func TestResultCacheImages(t *testing.T) {
+	cacheDir, archive := imageFixtures(t)
+	out, empty := t.TempDir(), t.TempDir()
+	scan := func(name string, args ...string) string {
+		p := filepath.Join(out, name)
+		r := tollgate(t, nil, append([]string{"scan", "-q", "--scanners", "image", "--image", "docker-archive:" + archive,
+			"--cache-dir", cacheDir, "--offline", "--fail-on", "none", "--sarif", p}, append(args, empty)...)...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", name, r.code, r.stderr)
+		}
+		return p
+	}
+	cold := scan("cold.sarif", "--no-result-cache")
+	first := scan("first.sarif")
+	warm := scan("warm.sarif")
+	sameSARIF(t, "cold and first", cold, first)
+	sameSARIF(t, "cold and warm", cold, warm)
+	if !bytes.Contains(mustRead(t, warm), []byte("CVE-2099-0003")) {
+		t.Fatal("the warm scan lost the image's vulnerabilities")
+	}
+	if got := cacheStats(t, first)["image"]; got != [2]int{0, 1} {
+		t.Errorf("first scan: %d of %d images from the cache, want 0 of 1", got[0], got[1])
+	}
+	if got := cacheStats(t, warm)["image"]; got != [2]int{1, 1} {
+		t.Errorf("warm scan: %d of %d images from the cache, want 1 of 1", got[0], got[1])
+	}
+	// A newer DB: the image is matched again.
+	must(t, vulndbtest.Write(vulndb.Dir(cacheDir), vulndbtest.Default()))
+	if got := cacheStats(t, scan("newdb.sarif"))["image"]; got != [2]int{0, 1} {
+		t.Errorf("after a DB update: %d of %d images from the cache, want 0 of 1", got[0], got[1])
+	}
 }

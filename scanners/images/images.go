@@ -6,6 +6,8 @@ package images
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +34,7 @@ import (
 	"github.com/aquasecurity/trivy/pkg/types"
 	"github.com/aquasecurity/trivy/pkg/vulnerability"
 
+	tgcache "github.com/tollgate/tollgate/cache"
 	"github.com/tollgate/tollgate/internal/versions"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/imageref"
@@ -97,6 +100,8 @@ type Options struct {
 	Now func() time.Time
 	// DBDownload tunes downloads (tests set a fast backoff).
 	DBDownload vulndb.DownloadOptions
+	// Cache keeps each image's report by its ID and the DB (nil: off).
+	Cache *scanners.ResultCache
 }
 
 // Scanner is the image engine.
@@ -162,13 +167,17 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	}
 	defer handle.Close()
 
+	units := s.opts.Cache.Units(scanners.EngineImage, dbScope(s.opts, meta))
+	units.AddUnits(len(refs))
+	defer units.Close()
 	rules := map[string]scanners.Rule{}
 	var failed []string
 	for _, ref := range refs {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		report, err := s.scanImage(ctx, ref)
+		report, err := s.scanImage(ctx, ref, units)
+		res.Cache = units.Stats()
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ctx.Err()
@@ -300,6 +309,23 @@ func (s *Scanner) credentialHosts() []string {
 	return out
 }
 
+// dbScope digests what an image's report depends on besides the image:
+// Trivy's version, the DB (its metadata, and its file's size and time,
+// which change with every download), and the package types.
+func dbScope(o Options, meta vulndb.Metadata) []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "trivy %s pkg-types %q\n", TrivyVersion, o.PkgTypes)
+	dir := vulndb.Dir(o.CacheDir)
+	if b, err := os.ReadFile(vulndb.MetadataPath(dir)); err == nil {
+		h.Write(b)
+	}
+	fmt.Fprintf(h, "\nupdated %s\n", meta.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	if fi, err := os.Stat(vulndb.Path(dir)); err == nil {
+		fmt.Fprintf(h, "db %d %d\n", fi.Size(), fi.ModTime().UnixNano())
+	}
+	return h.Sum(nil)
+}
+
 // prepareDB makes sure a usable DB is on disk: downloads it when missing or
 // due (unless offline), and reports its age.
 func (s *Scanner) prepareDB(ctx context.Context, res *scanners.Result) (vulndb.Metadata, error) {
@@ -355,7 +381,7 @@ func (s *Scanner) warnAge(meta vulndb.Metadata, now time.Time, res *scanners.Res
 }
 
 // scanImage runs Trivy's image analysis and vulnerability detection.
-func (s *Scanner) scanImage(ctx context.Context, ref Ref) (types.Report, error) {
+func (s *Scanner) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCache) (types.Report, error) {
 	imgOpt := ftypes.ImageOptions{
 		RegistryOptions: ftypes.RegistryOptions{Insecure: s.opts.Insecure},
 		DockerOptions:   ftypes.DockerOptions{Host: s.opts.DockerHost},
@@ -386,6 +412,30 @@ func (s *Scanner) scanImage(ctx context.Context, ref Ref) (types.Report, error) 
 	}
 	defer cleanup()
 
+	// An image is a unit: its ID (the digest of its configuration, which
+	// names its layers) under the reference it was asked for.
+	var key tgcache.Key
+	keyed := false
+	if id, err := img.ID(); err == nil && id != "" && units != nil {
+		key, keyed = units.Key([]byte(ref.String()), []byte(id)), true
+		if b, ok := units.GetBytes(key); ok {
+			var rep types.Report
+			if err := json.Unmarshal(b, &rep); err == nil {
+				return rep, nil
+			}
+		}
+	}
+	rep, err := s.analyze(ctx, img, imgOpt)
+	if err == nil && keyed {
+		if b, merr := json.Marshal(rep); merr == nil {
+			units.PutBytes(key, b)
+		}
+	}
+	return rep, err
+}
+
+// analyze reads an image's packages and matches them with the DB.
+func (s *Scanner) analyze(ctx context.Context, img ftypes.Image, imgOpt ftypes.ImageOptions) (types.Report, error) {
 	c := cache.NewMemoryCache()
 	art, err := artimage.NewArtifact(img, c, artifact.Option{
 		DisabledAnalyzers: s.disabledAnalyzers(),

@@ -12,8 +12,9 @@ const (
 	TargetVsBoth    = 0.6 // tollgate <= 0.6 x (gitleaks + trivy config)
 	TargetVsTrivy   = 1.0 // tollgate <= 1.0 x trivy config
 	TargetStartup   = 500 * time.Millisecond
-	TargetRSS       = 1.1 // peak RSS <= 1.1 x trivy config's
-	TargetImage     = 1.0 // image scan <= 1.0 x trivy image
+	TargetRSS       = 1.1  // peak RSS <= 1.1 x trivy config's
+	TargetImage     = 1.0  // image scan <= 1.0 x trivy image
+	TargetWarm      = 0.15 // warm result cache, unchanged tree <= 0.15 x the cold scan (issue 16)
 	startupTreeName = "empty (start-up)"
 )
 
@@ -89,6 +90,11 @@ func (r Results) Markdown(w io.Writer) {
 			cells[14] = fmt.Sprintf("%.1f", a)
 			verdicts = append(verdicts, fmt.Sprintf("%s %s: secrets throughput %.1f MiB/s (tollgate --scanners secrets, %s s) vs gitleaks dir %.1f MiB/s (target >=)",
 				mark(a >= b), row.Tree, a, secs(ts.Wall()), b))
+		}
+		if tw, ok := row.Measures["tollgate-warm"]; ok && hasTG {
+			rw := ratio(tw.Wall(), tg.Wall())
+			verdicts = append(verdicts, fmt.Sprintf("%s %s: warm result cache, unchanged tree %s s = %.2f x the cold scan (target <= %.2f)",
+				mark(rw <= TargetWarm), row.Tree, secs(tw.Wall()), rw, TargetWarm))
 		}
 		if row.Tree == startupTreeName && hasTG {
 			verdicts = append(verdicts, fmt.Sprintf("%s start-up (empty directory, secrets + IaC): %s s (target <= %s s)", mark(tg.Wall() <= TargetStartup), secs(tg.Wall()), secs(TargetStartup)))

@@ -102,6 +102,11 @@ func Args(getenv func(string) string) ([]string, error) {
 			args = append(args, "--"+b.flag+"="+strings.ToLower(v))
 		}
 	}
+	if on, err := boolInput(getenv, "resultCache", true); err != nil {
+		return nil, err
+	} else if !on {
+		args = append(args, "--no-result-cache")
+	}
 	add("policy-from", "policySource")
 	for _, h := range strings.FieldsFunc(Input(getenv, "discoverRegistries"), func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
 		if h = strings.TrimSpace(h); h != "" {

@@ -30,6 +30,7 @@ func TestArgs(t *testing.T) {
 		"INPUT_IMAGES": "alpine:3.18\n\n  registry:ghcr.io/a/b:1  \r\n", "INPUT_DISCOVERIMAGES": "False",
 		"INPUT_EXTRAARGS": `--exclude 'vendor/**' --timeout "20m" $(whoami)`, "INPUT_DBREPOSITORY": "a/db:2, b/db:2",
 		"AGENT_TOOLSDIRECTORY": "/agent/_tool", "INPUT_SECRETSMODE": "commits", "INPUT_SECRETSEXTRARULES": "false",
+		"INPUT_RESULTCACHE": "false",
 	}
 	args, err := Args(func(k string) string { return env[k] })
 	if err != nil {
@@ -39,7 +40,7 @@ func TestArgs(t *testing.T) {
 	for _, want := range []string{
 		"--fail-on critical", "--fail-on secrets=low", "--image alpine:3.18", "--image registry:ghcr.io/a/b:1",
 		"--discover-images=false", "--db-repository a/db:2 --db-repository b/db:2", "--cache-dir /agent/_tool/tollgate",
-		"--exclude vendor/** --timeout 20m $(whoami)", "--secrets-mode commits", "--secrets-extra-rules=false",
+		"--exclude vendor/** --timeout 20m $(whoami)", "--secrets-mode commits", "--secrets-extra-rules=false", "--no-result-cache",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("args %q lack %q", got, want)

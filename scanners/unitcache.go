@@ -2,10 +2,12 @@ package scanners
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -63,8 +65,12 @@ type UnitCache struct {
 	hits  int
 }
 
-// packMagic starts a pack's payload (inside the store's own framing).
-const packMagic = "tollgate-units/1\n"
+// packMagic starts a pack's payload (inside the store's own framing); the
+// records follow, gzip-compressed (findings of one rule repeat its text).
+const packMagic = "tollgate-units/2\n"
+
+// maxPack bounds a pack's records once decompressed.
+const maxPack = 1 << 30
 
 // Units opens the units of an engine under its scope: the engine's name,
 // version and every digest of what its results depend on besides the
@@ -223,21 +229,35 @@ func encodePack(units map[cache.Key][]byte) []byte {
 		size += len(k) + binary.MaxVarintLen64 + len(b)
 	}
 	slices.SortFunc(keys, func(a, b cache.Key) int { return bytes.Compare(a[:], b[:]) })
-	out := make([]byte, 0, size)
-	out = append(out, packMagic...)
+	raw := make([]byte, 0, size)
 	for _, k := range keys {
-		out = append(out, k[:]...)
-		out = binary.AppendUvarint(out, uint64(len(units[k])))
-		out = append(out, units[k]...)
+		raw = append(raw, k[:]...)
+		raw = binary.AppendUvarint(raw, uint64(len(units[k])))
+		raw = append(raw, units[k]...)
 	}
-	return out
+	var out bytes.Buffer
+	out.WriteString(packMagic)
+	zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed) // the level is valid
+	_, _ = zw.Write(raw)                               // a bytes.Buffer does not fail
+	_ = zw.Close()
+	return out.Bytes()
 }
 
 func decodePack(b []byte) (map[cache.Key][]byte, error) {
 	if !bytes.HasPrefix(b, []byte(packMagic)) {
 		return nil, errors.New("not a pack of units of this format")
 	}
-	b = b[len(packMagic):]
+	zr, err := gzip.NewReader(bytes.NewReader(b[len(packMagic):]))
+	if err != nil {
+		return nil, fmt.Errorf("pack: %w", err)
+	}
+	b, err = io.ReadAll(io.LimitReader(zr, maxPack+1))
+	if err != nil {
+		return nil, fmt.Errorf("pack: %w", err)
+	}
+	if len(b) > maxPack {
+		return nil, errors.New("pack: over its size bound")
+	}
 	out := map[cache.Key][]byte{}
 	for len(b) > 0 {
 		var k cache.Key

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -30,12 +31,16 @@ func (s *Scanner) scanWorktree(ctx context.Context, t *scanners.Target, res scan
 		units = s.opts.Cache.Units(scanners.EngineSecrets, s.scope(src)...)
 	}
 	var (
-		once    sync.Once
-		e       *engine
-		loadErr error
+		once     sync.Once
+		e        *engine
+		loadErr  error
+		compiled atomic.Pointer[engine] // e, for workers that must not wait for it
 	)
 	compile := func() (*engine, error) {
-		once.Do(func() { e, loadErr = s.compile(ctx, t, src) })
+		once.Do(func() {
+			e, loadErr = s.compile(ctx, t, src)
+			compiled.Store(e)
+		})
 		return e, loadErr
 	}
 	if !units.Warm() {
@@ -84,7 +89,7 @@ func (s *Scanner) scanWorktree(ctx context.Context, t *scanners.Target, res scan
 					if _, ok := units.Get(pathKey); ok {
 						continue
 					}
-					if e != nil && pathAllowed(&e.dets.gl.Config, f.Path) {
+					if e := compiled.Load(); e != nil && pathAllowed(&e.dets.gl.Config, f.Path) {
 						units.Put(pathKey, scanners.Unit{})
 						continue
 					}

@@ -14,7 +14,10 @@ import (
 
 // TestScansShareOneResultCache runs scans side by side in one process on
 // one cache folder (under -race in CI): each writes the log a scan without
-// the cache writes.
+// the cache writes. The secrets engine only: Trivy's process-wide logger
+// is not safe for two IaC scans starting at once in one process (one
+// process runs one scan; cmd/tollgate's test shares a cache between
+// processes with both engines).
 func TestScansShareOneResultCache(t *testing.T) {
 	cacheDir := t.TempDir()
 	getenv := func(k string) string {
@@ -25,7 +28,7 @@ func TestScansShareOneResultCache(t *testing.T) {
 	}
 	sarif := func(args ...string) []byte {
 		t.Helper()
-		opts, err := config.Parse(context.Background(), append([]string{"--offline", "--scanners", "secrets,iac", "--cache-dir", cacheDir}, append(args, "../testdata/demo")...), getenv)
+		opts, err := config.Parse(context.Background(), append([]string{"--offline", "--scanners", "secrets", "--cache-dir", cacheDir}, append(args, "../testdata/demo")...), getenv)
 		if err != nil {
 			t.Error(err)
 			return nil

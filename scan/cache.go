@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/cache"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/internal/paths"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -77,10 +78,6 @@ func inside(root, p string) bool {
 		}
 		rest = filepath.Join(filepath.Base(d), rest)
 	}
-	rel, err := filepath.Rel(root, abs)
-	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (rel == "." || !startsWithDotDot(rel))
-}
-
-func startsWithDotDot(rel string) bool {
-	return len(rel) >= 3 && rel[:2] == ".." && os.IsPathSeparator(rel[2])
+	_, err = paths.Native().Rel(root, abs, "")
+	return err == nil
 }

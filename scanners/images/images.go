@@ -315,12 +315,11 @@ func (s *Scanner) credentialHosts() []string {
 func dbScope(o Options, meta vulndb.Metadata) []byte {
 	h := sha256.New()
 	fmt.Fprintf(h, "trivy %s pkg-types %q\n", TrivyVersion, o.PkgTypes)
-	dir := vulndb.Dir(o.CacheDir)
-	if b, err := os.ReadFile(vulndb.MetadataPath(dir)); err == nil {
+	// The metadata as prepareDB read it, not a second read of the file.
+	if b, err := json.Marshal(meta); err == nil {
 		h.Write(b)
 	}
-	fmt.Fprintf(h, "\nupdated %s\n", meta.UpdatedAt.UTC().Format(time.RFC3339Nano))
-	if fi, err := os.Stat(vulndb.Path(dir)); err == nil {
+	if fi, err := os.Stat(vulndb.Path(vulndb.Dir(o.CacheDir))); err == nil {
 		fmt.Fprintf(h, "db %d %d\n", fi.Size(), fi.ModTime().UnixNano())
 	}
 	return h.Sum(nil)

@@ -83,9 +83,9 @@ func (s *Scanner) scanWorktree(ctx context.Context, t *scanners.Target, res scan
 				}
 				var key cache.Key
 				keyed := false
+				// A file the path allowlists skip is known by its path.
+				pathKey := units.Key([]byte("path-allowed"), []byte(f.Path))
 				if units != nil {
-					// A file the path allowlists skip is known by its path.
-					pathKey := units.Key([]byte("path-allowed"), []byte(f.Path))
 					if _, ok := units.Get(pathKey); ok {
 						continue
 					}
@@ -108,7 +108,7 @@ func (s *Scanner) scanWorktree(ctx context.Context, t *scanners.Target, res scan
 					return err
 				}
 				if units != nil && pathAllowed(&e.dets.gl.Config, f.Path) {
-					units.Put(units.Key([]byte("path-allowed"), []byte(f.Path)), scanners.Unit{})
+					units.Put(pathKey, scanners.Unit{})
 					continue
 				}
 				u := e.scanUnit(gctx, t, f, buf)

@@ -105,18 +105,62 @@ func Usage(w io.Writer) {
 // through the checkout's confined reader; in a pull-request build it is read
 // from the target branch (see PolicySource).
 func Parse(ctx context.Context, args []string, getenv func(string) string) (Options, error) {
+	o, _, err := parse(ctx, args, getenv, false)
+	return o, err
+}
+
+// ParseMerge builds the Options of `tollgate merge` (the scan's, read the
+// same way from --path's checkout, so that the gate, the baseline and the
+// policy source are the scan's) and returns the shard logs to merge.
+func ParseMerge(ctx context.Context, args []string, getenv func(string) string) (Options, []string, error) {
+	o, logs, err := parse(ctx, args, getenv, true)
+	if err != nil {
+		return o, nil, err
+	}
+	if len(logs) == 0 {
+		return Options{}, nil, usageErr(errors.New("merge takes the shards' SARIF logs: tollgate merge --sarif OUT shard-1.sarif shard-2.sarif ..."))
+	}
+	if o.Shard.Count != 0 {
+		return Options{}, nil, usageErr(errors.New("--shard names the part a scan does; merge takes every part's log"))
+	}
+	return o, logs, nil
+}
+
+// MergeUsage writes the flags of `tollgate merge` that scan does not have.
+func MergeUsage(w io.Writer) {
+	fs := pflag.NewFlagSet("tollgate merge", pflag.ContinueOnError)
+	fs.String("path", ".", "the checkout whose repository policy (.tollgate.yaml, the baseline it names) the gate follows")
+	fmt.Fprint(w, fs.FlagUsages())
+}
+
+func parse(ctx context.Context, args []string, getenv func(string) string, merge bool) (Options, []string, error) {
 	f := newFlagSet(io.Discard)
+	var path *string
+	if merge {
+		path = f.fs.String("path", ".", "")
+	}
 	if err := f.fs.Parse(args); err != nil {
-		return Options{}, usageErr(err)
+		return Options{}, nil, usageErr(err)
 	}
 	o := Defaults()
-	switch rest := f.fs.Args(); len(rest) {
-	case 0:
-	case 1:
+	rest := f.fs.Args()
+	switch {
+	case merge:
+		o.Path = *path
+	case len(rest) == 0:
+	case len(rest) == 1:
 		o.Path = rest[0]
 	default:
-		return Options{}, usageErr(fmt.Errorf("scan takes one path, got %d: %q", len(rest), rest))
+		return Options{}, nil, usageErr(fmt.Errorf("scan takes one path, got %d: %q", len(rest), rest))
 	}
+	o, err := o.load(ctx, f, getenv)
+	if !merge {
+		rest = nil
+	}
+	return o, rest, err
+}
+
+func (o Options) load(ctx context.Context, f *flagSet, getenv func(string) string) (Options, error) {
 	if fi, err := os.Stat(o.Path); err != nil {
 		return Options{}, usageErr(fmt.Errorf("scan path: %w", err))
 	} else if !fi.IsDir() {

@@ -76,6 +76,8 @@ type Options struct {
 	// as toolConfigurationNotifications.
 	Warnings []scanners.Notification
 
+	// Shard is the part of the scan this run does (zero: all of it).
+	Shard scanners.Shard
 	// NoResultCache turns the result cache off; ResultCacheSize bounds it
 	// (it lives in the cache directory, under results/).
 	NoResultCache   bool

@@ -218,6 +218,12 @@ var settings = []setting{
 		}},
 	{flag: "cache-dir", usage: "`DIR` of the vulnerability DB and the result cache (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db; results: DIR/results)", path: true,
 		set: func(o *Options, v string) error { o.Image.CacheDir = v; return nil }},
+	{flag: "shard", arg: "K/N", usage: "scan only the K-th of N parts of the units (files, IaC groups, images), for N parallel jobs; the gate and the baseline are applied by `tollgate merge` over the N logs",
+		set: func(o *Options, v string) error {
+			s, err := scanners.ParseShard(v)
+			o.Shard = s
+			return err
+		}},
 	{flag: "no-result-cache", usage: "do not reuse or keep results in the result cache (DIR/results of --cache-dir), where files, IaC groups and images already scanned with the same rules are not scanned again", isBool: true,
 		set: func(o *Options, v string) error { return setBool(&o.NoResultCache, v) }},
 	{flag: "result-cache-size", usage: "bound the result cache to this `SIZE`; the least recently used entries go first", def: "512MiB",

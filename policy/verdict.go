@@ -42,6 +42,9 @@ type Verdict struct {
 	PartialEngines []string `json:"partialEngines,omitempty"`
 	Thresholds     string   `json:"thresholds"`
 	NewOnly        bool     `json:"newOnly,omitempty"`
+	// Shard is set on one part of a split scan ("K/N"): its findings are
+	// counted, and the gate is applied when the parts are merged.
+	Shard string `json:"shard,omitempty"`
 }
 
 // Decide computes the verdict over every engine's findings.
@@ -96,7 +99,7 @@ func (v Verdict) ExitCode() int {
 	switch {
 	case len(v.FailedEngines) > 0:
 		return ExitScannerFailed
-	case !v.Pass:
+	case !v.Pass && v.Shard == "":
 		return ExitPolicyFailure
 	default:
 		return ExitPass

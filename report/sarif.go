@@ -149,15 +149,18 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	}
 	run.Invocations = []*sarif.Invocation{inv}
 
-	props := sarif.Properties{"tollgate/engine": r.Scanner, "tollgate/state": r.Status.State.String()}
+	props := sarif.Properties{PropEngine: r.Scanner, PropState: r.Status.State.String()}
 	if s.Policy.Origin != "" {
-		props["tollgate/policySource"] = s.Policy.Origin
+		props[PropPolicy] = s.Policy.Origin
 	}
 	for k, v := range s.RunProperties {
 		props[k] = v
 	}
 	if c := r.Cache; c != nil {
-		props["tollgate/resultCache"] = map[string]any{"units": c.Units, "fromCache": c.FromCache}
+		props[PropResultCache] = map[string]any{"units": c.Units, "fromCache": c.FromCache}
+	}
+	if s.Shard != "" {
+		props[PropShard] = s.Shard
 	}
 	run.Properties = props
 

@@ -34,7 +34,12 @@ func resultCache(opts config.Options, version string, log *slog.Logger) (*scanne
 	if err != nil {
 		return nil, warn(fmt.Sprintf("the result cache is not used: %v", err))
 	}
-	return &scanners.ResultCache{Store: store, Build: buildID(version), Log: log}, nil
+	build := buildID(version)
+	if opts.Shard.Split() {
+		// A shard's entries hold its own units: each shard keeps its own.
+		build += " shard " + opts.Shard.String()
+	}
+	return &scanners.ResultCache{Store: store, Build: build, Log: log}, nil
 }
 
 // release is a released version: the version alone names the build.

@@ -41,6 +41,12 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 	for _, w := range opts.Warnings {
 		log.Warn("configuration", "warning", w.Message)
 	}
+	if opts.Shard.Split() && (opts.Baseline != "" || opts.RepoBaseline != "") {
+		// A shard sees a part of the results: the baseline is compared
+		// with all of them by tollgate merge.
+		log.Info("shard: the baseline is applied when the shards are merged", "shard", opts.Shard.String())
+		opts.Baseline, opts.RepoBaseline, opts.Gate.NewOnly = "", "", false
+	}
 	base, err := loadBaseline(ctx, opts)
 	if err != nil {
 		return nil, &config.UsageError{Err: err}
@@ -81,7 +87,12 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 	default:
 		defer target.Close()
 		root = target.Root
-		log.Info("scanning", "root", target.Root, "files", len(target.Files))
+		target.Shard = opts.Shard
+		if opts.Shard.Count > 0 {
+			log.Info("scanning", "root", target.Root, "files", len(target.Files), "shard", opts.Shard.String())
+		} else {
+			log.Info("scanning", "root", target.Root, "files", len(target.Files))
+		}
 		limits := scanners.Limits{PerEngine: map[string]time.Duration{}}
 		for _, e := range engines {
 			if d := opts.EngineTimeout(e.Name()); d > 0 {
@@ -104,10 +115,7 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		warnings = append(warnings, *cacheWarning)
 	}
 	if base != nil && base.LegacyOnly() {
-		w := scanners.Notification{Level: scanners.LevelWarning, Code: "baseline-v1",
-			Message: fmt.Sprintf("the baseline %s predates tollgate/v2 fingerprints: its results are matched by tollgate/v1, which edits of a finding's own lines can change; re-create it with `tollgate baseline`", base.Source)}
-		log.Warn(w.Message)
-		warnings = append(warnings, w)
+		warnings = append(warnings, legacyBaselineWarning(log, base))
 	}
 	if target != nil {
 		if len(target.Files) == 0 && target.Excluded > 0 {
@@ -135,6 +143,7 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 
 	gate := opts.Gate
 	verdict := gate.Decide(results)
+	verdict.Shard = opts.Shard.String()
 	out := &Outcome{Scan: report.Scan{
 		Root:           root,
 		Results:        results,
@@ -147,12 +156,21 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		Started:        started,
 		Finished:       time.Now(),
 		RunProperties: map[string]any{
-			"tollgate/version": version,
+			report.PropVersion: version,
 		},
+		Shard:    opts.Shard.String(),
 		Policy:   policyReport(ctx, opts),
 		Warnings: warnings,
 	}}
 	return out, nil
+}
+
+// legacyBaselineWarning says that a baseline is matched by tollgate/v1.
+func legacyBaselineWarning(log *slog.Logger, base *policy.BaselineSet) scanners.Notification {
+	w := scanners.Notification{Level: scanners.LevelWarning, Code: "baseline-v1",
+		Message: fmt.Sprintf("the baseline %s predates tollgate/v2 fingerprints: its results are matched by tollgate/v1, which edits of a finding's own lines can change; re-create it with `tollgate baseline`", base.Source)}
+	log.Warn(w.Message)
+	return w
 }
 
 // Engines builds the enabled engines, in report order, with the result

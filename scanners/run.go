@@ -152,7 +152,7 @@ func (t *Target) SkippedNotifications(allEnginesOnly bool, relevant func(path st
 		if allEnginesOnly && !s.AllEngines {
 			continue
 		}
-		if relevant != nil && !relevant(s.Path) {
+		if relevant != nil && !relevant(s.Path) || !t.Shard.Owns(s.Path) {
 			continue
 		}
 		level := LevelWarning

@@ -47,6 +47,9 @@ type Target struct {
 	Skipped []Skipped
 	// Excluded counts the files and directories --exclude left out.
 	Excluded int
+	// Shard is the part of the scan this run does (zero: all of it): each
+	// engine scans only the units the shard owns.
+	Shard Shard
 
 	root *checkout.Root
 }

@@ -45,6 +45,12 @@ Usage:
   tollgate scan [flags] [PATH]   scan PATH (default .)
   tollgate baseline FILE [flags] [PATH]
                                  scan and write the SARIF log to FILE, for --baseline (exit 0 unless an engine failed)
+  tollgate scan --shard K/N [flags] [PATH]
+                                 scan the K-th of N parts, for N parallel jobs (exit 0 unless an engine failed)
+  tollgate merge --sarif OUT [flags] SHARD.sarif...
+                                 merge the N shards' logs and apply the gate once (--fail-on, --baseline,
+                                 --new-only, the repository policy of --path, default .); exit 2 if a
+                                 shard is missing or given twice
   tollgate explain ID            print a rule's, check's or vulnerability's full help, offline
   tollgate task                  run as the Azure Pipelines task (inputs from INPUT_* variables)
   tollgate db download [flags]   download the vulnerability DB (for --offline scans)
@@ -97,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			return policy.ExitUsage
 		}
 		return runBaseline(args[1], args[2:], stdout, stderr, getenv)
+	case "merge":
+		return runMerge(args[1:], stdout, stderr, getenv)
 	case "explain":
 		return runExplain(args[1:], stdout, stderr, getenv)
 	case "task":
@@ -146,6 +154,8 @@ func execFallback(args []string, stdout, stderr io.Writer, getenv func(string) s
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, usage)
 	config.Usage(w)
+	fmt.Fprint(w, "\nMerge flags (with the scan flags above that apply to the gate and the reports):\n")
+	config.MergeUsage(w)
 	fmt.Fprint(w, "\nDB flags:\n")
 	config.DBUsage(w)
 }
@@ -276,9 +286,37 @@ func runBaseline(file string, args []string, stdout, stderr io.Writer, getenv fu
 	})
 }
 
+// runMerge merges the logs of a scan's shards and applies the gate.
+func runMerge(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	var logs []string
+	return runWith(args, stdout, stderr, getenv, nil,
+		func(ctx context.Context, args []string) (config.Options, error) {
+			opts, files, err := config.ParseMerge(ctx, args, getenv)
+			logs = files
+			return opts, err
+		},
+		func(ctx context.Context, log *slog.Logger, opts config.Options) (*scan.Outcome, error) {
+			return scan.Merge(ctx, log, opts, version, getenv, logs)
+		})
+}
+
 func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) string, adjust func(*config.Options)) int {
+	return runWith(args, stdout, stderr, getenv, adjust,
+		func(ctx context.Context, args []string) (config.Options, error) {
+			return config.Parse(ctx, args, getenv)
+		},
+		func(ctx context.Context, log *slog.Logger, opts config.Options) (*scan.Outcome, error) {
+			return scan.Run(ctx, log, opts, version, getenv)
+		})
+}
+
+// runWith parses the options, runs the scan (or the merge), writes the
+// reports and decorates the pull request.
+func runWith(args []string, stdout, stderr io.Writer, getenv func(string) string, adjust func(*config.Options),
+	parse func(context.Context, []string) (config.Options, error),
+	do func(context.Context, *slog.Logger, config.Options) (*scan.Outcome, error)) int {
 	pctx, pstop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	opts, err := config.Parse(pctx, args, getenv)
+	opts, err := parse(pctx, args)
 	pstop()
 	if errors.Is(err, config.ErrHelp) {
 		printUsage(stdout)
@@ -298,7 +336,7 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	defer stop()
 	defer profile(log, getenv)()
 
-	out, err := scan.Run(ctx, log, opts, version, getenv)
+	out, err := do(ctx, log, opts)
 	var usage *config.UsageError
 	if errors.As(err, &usage) {
 		fmt.Fprintf(stderr, "tollgate: %s\n", report.SafeText(err.Error()))
@@ -312,7 +350,8 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		log.Error("could not write the reports", "error", err)
 		return policy.ExitScannerFailed
 	}
-	if opts.PR.Comments && adjust == nil {
+	if opts.PR.Comments && adjust == nil && opts.Shard.Count == 0 {
+		// One shard sees a part of the findings: the merge decorates.
 		d := task.DecoratePR(ctx, log, out, opts, getenv)
 		switch {
 		case d.Err != nil && opts.PR.Required:

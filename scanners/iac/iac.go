@@ -138,17 +138,17 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 			start()
 		}
 	})
-	for _, n := range notes {
-		res.Status.Add(n)
-	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if len(byType) == 0 {
+	planned := ownedUnits(t.Shard, planUnits(byType, contents), &notes)
+	for _, n := range notes {
+		res.Status.Add(n)
+	}
+	if len(planned) == 0 {
 		return res, nil
 	}
 
-	planned := planUnits(byType, contents)
 	units.AddUnits(len(planned))
 	keys := map[string]cache.Key{} // by a unit's first file and type
 	var misses []job
@@ -242,16 +242,16 @@ type part struct {
 }
 
 // mergeParts adds the parts' findings, notifications and rules to res.
-// Types that share a check describe it each their own way (tags, links):
-// the first type in fileTypes order that found it describes it, whichever
-// parts came from the cache.
+// Types that share a check (ARM and Terraform) tag it each with their own
+// type: the rule gets the tags of every type that found it (tg.MergeRule,
+// as tollgate merge joins shards), whichever parts came from the cache.
 func mergeParts(res tg.Result, parts []part) tg.Result {
 	rank := map[detection.FileType]int{}
 	for i, ft := range fileTypes {
 		rank[ft.t] = i
 	}
 	slices.SortStableFunc(parts, func(a, b part) int { return rank[a.ft] - rank[b.ft] })
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for _, p := range parts {
 		part := p.res
 		res.Findings = append(res.Findings, part.Findings...)
@@ -259,10 +259,12 @@ func mergeParts(res tg.Result, parts []part) tg.Result {
 			res.Status.Add(n)
 		}
 		for _, r := range part.Rules {
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				res.Rules = append(res.Rules, r)
+			if i, ok := seen[r.ID]; ok {
+				res.Rules[i] = tg.MergeRule(res.Rules[i], r)
+				continue
 			}
+			seen[r.ID] = len(res.Rules)
+			res.Rules = append(res.Rules, r)
 		}
 	}
 	return res

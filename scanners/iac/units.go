@@ -56,6 +56,34 @@ func planUnits(byType map[detection.FileType][]string, contents map[string][]byt
 	return units
 }
 
+// ownedUnits keeps the units a shard owns (a group by its first file, so
+// that a group is never split) and the notifications about their files.
+func ownedUnits(shard tg.Shard, units []job, notes *[]tg.Notification) []job {
+	if !shard.Split() {
+		return units
+	}
+	owner := map[string]bool{}
+	var out []job
+	for _, u := range units {
+		owns := shard.Owns(u.paths[0])
+		for _, p := range u.paths {
+			owner[p] = owns
+		}
+		if owns {
+			out = append(out, u)
+		}
+	}
+	kept := (*notes)[:0]
+	for _, n := range *notes {
+		owns, ok := owner[n.Path]
+		if n.Path == "" || owns || !ok && shard.Owns(n.Path) {
+			kept = append(kept, n)
+		}
+	}
+	*notes = kept
+	return out
+}
+
 // perFile reports whether a type's files are checked one by one, so that
 // several can share a run of the type's scanner.
 func perFile(ft detection.FileType) bool {

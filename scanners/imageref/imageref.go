@@ -59,6 +59,16 @@ type Ref struct {
 	DaemonOnly bool
 }
 
+// ShardKey names the image for --shard: its reference, or for an archive
+// or layout its source and file name (agents of one pipeline may keep the
+// file in different folders).
+func (r Ref) ShardKey() string {
+	if r.Source == DockerArchive || r.Source == OCILayout {
+		return string(r.Source) + ":" + filepath.Base(r.Name)
+	}
+	return r.Name
+}
+
 // Registry is the registry host of a named image ("docker.io" for Docker
 // Hub in every spelling), lower-case; "" for archives and bad names.
 func (r Ref) Registry() string {

@@ -37,7 +37,11 @@ func convert(ref Ref, report types.Report, ignoreUnfixed bool, rules map[string]
 			}
 			index[k] = len(out)
 			out = append(out, finding(ref, display, repo, r, v, digest))
-			if _, ok := rules[v.VulnerabilityID]; !ok {
+			if have, ok := rules[v.VulnerabilityID]; ok {
+				// Images of different distributions rate one CVE each their
+				// own way: the description does not depend on their order.
+				rules[v.VulnerabilityID] = scanners.MergeRule(have, rule(v))
+			} else {
 				rules[v.VulnerabilityID] = rule(v)
 			}
 		}

@@ -144,6 +144,12 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	if err != nil {
 		return res, err
 	}
+	if t != nil && t.Shard.Split() {
+		refs = slices.DeleteFunc(refs, func(r Ref) bool { return !t.Shard.Owns(r.ShardKey()) })
+		if len(refs) == 0 {
+			return res, nil // the images are other shards'
+		}
+	}
 	if len(refs) == 0 {
 		res.Status.Add(scanners.Notification{Level: scanners.LevelNote, Code: "no-images",
 			Message: "no image to scan: give --image, or reference images in a Dockerfile, Kubernetes manifest or Compose file"})

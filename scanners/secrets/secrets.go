@@ -157,6 +157,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		for _, n := range t.SkippedNotifications(false, nil) {
 			res.Status.Add(n)
 		}
+		t = t.Owned() // a file is a unit: a shard reads the files it owns
 		if len(t.Files) == 0 {
 			return res, nil // nothing to read: the rules need not be compiled
 		}
@@ -175,13 +176,18 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 		return res, err
 	}
 	for _, n := range notes {
-		res.Status.Add(n)
+		if n.Path == "" || t.Shard.Owns(n.Path) {
+			res.Status.Add(n)
+		}
 	}
 	res.Provenance = prov
 	e.proposalNote(&res)
 	rules := map[string]scanners.Rule{}
 	for _, gf := range dedupe(findings, e.class) {
 		f := e.convert(gf)
+		if !t.Shard.Owns(f.Location.Path) {
+			continue // the commits are read by every shard; a file's findings are its owner's
+		}
 		res.Findings = append(res.Findings, f)
 		if _, ok := rules[f.RuleID]; !ok {
 			rules[f.RuleID] = s.ruleOf(e.cfg, f.RuleID)

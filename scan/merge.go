@@ -1,0 +1,248 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/policy"
+	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
+)
+
+// MaxShardLogSize bounds one shard log read into memory.
+const MaxShardLogSize = policy.MaxBaselineSize
+
+// Merge reads the SARIF logs of the N shards of one scan (`--shard K/N`)
+// and makes them the scan's outcome: one run per engine with every shard's
+// results, rules and notifications, then the baseline and the gate, once,
+// as `scan` applies them. Every shard 1..N must be given exactly once, by
+// the same Tollgate version with the same engines; anything else is a
+// usage error (exit 2) that names the shard or the file.
+func Merge(ctx context.Context, log *slog.Logger, opts config.Options, version string, getenv func(string) string, files []string) (*Outcome, error) {
+	started := time.Now()
+	shards, err := readShards(files)
+	if err != nil {
+		return nil, &config.UsageError{Err: err}
+	}
+	for _, w := range opts.Warnings {
+		log.Warn("configuration", "warning", w.Message)
+	}
+	base, err := loadBaseline(ctx, opts)
+	if err != nil {
+		return nil, &config.UsageError{Err: err}
+	}
+	results := mergeRuns(shards, opts.Warnings)
+	log.Info("merged", "shards", len(shards), "engines", len(results))
+
+	warnings := slices.Clone(opts.Warnings)
+	if base != nil && base.LegacyOnly() {
+		warnings = append(warnings, legacyBaselineWarning(log, base))
+	}
+	var steps []policy.Step
+	if base != nil {
+		steps = append(steps, policy.Baseline{Set: base})
+	}
+	policy.Apply(log, results, steps...)
+
+	root := rootDir(opts.Path)
+	out := &Outcome{Scan: report.Scan{
+		Root:           root,
+		Results:        results,
+		Verdict:        opts.Gate.Decide(results),
+		Gate:           opts.Gate,
+		ToolVersion:    version,
+		Category:       opts.Category,
+		Automation:     report.AutomationFromEnv(getenv),
+		VersionControl: versionControl(ctx, root, getenv),
+		Started:        started,
+		Finished:       time.Now(),
+		RunProperties:  map[string]any{report.PropVersion: version},
+		Policy:         policyReport(ctx, opts),
+		Warnings:       warnings,
+	}}
+	if first := shards[0].log.Runs; len(first) > 0 && out.VersionControl == nil {
+		out.VersionControl = first[0].VersionControl
+	}
+	return out, nil
+}
+
+// shardLog is one shard's log.
+type shardLog struct {
+	file  string
+	shard scanners.Shard
+	log   *report.Log
+}
+
+// readShards reads the logs and checks that they are the N parts of one
+// scan: each names its shard, the N agree, every part is there once, and
+// the version and the engines are the same in each.
+func readShards(files []string) ([]shardLog, error) {
+	var shards []shardLog
+	var errs []error
+	for _, file := range files {
+		b, err := checkout.ReadTrusted(file, MaxShardLogSize)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("shard log %s: %w", file, err))
+			continue
+		}
+		l, err := report.ReadSARIF(b)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("shard log %s: %w", file, err))
+			continue
+		}
+		s, err := shardOf(l)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("shard log %s: %w", file, err))
+			continue
+		}
+		shards = append(shards, shardLog{file: file, shard: s, log: l})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	n := shards[0].shard.Count
+	byIndex := map[int][]string{}
+	for _, s := range shards {
+		if s.shard.Count != n {
+			return nil, fmt.Errorf("%s is shard %s but %s is shard %s: the logs are not parts of one scan", shards[0].file, shards[0].shard, s.file, s.shard)
+		}
+		byIndex[s.shard.Index] = append(byIndex[s.shard.Index], s.file)
+	}
+	for k := 1; k <= n; k++ {
+		switch got := byIndex[k]; {
+		case len(got) == 0:
+			errs = append(errs, fmt.Errorf("shard %d/%d is missing", k, n))
+		case len(got) > 1:
+			errs = append(errs, fmt.Errorf("shard %d/%d is given %d times (%s)", k, n, len(got), strings.Join(got, ", ")))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	slices.SortFunc(shards, func(a, b shardLog) int { return a.shard.Index - b.shard.Index })
+	first := shards[0]
+	for _, s := range shards[1:] {
+		if v0, v := first.log.Runs[0].Version, s.log.Runs[0].Version; v0 != v {
+			return nil, fmt.Errorf("shard %s (%s) was written by Tollgate %s, shard %s (%s) by %s: merge the shards of one run", first.shard, first.file, v0, s.shard, s.file, v)
+		}
+		if e0, e := engines(first.log), engines(s.log); !slices.Equal(e0, e) {
+			return nil, fmt.Errorf("shard %s (%s) ran the engines %s, shard %s (%s) ran %s: merge the shards of one run", first.shard, first.file, strings.Join(e0, ", "), s.shard, s.file, strings.Join(e, ", "))
+		}
+	}
+	return shards, nil
+}
+
+// shardOf is the shard every run of a log names.
+func shardOf(l *report.Log) (scanners.Shard, error) {
+	if len(l.Runs) == 0 {
+		return scanners.Shard{}, errors.New("the log has no run")
+	}
+	name := l.Runs[0].Shard
+	for _, r := range l.Runs[1:] {
+		if r.Shard != name {
+			return scanners.Shard{}, fmt.Errorf("its runs name different shards (%q, %q)", name, r.Shard)
+		}
+	}
+	if name == "" {
+		return scanners.Shard{}, errors.New("it is not a shard's log (written without --shard K/N)")
+	}
+	s, err := scanners.ParseShard(name)
+	if err != nil {
+		return scanners.Shard{}, fmt.Errorf("its %s property: %w", report.PropShard, err)
+	}
+	return s, nil
+}
+
+func engines(l *report.Log) []string {
+	var out []string
+	for _, r := range l.Runs {
+		out = append(out, r.Result.Scanner)
+	}
+	return out
+}
+
+// mergeRuns joins each engine's runs across the shards (given in shard
+// order). warnings are the merge's own configuration warnings: the shards
+// wrote the same ones into every run, and they are written once again.
+func mergeRuns(shards []shardLog, warnings []scanners.Notification) []scanners.Result {
+	var out []scanners.Result
+	for i, run := range shards[0].log.Runs {
+		r := run.Result
+		r.Rules, r.Findings = nil, nil
+		r.Status = scanners.Status{State: scanners.Succeeded}
+		r.Cache = nil
+		if vc := run.VersionControl; vc != nil && vc.RepositoryURI != "" {
+			r.Provenance = &scanners.Provenance{RepositoryURI: vc.RepositoryURI, Revision: vc.Revision, Branch: vc.Branch}
+		}
+		rules := map[string]int{}
+		found := map[[2]string]bool{}
+		for _, s := range shards {
+			part := s.log.Runs[i]
+			pr := part.Result
+			r.Status.State = max(r.Status.State, pr.Status.State)
+			if !pr.Started.IsZero() && (r.Started.IsZero() || pr.Started.Before(r.Started)) {
+				r.Started = pr.Started
+			}
+			if pr.Finished.After(r.Finished) {
+				r.Finished = pr.Finished
+			}
+			for k, v := range pr.Tool.Properties {
+				if r.Tool.Properties == nil {
+					r.Tool.Properties = map[string]string{}
+				}
+				if _, ok := r.Tool.Properties[k]; !ok {
+					r.Tool.Properties[k] = v
+				}
+			}
+			if c := pr.Cache; c != nil {
+				if r.Cache == nil {
+					r.Cache = &scanners.CacheStats{}
+				}
+				r.Cache.Units += c.Units
+				r.Cache.FromCache += c.FromCache
+			}
+			for _, rule := range pr.Rules {
+				if j, ok := rules[rule.ID]; ok {
+					r.Rules[j] = scanners.MergeRule(r.Rules[j], rule)
+					continue
+				}
+				rules[rule.ID] = len(r.Rules)
+				r.Rules = append(r.Rules, rule)
+			}
+			for _, f := range pr.Findings {
+				key := [2]string{f.Fingerprint, f.FingerprintV2}
+				if !found[key] {
+					found[key] = true
+					r.Findings = append(r.Findings, f)
+				}
+			}
+			r.Status.Notifications = appendNew(r.Status.Notifications, pr.Status.Notifications...)
+			for _, n := range part.Configuration {
+				if !slices.Contains(warnings, n) {
+					r.Status.Config = appendNew(r.Status.Config, n)
+				}
+			}
+		}
+		r.Sort()
+		out = append(out, r)
+	}
+	return out
+}
+
+// appendNew adds the notifications not already in list: what every shard
+// says (a missing DB, an unreadable policy file) is said once.
+func appendNew(list []scanners.Notification, ns ...scanners.Notification) []scanners.Notification {
+	for _, n := range ns {
+		if !slices.Contains(list, n) {
+			list = append(list, n)
+		}
+	}
+	return list
+}

@@ -13,9 +13,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/bmatcuk/doublestar/v4"
 	"github.com/mattn/go-shellwords"
 
 	"github.com/tollgate/tollgate/config"
@@ -40,8 +42,22 @@ const DefaultArtifact = "CodeAnalysisLogs"
 // DefaultMaxIssues caps the logged issues; the rest are counted.
 const DefaultMaxIssues = 100
 
+// Task modes: one scan, one shard of a scan split over parallel jobs, or
+// the merge of the shards' logs.
+const (
+	ModeScan  = "scan"
+	ModeShard = "shard"
+	ModeMerge = "merge"
+)
+
+// ShardArtifactPrefix starts the artifact name of a shard's log; the merge
+// job finds the logs under Pipeline.Workspace by it.
+const ShardArtifactPrefix = "tollgate-shard-"
+
 // Settings are the task's own inputs (the ones that are not scan flags).
 type Settings struct {
+	// Mode is scan, shard or merge.
+	Mode               string
 	ArtifactName       string
 	Publish            bool
 	FailOnScannerError bool
@@ -144,15 +160,94 @@ func Args(getenv func(string) string) ([]string, error) {
 	if path == "" {
 		path = "."
 	}
+	switch mode := strings.ToLower(Input(getenv, "mode")); mode {
+	case "", ModeScan:
+	case ModeShard:
+		shard, err := shardOf(getenv)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--shard", shard.String())
+	case ModeMerge:
+		logs, err := ShardLogs(getenv)
+		if err != nil {
+			return nil, err
+		}
+		return append(append(args, "--path", path), logs...), nil
+	default:
+		return nil, fmt.Errorf("input mode: %q is not scan, shard or merge", mode)
+	}
 	return append(args, path), nil
+}
+
+// shardOf is the shard of a job of a parallel strategy: the input shard
+// ("K/N"), else the job's position among the phase's jobs
+// (System.JobPositionInPhase of System.TotalJobsInPhase).
+func shardOf(getenv func(string) string) (scanners.Shard, error) {
+	if v := Input(getenv, "shard"); v != "" {
+		s, err := scanners.ParseShard(v)
+		if err != nil {
+			return s, fmt.Errorf("input shard: %w", err)
+		}
+		return s, nil
+	}
+	k, n := getenv("SYSTEM_JOBPOSITIONINPHASE"), getenv("SYSTEM_TOTALJOBSINPHASE")
+	if k == "" || n == "" {
+		return scanners.Shard{}, errors.New("mode shard: the job is not one of a parallel strategy (System.JobPositionInPhase and System.TotalJobsInPhase are not set); add `strategy: parallel: N` to the job, or give the shard input as K/N")
+	}
+	s, err := scanners.ParseShard(k + "/" + n)
+	if err != nil {
+		return s, fmt.Errorf("mode shard: the job's position: %w", err)
+	}
+	return s, nil
+}
+
+// ShardLogs lists the shard logs a merge reads: the files the shardLogs
+// input's patterns (one per line, doublestar syntax, relative to
+// Pipeline.Workspace) match, by default every shard artifact's logs as
+// `download: current` puts them: tollgate-shard-*/*.sarif.
+func ShardLogs(getenv func(string) string) ([]string, error) {
+	base := getenv("PIPELINE_WORKSPACE")
+	if base == "" {
+		base = "."
+	}
+	patterns := strings.FieldsFunc(Input(getenv, "shardLogs"), func(r rune) bool { return r == '\n' || r == '\r' })
+	if len(patterns) == 0 {
+		patterns = []string{ShardArtifactPrefix + "*/*.sarif"}
+	}
+	var logs []string
+	for _, p := range patterns {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		found, err := doublestar.FilepathGlob(p, doublestar.WithFilesOnly())
+		if err != nil {
+			return nil, fmt.Errorf("input shardLogs: %q: %w", p, err)
+		}
+		logs = append(logs, found...)
+	}
+	slices.Sort(logs)
+	logs = slices.Compact(logs)
+	if len(logs) == 0 {
+		return nil, fmt.Errorf("mode merge: no shard log matches %s (relative to %s): download the shard jobs' artifacts first (- download: current)", strings.Join(patterns, ", "), base)
+	}
+	return logs, nil
 }
 
 // ReadSettings reads the task's own inputs.
 func ReadSettings(getenv func(string) string) (Settings, error) {
 	s := Settings{
+		Mode:          strings.ToLower(Input(getenv, "mode")),
 		ArtifactName:  Input(getenv, "artifactName"),
 		SARIFFileName: Input(getenv, "sarifFileName"),
 		MaxIssues:     DefaultMaxIssues,
+	}
+	if s.Mode == "" {
+		s.Mode = ModeScan
 	}
 	if s.ArtifactName == "" {
 		s.ArtifactName = DefaultArtifact
@@ -192,9 +287,21 @@ func Run(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(st
 		return policy.ExitUsage
 	}
 	args, err := Args(getenv)
-	var opts config.Options
+	var (
+		opts config.Options
+		logs []string
+	)
 	if err == nil {
-		opts, err = config.Parse(ctx, args, getenv)
+		if settings.Mode == ModeMerge {
+			opts, logs, err = config.ParseMerge(ctx, args, getenv)
+		} else {
+			opts, err = config.Parse(ctx, args, getenv)
+		}
+	}
+	if err == nil && settings.Mode == ModeShard && Input(getenv, "artifactName") == "" {
+		// Each shard job publishes its own artifact; the merge job downloads
+		// them all and publishes CodeAnalysisLogs.
+		settings.ArtifactName = fmt.Sprintf("%s%d-of-%d", ShardArtifactPrefix, opts.Shard.Index, opts.Shard.Count)
 	}
 	if err != nil {
 		cmds.LogIssue("error", "", 0, 0, "tollgate-input", "Tollgate: "+err.Error())
@@ -213,7 +320,12 @@ func Run(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(st
 	opts.Format = "table"
 	opts.Output = ""
 
-	out, err := scan.Run(ctx, log, opts, version, getenv)
+	var out *scan.Outcome
+	if settings.Mode == ModeMerge {
+		out, err = scan.Merge(ctx, log, opts, version, getenv, logs)
+	} else {
+		out, err = scan.Run(ctx, log, opts, version, getenv)
+	}
 	if err != nil {
 		var ue *config.UsageError
 		code := policy.ExitScannerFailed
@@ -241,12 +353,13 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 	for _, n := range out.Warnings {
 		cmds.LogIssue("warning", n.Path, n.Line, 0, n.Code, "Tollgate configuration: "+n.Message)
 	}
+	shard := st.Mode == ModeShard // a part of the findings: the merge job reports them
 	logged := 0
 	failing := 0
 	for _, r := range out.Results {
 		for i := range r.Findings {
 			f := &r.Findings[i]
-			if !out.Gate.Fails(f) {
+			if shard || !out.Gate.Fails(f) {
 				continue
 			}
 			failing++
@@ -272,12 +385,14 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 	}
 	base := strings.TrimSuffix(filepath.Base(sarifPath), ".sarif")
 	summary := agentTempFile(getenv, paths.Native(), os.TempDir(), base+"-summary.md")
-	if err := scan.WriteFileAtomic(summary, func(w io.Writer) error { return WriteSummary(w, out, filepath.Base(sarifPath), st) }); err != nil {
+	if shard {
+		log.Info("shard: the merge job writes the summary, the JUnit results and the pull request's comments")
+	} else if err := scan.WriteFileAtomic(summary, func(w io.Writer) error { return WriteSummary(w, out, filepath.Base(sarifPath), st) }); err != nil {
 		log.Warn("could not write the summary", "error", err)
 	} else {
 		cmds.UploadSummary(summary)
 	}
-	if st.PublishJUnit {
+	if st.PublishJUnit && !shard {
 		junit := agentTempFile(getenv, paths.Native(), os.TempDir(), base+"-junit.xml")
 		if err := scan.WriteFileAtomic(junit, func(w io.Writer) error { return WriteJUnit(w, out) }); err != nil {
 			log.Warn("could not write the JUnit report", "error", err)
@@ -309,7 +424,7 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 	}
 
 	line := report.VerdictLine(out.Scan)
-	if opts.PR.Comments {
+	if opts.PR.Comments && !shard {
 		d := DecoratePR(ctx, log, out, opts, getenv)
 		switch {
 		case d.Skipped != "":
@@ -328,7 +443,7 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 	case len(v.FailedEngines) > 0 && st.FailOnScannerError:
 		cmds.Complete(Failed, "Tollgate: "+line)
 		return policy.ExitScannerFailed
-	case !v.Pass:
+	case !v.Pass && v.Shard == "":
 		cmds.Complete(Failed, "Tollgate: "+line)
 		return policy.ExitPolicyFailure
 	case v.Total > 0 || len(v.FailedEngines) > 0 || len(v.PartialEngines) > 0:
@@ -339,12 +454,14 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 	return policy.ExitPass
 }
 
-// verdictWord is the run's verdict in one word: pass, fail, or error (an
-// engine failed).
+// verdictWord is the run's verdict in one word: pass, fail, error (an
+// engine failed), or deferred (a shard: the merge decides).
 func verdictWord(v policy.Verdict) string {
 	switch {
 	case len(v.FailedEngines) > 0:
 		return "error"
+	case v.Shard != "":
+		return "deferred" // the merge job applies the gate
 	case !v.Pass:
 		return "fail"
 	}

@@ -2,7 +2,10 @@ package task
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"regexp"
 	"strings"
 	"testing"
@@ -95,5 +98,56 @@ func TestAgentFolders(t *testing.T) {
 		if got := agentTempFile(getenv, c.style, tmp, "tollgate-summary.md"); got != c.summary {
 			t.Errorf("agentTempFile(%v) = %q, want %q", c.env, got, c.summary)
 		}
+	}
+}
+
+func TestArgsModes(t *testing.T) {
+	ws := t.TempDir()
+	for _, d := range []string{"tollgate-shard-1-of-2", "tollgate-shard-2-of-2", "other"} {
+		if err := os.MkdirAll(filepath.Join(ws, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ws, d, "tollgate.sarif"), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"INPUT_PATH": "/src", "PIPELINE_WORKSPACE": ws}
+	get := func(k string) string { return env[k] }
+
+	env["INPUT_MODE"] = "shard"
+	if _, err := Args(get); err == nil || !strings.Contains(err.Error(), "strategy: parallel") {
+		t.Errorf("a shard outside a parallel strategy: %v", err)
+	}
+	env["SYSTEM_JOBPOSITIONINPHASE"], env["SYSTEM_TOTALJOBSINPHASE"] = "3", "4"
+	args, err := Args(get)
+	if err != nil || !strings.Contains(strings.Join(args, " "), "--shard 3/4 /src") {
+		t.Errorf("shard from the job's position: %q %v", args, err)
+	}
+	env["INPUT_SHARD"] = "1/2"
+	if args, err = Args(get); err != nil || !strings.Contains(strings.Join(args, " "), "--shard 1/2 /src") {
+		t.Errorf("shard input: %q %v", args, err)
+	}
+	env["INPUT_SHARD"] = "5/4"
+	if _, err = Args(get); err == nil || !strings.Contains(err.Error(), "input shard") {
+		t.Errorf("a bad shard input: %v", err)
+	}
+
+	env["INPUT_MODE"] = "merge"
+	args, err = Args(get)
+	want := []string{"--path", "/src", filepath.Join(ws, "tollgate-shard-1-of-2/tollgate.sarif"), filepath.Join(ws, "tollgate-shard-2-of-2/tollgate.sarif")}
+	if err != nil || !slices.Equal(args[len(args)-4:], want) {
+		t.Errorf("merge: %q %v, want it to end in %q", args, err, want)
+	}
+	env["INPUT_SHARDLOGS"] = "other/*.sarif"
+	if args, err = Args(get); err != nil || args[len(args)-1] != filepath.Join(ws, "other/tollgate.sarif") {
+		t.Errorf("shardLogs: %q %v", args, err)
+	}
+	env["INPUT_SHARDLOGS"] = "none/*.sarif"
+	if _, err = Args(get); err == nil || !strings.Contains(err.Error(), "no shard log matches") {
+		t.Errorf("no log: %v", err)
+	}
+	env["INPUT_MODE"] = "sideways"
+	if _, err = Args(get); err == nil || !strings.Contains(err.Error(), "input mode") {
+		t.Errorf("a bad mode: %v", err)
 	}
 }

@@ -245,3 +245,90 @@ func TestMergeAppliesTheGateOnce(t *testing.T) {
 		sameWithoutShard(t, fmt.Sprintf("merge %v", c.args), single, merged)
 	}
 }
+
+// TestTaskShardsAndMerge runs the task as a `parallel: 2` job and a merge
+// job run it: each shard publishes its log as its own artifact, logs no
+// finding and passes; the merge job reads the downloaded artifacts,
+// publishes CodeAnalysisLogs and fails by the gate as one scan would.
+func TestTaskShardsAndMerge(t *testing.T) {
+	src := demoDir(t)
+	workspace := t.TempDir()
+	for k := 1; k <= 2; k++ {
+		env, _, _ := agentEnv(t, src, "1", map[string]string{"mode": "shard", "scanners": "secrets,iac", "offline": "true"})
+		env = append(env, fmt.Sprintf("SYSTEM_JOBPOSITIONINPHASE=%d", k), "SYSTEM_TOTALJOBSINPHASE=2")
+		r := tollgate(t, env, "task")
+		cmds := parseAgentCommands(r.stdout)
+		var uploaded string
+		for _, c := range cmds {
+			switch c.Name {
+			case "artifact.upload":
+				if c.Props["artifactname"] != fmt.Sprintf("tollgate-shard-%d-of-2", k) {
+					t.Errorf("shard %d: artifact %q", k, c.Props["artifactname"])
+				}
+				uploaded = c.Message
+			case "task.logissue":
+				if c.Props["type"] == "error" {
+					t.Errorf("shard %d logged an error: %s", k, c.Message)
+				}
+			case "task.uploadsummary":
+				t.Errorf("shard %d uploaded a summary", k)
+			}
+		}
+		last := cmds[len(cmds)-1]
+		if r.code != 0 || last.Name != "task.complete" || last.Props["result"] != "SucceededWithIssues" {
+			t.Fatalf("shard %d: exit %d, %+v\n%s%s", k, r.code, last, r.stdout, r.stderr)
+		}
+		if v := outputVariable(cmds, "verdict"); v != "deferred" {
+			t.Errorf("shard %d: verdict output %q, want deferred", k, v)
+		}
+		// `- download: current` puts each artifact in a folder of its name.
+		dst := filepath.Join(workspace, fmt.Sprintf("tollgate-shard-%d-of-2", k), filepath.Base(uploaded))
+		must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+		copyFile(t, uploaded, dst)
+	}
+
+	env, _, _ := agentEnv(t, src, "1", map[string]string{"mode": "merge", "offline": "true"})
+	env = append(env, "PIPELINE_WORKSPACE="+workspace)
+	r := tollgate(t, env, "task")
+	cmds := parseAgentCommands(r.stdout)
+	var merged string
+	errorsLogged := 0
+	for _, c := range cmds {
+		switch {
+		case c.Name == "artifact.upload":
+			if c.Props["artifactname"] != "CodeAnalysisLogs" {
+				t.Errorf("merge: artifact %q", c.Props["artifactname"])
+			}
+			merged = c.Message
+		case c.Name == "task.logissue" && c.Props["type"] == "error":
+			errorsLogged++
+		}
+	}
+	last := cmds[len(cmds)-1]
+	if r.code != 1 || last.Props["result"] != "Failed" || errorsLogged == 0 {
+		t.Fatalf("merge: exit %d, %+v, %d error(s) logged; want 1, Failed and the failing findings\n%s%s", r.code, last, errorsLogged, r.stdout, r.stderr)
+	}
+	single := filepath.Join(t.TempDir(), "single.sarif")
+	env, _, _ = agentEnv(t, src, "1", map[string]string{"scanners": "secrets,iac", "offline": "true", "sarifFileName": "single.sarif"})
+	one := tollgate(t, env, "task")
+	for _, c := range parseAgentCommands(one.stdout) {
+		if c.Name == "artifact.upload" {
+			copyFile(t, c.Message, single)
+		}
+	}
+	want, _ := resultKeys(t, single)
+	got, _ := resultKeys(t, merged)
+	if !slices.Equal(got, want) {
+		t.Errorf("the merged task log has %d results, one task scan %d: %s", len(got), len(want), firstDiff(got, want))
+	}
+	validateSARIF(t, merged, "Sarif;Gh;Ado")
+}
+
+func outputVariable(cmds []agentCommand, name string) string {
+	for _, c := range cmds {
+		if c.Name == "task.setvariable" && c.Props["variable"] == name {
+			return c.Message
+		}
+	}
+	return ""
+}

@@ -25,6 +25,7 @@ const PIPELINE_VARIABLES = [
   'BUILD_SOURCESDIRECTORY', 'BUILD_ARTIFACTSTAGINGDIRECTORY',
   'BUILD_REPOSITORY_PROVIDER', 'BUILD_REPOSITORY_ID',
   'AGENT_TEMPDIRECTORY', 'AGENT_TOOLSDIRECTORY', 'AGENT_OS',
+  'SYSTEM_JOBPOSITIONINPHASE', 'SYSTEM_TOTALJOBSINPHASE', 'PIPELINE_WORKSPACE',
 ];
 
 // The job's access token: the scan gets it only to comment on the pull
@@ -113,6 +114,10 @@ function dockerArgs(env, opts) {
   mount(src, false);
   mount(env.AGENT_TEMPDIRECTORY, false);
   mount(env.BUILD_ARTIFACTSTAGINGDIRECTORY, false);
+  if (input(env, 'mode').toLowerCase() === 'merge') {
+    // The shard logs `download: current` put under the workspace.
+    mount(env.PIPELINE_WORKSPACE, true);
+  }
   const cache = input(env, 'cacheDir') || (env.AGENT_TOOLSDIRECTORY ? path.join(env.AGENT_TOOLSDIRECTORY, 'tollgate') : '');
   if (cache) {
     opts.mkdir(cache);

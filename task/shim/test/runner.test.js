@@ -222,3 +222,16 @@ test('an install that fails ends the task with its error, and nothing runs', asy
   assert.match(o.text, /##vso\[task\.logissue type=error\]Tollgate: could not download http:\/\/mirror\/x\.tar\.gz \(HTTP 404\)/);
   assert.match(o.text, /task\.complete result=Failed/);
 });
+
+test('shard and merge jobs get their position and the workspace the shard logs are downloaded to', () => {
+  const shard = Object.assign({}, agentEnv, { INPUT_MODE: 'shard', SYSTEM_JOBPOSITIONINPHASE: '2', SYSTEM_TOTALJOBSINPHASE: '4', PIPELINE_WORKSPACE: '/agent/_work/1' });
+  const sargs = shim.dockerArgs(shard, opts());
+  for (const k of ['INPUT_MODE', 'SYSTEM_JOBPOSITIONINPHASE', 'SYSTEM_TOTALJOBSINPHASE']) {
+    assert.ok(pairs(sargs, '-e').includes(k), `${k} passed`);
+  }
+  assert.ok(!pairs(sargs, '-v').includes('/agent/_work/1:/agent/_work/1:ro'), 'a shard does not read the workspace');
+  const merge = Object.assign({}, shard, { INPUT_MODE: 'merge' });
+  const margs = shim.dockerArgs(merge, opts());
+  assert.ok(pairs(margs, '-v').includes('/agent/_work/1:/agent/_work/1:ro'), `workspace mounted read-only: ${pairs(margs, '-v')}`);
+  assert.ok(pairs(margs, '-e').includes('PIPELINE_WORKSPACE'));
+});

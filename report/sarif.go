@@ -194,7 +194,11 @@ func descriptor(rule scanners.Rule) *sarif.ReportingDescriptor {
 		},
 		Help: &sarif.MultiformatMessageString{Text: ptr(helpText(rule)), Markdown: ptr(helpMarkdown(rule))},
 	}
-	d.Name = ptr(firstNonEmpty(rule.Name, identifier(rule.ID)))
+	if name := firstNonEmpty(rule.Name, identifier(rule.ID)); !strings.EqualFold(name, rule.ID) {
+		// A name that only repeats the ID ("Jwt" for jwt) is left out, as
+		// SARIF asks (the Multitool's SARIF1001 compares them ignoring case).
+		d.Name = ptr(name)
+	}
 	if rule.HelpURI != "" {
 		d.HelpURI = ptr(rule.HelpURI)
 	}

@@ -153,6 +153,7 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 	for _, n := range cfg.Sizes {
 		specs = append(specs, treeSpec{fmt.Sprintf("monorepo %d", n), filepath.Join(cfg.Work, "trees", fmt.Sprintf("mono-%d", n)), n})
 	}
+	changed := 0
 	for _, s := range specs {
 		if s.files > 0 {
 			if err := generate(ctx, s.dir, s.files, cfg); err != nil {
@@ -174,6 +175,28 @@ func Run(ctx context.Context, cfg Config) (Results, error) {
 				// find the unchanged tree in it.
 				dir := filepath.Join(cache, "tollgate-"+filepath.Base(t))
 				return []string{cfg.Tollgate, "scan", "--scanners", "secrets,iac", "--cache-dir", dir, "--fail-on", "none", "--quiet", "--sarif", out, t}
+			}}, tool{"tollgate-warm-1changed", func(t, out string) []string {
+				// The same warm cache with one file changed since the last
+				// run: a new line in one source file each time.
+				changed++
+				dir := filepath.Join(cache, "tollgate-"+filepath.Base(t))
+				if err := os.WriteFile(filepath.Join(t, "bench-changed.txt"), fmt.Appendf(nil, "run %d\n", changed), 0o644); err != nil {
+					return []string{"false"}
+				}
+				return []string{cfg.Tollgate, "scan", "--scanners", "secrets,iac", "--cache-dir", dir, "--fail-on", "none", "--quiet", "--sarif", out, t}
+			}})
+			// Shards: each of ShardCount parts on its own (as parallel jobs
+			// run them), then the merge of their logs.
+			var shardLogs []string
+			for k := 1; k <= ShardCount; k++ {
+				name := fmt.Sprintf("tollgate-shard-%d", k)
+				shardLogs = append(shardLogs, filepath.Join(cfg.Work, "out", name+".out"))
+				treeTools = append(treeTools, tool{name, func(t, out string) []string {
+					return []string{cfg.Tollgate, "scan", "--scanners", "secrets,iac", "--no-result-cache", "--shard", fmt.Sprintf("%d/%d", k, ShardCount), "--fail-on", "none", "--quiet", "--sarif", out, t}
+				}})
+			}
+			treeTools = append(treeTools, tool{"tollgate-merge", func(t, out string) []string {
+				return append([]string{cfg.Tollgate, "merge", "--path", t, "--fail-on", "none", "--quiet", "--sarif", out}, shardLogs...)
 			}})
 		}
 		if err := measure(ctx, cfg, treeTools, s.dir, &row); err != nil {

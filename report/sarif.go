@@ -194,11 +194,14 @@ func descriptor(rule scanners.Rule) *sarif.ReportingDescriptor {
 		},
 		Help: &sarif.MultiformatMessageString{Text: ptr(helpText(rule)), Markdown: ptr(helpMarkdown(rule))},
 	}
-	if name := firstNonEmpty(rule.Name, identifier(rule.ID)); !strings.EqualFold(name, rule.ID) {
-		// A name that only repeats the ID ("Jwt" for jwt) is left out, as
-		// SARIF asks (the Multitool's SARIF1001 compares them ignoring case).
-		d.Name = ptr(name)
+	name := firstNonEmpty(rule.Name, identifier(rule.ID))
+	if strings.EqualFold(name, rule.ID) {
+		// SARIF wants a name other than the ID (the Multitool's SARIF1001
+		// compares them ignoring case: "Jwt" for jwt), and GitHub Advanced
+		// Security for Azure DevOps wants one (GHAzDO2012).
+		name += "Rule"
 	}
+	d.Name = ptr(name)
 	if rule.HelpURI != "" {
 		d.HelpURI = ptr(rule.HelpURI)
 	}

@@ -1,33 +1,16 @@
 package policy
 
 import (
-	"encoding/json"
-	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/tollgate/tollgate/scanners"
 )
 
-// fingerprintKey and fingerprintKeyV2 are report's FingerprintKey and
-// FingerprintKeyV2 (policy does not import report).
-const (
-	fingerprintKey   = "tollgate/v1"
-	fingerprintKeyV2 = "tollgate/v2"
-)
-
 // MaxBaselineSize bounds the baseline file read into memory.
 const MaxBaselineSize = 512 << 20
 
-// driverEngines maps a run's tool name to its engine, for logs that predate
-// the "tollgate/engine" run property.
-var driverEngines = map[string]string{
-	"gitleaks":     scanners.EngineSecrets,
-	"trivy-config": scanners.EngineIaC,
-	"trivy-image":  scanners.EngineImage,
-}
-
-// BaselineResult is one result of a previous Tollgate SARIF log.
+// BaselineResult is one result of a previous Tollgate SARIF log (read by
+// report.ReadBaseline, which owns the format).
 type BaselineResult struct {
 	Engine      string
 	RuleID      string
@@ -66,127 +49,6 @@ func (s *BaselineSet) LegacyOnly() bool {
 		}
 	}
 	return false
-}
-
-// sarifLog is the part of a SARIF log a baseline needs.
-type sarifLog struct {
-	Version string `json:"version"`
-	Runs    []struct {
-		Tool struct {
-			Driver struct {
-				Name  string `json:"name"`
-				Rules []struct {
-					ID               string `json:"id"`
-					ShortDescription *struct {
-						Text string `json:"text"`
-					} `json:"shortDescription"`
-					FullDescription *struct {
-						Text string `json:"text"`
-					} `json:"fullDescription"`
-					HelpURI string `json:"helpUri"`
-				} `json:"rules"`
-			} `json:"driver"`
-		} `json:"tool"`
-		Properties map[string]any `json:"properties"`
-		Results    []struct {
-			RuleID  string `json:"ruleId"`
-			Level   string `json:"level"`
-			Message struct {
-				Text string `json:"text"`
-			} `json:"message"`
-			Locations []struct {
-				PhysicalLocation *struct {
-					ArtifactLocation *struct {
-						URI string `json:"uri"`
-					} `json:"artifactLocation"`
-					Region *struct {
-						StartLine   int `json:"startLine"`
-						EndLine     int `json:"endLine"`
-						StartColumn int `json:"startColumn"`
-						EndColumn   int `json:"endColumn"`
-					} `json:"region"`
-				} `json:"physicalLocation"`
-			} `json:"locations"`
-			PartialFingerprints map[string]string `json:"partialFingerprints"`
-			BaselineState       string            `json:"baselineState"`
-			Properties          map[string]any    `json:"properties"`
-		} `json:"results"`
-	} `json:"runs"`
-}
-
-// ParseBaseline reads a Tollgate SARIF log's results.
-func ParseBaseline(b []byte) (*BaselineSet, error) {
-	var log sarifLog
-	if err := json.Unmarshal(b, &log); err != nil {
-		return nil, fmt.Errorf("not a SARIF log: %w", err)
-	}
-	if log.Version != "2.1.0" {
-		return nil, fmt.Errorf("SARIF version %q; want 2.1.0", log.Version)
-	}
-	set := &BaselineSet{}
-	for ri, run := range log.Runs {
-		engine, _ := run.Properties["tollgate/engine"].(string)
-		if engine == "" {
-			engine = driverEngines[run.Tool.Driver.Name]
-		}
-		if engine == "" {
-			return nil, fmt.Errorf("run %d (%q) is not from a Tollgate engine", ri, run.Tool.Driver.Name)
-		}
-		rules := map[string]int{}
-		for i, r := range run.Tool.Driver.Rules {
-			rules[r.ID] = i
-		}
-		for i, r := range run.Results {
-			if r.BaselineState == "absent" {
-				continue // gone already: not part of the new baseline
-			}
-			fp := r.PartialFingerprints[fingerprintKey]
-			if fp == "" {
-				return nil, fmt.Errorf("run %d result %d has no %q fingerprint: not a Tollgate log", ri, i, fingerprintKey)
-			}
-			br := BaselineResult{Engine: engine, RuleID: r.RuleID, Fingerprint: fp, FingerprintV2: r.PartialFingerprints[fingerprintKeyV2],
-				Message: r.Message.Text, Properties: r.Properties}
-			if tags, ok := r.Properties["tags"].([]any); ok {
-				for _, t := range tags {
-					if s, ok := t.(string); ok {
-						br.Tags = append(br.Tags, s)
-					}
-				}
-			}
-			if s, ok := r.Properties["severity"].(string); ok {
-				if sev, err := scanners.ParseSeverity(s); err == nil {
-					br.Severity = sev
-				}
-			}
-			if img, ok := r.Properties["image"].(string); ok {
-				br.Image = img
-			}
-			if len(r.Locations) > 0 && r.Locations[0].PhysicalLocation != nil {
-				pl := r.Locations[0].PhysicalLocation
-				if pl.ArtifactLocation != nil {
-					if p, err := url.PathUnescape(pl.ArtifactLocation.URI); err == nil {
-						br.Path = p
-					}
-				}
-				if pl.Region != nil {
-					br.Line, br.EndLine = pl.Region.StartLine, pl.Region.EndLine
-					br.StartColumn, br.EndColumn = pl.Region.StartColumn, pl.Region.EndColumn
-				}
-			}
-			if idx, ok := rules[r.RuleID]; ok {
-				rule := run.Tool.Driver.Rules[idx]
-				if rule.ShortDescription != nil {
-					br.Title = rule.ShortDescription.Text
-				}
-				if rule.FullDescription != nil {
-					br.Description = rule.FullDescription.Text
-				}
-				br.HelpURI = rule.HelpURI
-			}
-			set.Results = append(set.Results, br)
-		}
-	}
-	return set, nil
 }
 
 // Baseline sets every finding's baseline state against a previous log, and

@@ -6,28 +6,6 @@ import (
 	"testing"
 )
 
-// FuzzParseBaseline: any bytes are either a baseline or a clear error.
-func FuzzParseBaseline(f *testing.F) {
-	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"gitleaks","rules":[{"id":"x","shortDescription":{"text":"t"}}]}},"properties":{"tollgate/engine":"secrets"},"results":[{"ruleId":"x","message":{"text":"m"},"partialFingerprints":{"tollgate/v1":"abc"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a%20b.txt"},"region":{"startLine":3}}}],"properties":{"severity":"HIGH"}}]}]}`))
-	f.Add([]byte(`{"version":"2.1.0","runs":[]}`))
-	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"trivy-image"}},"results":[{"ruleId":"CVE-1","partialFingerprints":{"tollgate/v1":"f"},"locations":[{}],"properties":{"image":"alpine"}}]}]}`))
-	f.Add([]byte(`[]`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		set, err := ParseBaseline(b)
-		if err != nil {
-			if err.Error() == "" {
-				t.Fatal("empty error")
-			}
-			return
-		}
-		for _, r := range set.Results {
-			if r.Fingerprint == "" || r.Engine == "" {
-				t.Fatalf("result without fingerprint or engine: %+v", r)
-			}
-		}
-	})
-}
-
 // FuzzParseTrivyIgnore: both ignore-file formats parse or fail, never panic,
 // and every rule they return names something and has a reason.
 func FuzzParseTrivyIgnore(f *testing.F) {

@@ -127,3 +127,41 @@ func FuzzWriteSARIF(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadBaseline: any bytes are either a baseline or a clear error, and
+// what reads as a Tollgate log writes back as one.
+func FuzzReadBaseline(f *testing.F) {
+	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"gitleaks","rules":[{"id":"x","shortDescription":{"text":"t"}}]}},"properties":{"tollgate/engine":"secrets"},"results":[{"ruleId":"x","message":{"text":"m"},"partialFingerprints":{"tollgate/v1":"abc"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a%20b.txt"},"region":{"startLine":3}}}],"properties":{"severity":"HIGH"}}]}]}`))
+	f.Add([]byte(`{"version":"2.1.0","runs":[]}`))
+	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"trivy-image"}},"results":[{"ruleId":"CVE-1","partialFingerprints":{"tollgate/v1":"f"},"locations":[{}],"properties":{"image":"alpine","vulnerability":{"package":"musl"}}}]}]}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		set, err := ReadBaseline(b)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		for _, r := range set.Results {
+			if r.Fingerprint == "" || r.Engine == "" {
+				t.Fatalf("result without fingerprint or engine: %+v", r)
+			}
+		}
+		l, err := ReadSARIF(b)
+		if err != nil {
+			t.Fatalf("a baseline that is not a log: %v", err)
+		}
+		s := Scan{}
+		for _, run := range l.Runs {
+			s.Results = append(s.Results, run.Result)
+		}
+		var out bytes.Buffer
+		if err := WriteSARIF(&out, s); err != nil {
+			t.Fatalf("read, it does not write: %v", err)
+		}
+		if _, err := ReadSARIF(out.Bytes()); err != nil {
+			t.Fatalf("written again, it does not read: %v", err)
+		}
+	})
+}

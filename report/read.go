@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/owenrumney/go-sarif/v2/sarif"
 
+	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -53,6 +55,9 @@ type Run struct {
 	Root string
 	// VersionControl is the run's first versionControlProvenance.
 	VersionControl *VersionControl
+	// Properties are each result's SARIF properties, in Result.Findings'
+	// order.
+	Properties []map[string]any
 }
 
 // ReadSARIF reads a log this package wrote. Every result comes back as the
@@ -76,6 +81,9 @@ func ReadSARIF(b []byte) (*Log, error) {
 	}
 	out := &Log{}
 	for ri, run := range doc.Runs {
+		if run == nil || run.Tool.Driver == nil {
+			return nil, fmt.Errorf("run %d has no tool.driver: not a Tollgate log", ri)
+		}
 		r, err := readRun(run)
 		if err != nil {
 			return nil, fmt.Errorf("run %d (%q): %w", ri, run.Tool.Driver.Name, err)
@@ -124,19 +132,26 @@ func readRun(run *sarif.Run) (Run, error) {
 		res.Cache = &scanners.CacheStats{Units: num(c["units"]), FromCache: num(c["fromCache"])}
 	}
 	rules := map[string]scanners.Rule{}
-	for _, desc := range d.Rules {
+	for i, desc := range d.Rules {
+		if desc == nil {
+			return Run{}, fmt.Errorf("rule %d is null", i)
+		}
 		rule := readRule(desc)
 		rules[rule.ID] = rule
 		res.Rules = append(res.Rules, rule)
 	}
 	for i, r := range run.Results {
+		if r == nil {
+			return Run{}, fmt.Errorf("result %d is null", i)
+		}
 		f, err := readResult(engine, r, rules)
 		if err != nil {
 			return Run{}, fmt.Errorf("result %d: %w", i, err)
 		}
 		res.Findings = append(res.Findings, f)
+		out.Properties = append(out.Properties, r.Properties)
 	}
-	if len(run.Invocations) > 0 {
+	if len(run.Invocations) > 0 && run.Invocations[0] != nil {
 		inv := run.Invocations[0]
 		if inv.StartTimeUTC != nil {
 			res.Started = *inv.StartTimeUTC
@@ -144,10 +159,10 @@ func readRun(run *sarif.Run) (Run, error) {
 		if inv.EndTimeUTC != nil {
 			res.Finished = *inv.EndTimeUTC
 		}
-		for _, n := range inv.ToolExecutionNotifications {
+		for _, n := range slices.DeleteFunc(slices.Clone(inv.ToolExecutionNotifications), isNil) {
 			res.Status.Notifications = append(res.Status.Notifications, readNotification(n))
 		}
-		for _, n := range inv.ToolConfigurationNotifications {
+		for _, n := range slices.DeleteFunc(slices.Clone(inv.ToolConfigurationNotifications), isNil) {
 			out.Configuration = append(out.Configuration, readNotification(n))
 		}
 	}
@@ -157,7 +172,7 @@ func readRun(run *sarif.Run) (Run, error) {
 	if base, ok := run.OriginalUriBaseIDs[SrcRoot]; ok && base != nil {
 		out.Root = deref(base.URI)
 	}
-	if len(run.VersionControlProvenance) > 0 {
+	if len(run.VersionControlProvenance) > 0 && run.VersionControlProvenance[0] != nil {
 		vc := run.VersionControlProvenance[0]
 		out.VersionControl = &VersionControl{RepositoryURI: deref(vc.RepositoryURI), Revision: deref(vc.RevisionID), Branch: deref(vc.Branch)}
 	}
@@ -272,7 +287,7 @@ func readResult(engine string, r *sarif.Result, rules map[string]scanners.Rule) 
 	if f.BaselineState == "absent" {
 		f.BaselineProperties = props
 	}
-	for _, s := range r.Suppressions {
+	for _, s := range slices.DeleteFunc(slices.Clone(r.Suppressions), isNil) {
 		sup := scanners.Suppression{Kind: s.Kind, Justification: deref(s.Justification), Source: str(s.Properties["source"])}
 		if deref(s.Status) == "underReview" {
 			sup.Status = scanners.SuppressionUnderReview
@@ -314,13 +329,15 @@ func readNotification(n *sarif.Notification) scanners.Notification {
 	if n.Descriptor != nil {
 		out.Code = deref(n.Descriptor.Id)
 	}
-	if len(n.Locations) > 0 && n.Locations[0].PhysicalLocation != nil {
+	if len(n.Locations) > 0 && n.Locations[0] != nil && n.Locations[0].PhysicalLocation != nil {
 		var loc scanners.Location
 		readLocation(n.Locations[0], &loc)
 		out.Path, out.Line = loc.Path, loc.StartLine
 	}
 	return out
 }
+
+func isNil[T any](p *T) bool { return p == nil }
 
 func severity(v any) scanners.Severity {
 	s, err := scanners.ParseSeverity(str(v))
@@ -357,4 +374,34 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// ReadBaseline reads a previous Tollgate log as a baseline: its results,
+// except those it already reported absent.
+func ReadBaseline(b []byte) (*policy.BaselineSet, error) {
+	l, err := ReadSARIF(b)
+	if err != nil {
+		return nil, err
+	}
+	set := &policy.BaselineSet{}
+	for _, run := range l.Runs {
+		rules := map[string]scanners.Rule{}
+		for _, r := range run.Result.Rules {
+			rules[r.ID] = r
+		}
+		for i, f := range run.Result.Findings {
+			if f.BaselineState == "absent" {
+				continue // gone already: not part of the new baseline
+			}
+			rule := rules[f.RuleID]
+			set.Results = append(set.Results, policy.BaselineResult{
+				Engine: f.Scanner, RuleID: f.RuleID, Title: rule.Title, Description: rule.Description, HelpURI: rule.HelpURI,
+				Fingerprint: f.Fingerprint, FingerprintV2: f.FingerprintV2, Severity: f.Severity, Message: f.Message,
+				Path: f.Location.Path, Line: f.Location.StartLine, EndLine: f.Location.EndLine,
+				StartColumn: f.Location.StartColumn, EndColumn: f.Location.EndColumn,
+				Image: f.Location.Image, Tags: f.Tags, Properties: run.Properties[i],
+			})
+		}
+	}
+	return set, nil
 }

@@ -482,7 +482,7 @@ func loadBaseline(ctx context.Context, opts config.Options) (*policy.BaselineSet
 	if err != nil {
 		return nil, fmt.Errorf("baseline %s: %w", name, err)
 	}
-	set, err := policy.ParseBaseline(b)
+	set, err := report.ReadBaseline(b)
 	if err != nil {
 		return nil, fmt.Errorf("baseline %s: %w", name, err)
 	}

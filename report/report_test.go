@@ -78,15 +78,34 @@ func TestSafeWriterKeepsLines(t *testing.T) {
 	}
 }
 
-func TestDropNulls(t *testing.T) {
-	in := []byte(`{"b":1,"a":null,"c":{"x":null,"y":[null,{"z":null,"w":"s"}]},"d":"\u003c\"q\""}`)
-	got, err := dropNulls(in)
-	if err != nil {
+// TestSARIFHasNoNullAndIndentsAsJSONIndent: go-sarif's optional fields
+// that are not set (suppression.location, invocation.exitCode, ...) are
+// left out, not written as null (the SARIF schema rejects them), HTML
+// characters are escaped as encoding/json escapes them, and the layout is
+// json.Indent's with two spaces.
+func TestSARIFHasNoNullAndIndentsAsJSONIndent(t *testing.T) {
+	s := roundTripScan()
+	s.Results[1].Findings[0].Message = "<b>&\u2028</b>"
+	var b bytes.Buffer
+	if err := WriteSARIF(&b, s); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"b":1,"c":{"y":[null,{"w":"s"}]},"d":"\u003c\"q\""}`
-	if string(got) != want {
-		t.Errorf("dropNulls = %s, want %s", got, want)
+	if bytes.Contains(b.Bytes(), []byte("null")) {
+		t.Errorf("the log has a null:\n%s", b.String())
+	}
+	if !bytes.Contains(b.Bytes(), []byte(`\u003cb\u003e\u0026\u2028\u003c/b\u003e`)) {
+		t.Error("HTML characters are not escaped as encoding/json escapes them")
+	}
+	var compact, indented bytes.Buffer
+	if err := json.Compact(&compact, b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Indent(&indented, compact.Bytes(), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	indented.WriteByte('\n')
+	if indented.String() != b.String() {
+		t.Error("the log is not laid out as json.Indent lays it out")
 	}
 }
 

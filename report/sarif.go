@@ -1,8 +1,10 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/json"
+	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
 	"fmt"
 	"io"
 	"net/url"
@@ -37,27 +39,23 @@ const (
 	ImagePseudoRoot = "container-images"
 )
 
-// WriteSARIF writes the scan as one SARIF 2.1.0 log, one run per engine.
+// WriteSARIF writes the scan as one SARIF 2.1.0 log, one run per engine,
+// streamed in one pass: encoding/json's v1 rules (what go-sarif's types are
+// written for; the build has json/v2, Trivy needs it), every zero field left
+// out (go-sarif writes some optional properties as null, e.g.
+// suppression.location, which the SARIF schema rejects), indented by two
+// spaces as json.Indent does.
 func WriteSARIF(w io.Writer, s Scan) error {
 	log, err := BuildSARIF(s)
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(log)
-	if err != nil {
-		return fmt.Errorf("encoding SARIF: %w", err)
-	}
-	clean, err := dropNulls(raw)
-	if err != nil {
-		return fmt.Errorf("encoding SARIF: %w", err)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, clean, "", "  "); err != nil {
+	out := bufio.NewWriterSize(w, 1<<20)
+	if err := jsonv2.MarshalWrite(out, log, json.DefaultOptionsV1(), jsonv2.OmitZeroStructFields(true), jsontext.WithIndent("  ")); err != nil {
 		return fmt.Errorf("encoding SARIF: %w", err)
 	}
 	out.WriteByte('\n')
-	_, err = w.Write(out.Bytes())
-	return err
+	return out.Flush()
 }
 
 // BuildSARIF converts the scan into go-sarif's model.

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/policy"
@@ -38,6 +41,7 @@ func Merge(ctx context.Context, log *slog.Logger, opts config.Options, version s
 	if err != nil {
 		return nil, &config.UsageError{Err: err}
 	}
+	log.Debug("merge: shard logs read", "shards", len(shards), "took", time.Since(started).Round(time.Millisecond))
 	results := mergeRuns(shards, opts.Warnings)
 	log.Info("merged", "shards", len(shards), "engines", len(results))
 
@@ -84,29 +88,23 @@ type shardLog struct {
 // scan: each names its shard, the N agree, every part is there once, and
 // the version and the engines are the same in each.
 func readShards(files []string) ([]shardLog, error) {
-	var shards []shardLog
-	var errs []error
-	for _, file := range files {
-		b, err := checkout.ReadTrusted(file, MaxShardLogSize)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("shard log %s: %w", file, err))
-			continue
-		}
-		l, err := report.ReadSARIF(b)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("shard log %s: %w", file, err))
-			continue
-		}
-		s, err := shardOf(l)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("shard log %s: %w", file, err))
-			continue
-		}
-		shards = append(shards, shardLog{file: file, shard: s, log: l})
+	// The logs are read side by side (decoding is most of a merge's time),
+	// and reported in the order given.
+	shards := make([]shardLog, len(files))
+	errs := make([]error, len(files))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, file := range files {
+		g.Go(func() error {
+			shards[i], errs[i] = readShard(file)
+			return nil
+		})
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	_ = g.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
+	var problems []error
 	n := shards[0].shard.Count
 	byIndex := map[int][]string{}
 	for _, s := range shards {
@@ -118,13 +116,13 @@ func readShards(files []string) ([]shardLog, error) {
 	for k := 1; k <= n; k++ {
 		switch got := byIndex[k]; {
 		case len(got) == 0:
-			errs = append(errs, fmt.Errorf("shard %d/%d is missing", k, n))
+			problems = append(problems, fmt.Errorf("shard %d/%d is missing", k, n))
 		case len(got) > 1:
-			errs = append(errs, fmt.Errorf("shard %d/%d is given %d times (%s)", k, n, len(got), strings.Join(got, ", ")))
+			problems = append(problems, fmt.Errorf("shard %d/%d is given %d times (%s)", k, n, len(got), strings.Join(got, ", ")))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
 	}
 	slices.SortFunc(shards, func(a, b shardLog) int { return a.shard.Index - b.shard.Index })
 	first := shards[0]
@@ -137,6 +135,22 @@ func readShards(files []string) ([]shardLog, error) {
 		}
 	}
 	return shards, nil
+}
+
+func readShard(file string) (shardLog, error) {
+	b, err := checkout.ReadTrusted(file, MaxShardLogSize)
+	if err != nil {
+		return shardLog{}, fmt.Errorf("shard log %s: %w", file, err)
+	}
+	l, err := report.ReadSARIF(b)
+	if err != nil {
+		return shardLog{}, fmt.Errorf("shard log %s: %w", file, err)
+	}
+	s, err := shardOf(l)
+	if err != nil {
+		return shardLog{}, fmt.Errorf("shard log %s: %w", file, err)
+	}
+	return shardLog{file: file, shard: s, log: l}, nil
 }
 
 // shardOf is the shard every run of a log names.

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	jsonv2 "encoding/json/v2"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strconv"
@@ -67,10 +69,16 @@ type Run struct {
 // results again gives the same log. A log that is not Tollgate's (no
 // tollgate/v1 fingerprint, a run of an unknown tool) is an error.
 func ReadSARIF(b []byte) (*Log, error) {
+	return ReadSARIFFrom(bytes.NewReader(b))
+}
+
+// ReadSARIFFrom reads a log as ReadSARIF does, streaming it from r.
+func ReadSARIFFrom(r io.Reader) (*Log, error) {
 	// encoding/json/v2 (the build has it: Trivy needs it) decodes go-sarif's
-	// types without v1's compatibility work, in about half the time.
+	// types without v1's compatibility work, and from a stream: the log's
+	// bytes are never held whole.
 	doc := &sarif.Report{}
-	if err := jsonv2.Unmarshal(b, doc); err != nil {
+	if err := jsonv2.UnmarshalRead(r, doc); err != nil {
 		return nil, fmt.Errorf("not a SARIF log: %w", err)
 	}
 	if doc.Version != string(sarif.Version210) {

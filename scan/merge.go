@@ -1,9 +1,11 @@
 package scan
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -138,11 +140,12 @@ func readShards(files []string) ([]shardLog, error) {
 }
 
 func readShard(file string) (shardLog, error) {
-	b, err := checkout.ReadTrusted(file, MaxShardLogSize)
+	f, err := checkout.OpenTrusted(file, MaxShardLogSize)
 	if err != nil {
 		return shardLog{}, fmt.Errorf("shard log %s: %w", file, err)
 	}
-	l, err := report.ReadSARIF(b)
+	defer f.Close()
+	l, err := report.ReadSARIFFrom(bufio.NewReaderSize(io.LimitReader(f, MaxShardLogSize), 1<<20))
 	if err != nil {
 		return shardLog{}, fmt.Errorf("shard log %s: %w", file, err)
 	}
@@ -244,8 +247,8 @@ func mergeRuns(shards []shardLog, warnings []scanners.Notification) []scanners.R
 				}
 			}
 		}
-		r.Sort()
-		out = append(out, r)
+		out = append(out, r) // policy.Apply puts them in order
+
 	}
 	return out
 }

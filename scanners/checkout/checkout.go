@@ -127,15 +127,31 @@ func (r *Root) ReadFile(rel string, limit int64) ([]byte, error) {
 // variable, a task input) anywhere on the machine, with the same care for
 // the file's kind and size: regular files only, opened without blocking.
 func ReadTrusted(p string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|trustedFlags, 0)
+	f, err := OpenTrusted(p, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if err := regular(f, p); err != nil {
+	return readLimited(f, p, limit)
+}
+
+// OpenTrusted opens a file the pipeline author named as ReadTrusted reads
+// it, for a reader that streams it: a regular file of at most limit bytes
+// (as it is when opened; the reader should still bound what it reads).
+func OpenTrusted(p string, limit int64) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|trustedFlags, 0)
+	if err != nil {
 		return nil, err
 	}
-	return readLimited(f, p, limit)
+	if err := regular(f, p); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if fi, err := f.Stat(); err == nil && limit > 0 && fi.Size() > limit {
+		_ = f.Close()
+		return nil, &RefusedError{Path: p, Reason: fmt.Sprintf("larger than %s", humanSize(limit))}
+	}
+	return f, nil
 }
 
 func regular(f *os.File, name string) error {

@@ -57,22 +57,7 @@ func Merge(ctx context.Context, log *slog.Logger, opts config.Options, version s
 	}
 	policy.Apply(log, results, steps...)
 
-	root := rootDir(opts.Path)
-	out := &Outcome{Scan: report.Scan{
-		Root:           root,
-		Results:        results,
-		Verdict:        opts.Gate.Decide(results),
-		Gate:           opts.Gate,
-		ToolVersion:    version,
-		Category:       opts.Category,
-		Automation:     report.AutomationFromEnv(getenv),
-		VersionControl: versionControl(ctx, root, getenv),
-		Started:        started,
-		Finished:       time.Now(),
-		RunProperties:  map[string]any{report.PropVersion: version},
-		Policy:         policyReport(ctx, opts),
-		Warnings:       warnings,
-	}}
+	out := outcome(ctx, opts, version, getenv, rootDir(opts.Path), results, warnings, started)
 	if first := shards[0].log.Runs; len(first) > 0 && out.VersionControl == nil {
 		out.VersionControl = first[0].VersionControl
 	}
@@ -226,12 +211,7 @@ func mergeRuns(shards []shardLog, warnings []scanners.Notification) []scanners.R
 				r.Cache.FromCache += c.FromCache
 			}
 			for _, rule := range pr.Rules {
-				if j, ok := rules[rule.ID]; ok {
-					r.Rules[j] = scanners.MergeRule(r.Rules[j], rule)
-					continue
-				}
-				rules[rule.ID] = len(r.Rules)
-				r.Rules = append(r.Rules, rule)
+				r.Rules = scanners.AddRule(r.Rules, rules, rule)
 			}
 			for _, f := range pr.Findings {
 				key := [2]string{f.Fingerprint, f.FingerprintV2}
@@ -248,7 +228,6 @@ func mergeRuns(shards []shardLog, warnings []scanners.Notification) []scanners.R
 			}
 		}
 		out = append(out, r) // policy.Apply puts them in order
-
 	}
 	return out
 }

@@ -134,35 +134,38 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		}
 		policy.Apply(log, results, steps...)
 	}
+	return outcome(ctx, opts, version, getenv, root, results, warnings, started), nil
+}
+
+// outcome is a finished scan (or merge) for the reports: URLs' credentials
+// out of every notification, the verdict of the gate, the facts every run
+// carries.
+func outcome(ctx context.Context, opts config.Options, version string, getenv func(string) string, root string,
+	results []scanners.Result, warnings []scanners.Notification, started time.Time) *Outcome {
 	for i := range results {
 		results[i].RedactNotifications()
 	}
 	for i := range warnings {
 		warnings[i].Message = scanners.RedactURLs(warnings[i].Message)
 	}
-
-	gate := opts.Gate
-	verdict := gate.Decide(results)
+	verdict := opts.Gate.Decide(results)
 	verdict.Shard = opts.Shard.String()
-	out := &Outcome{Scan: report.Scan{
+	return &Outcome{Scan: report.Scan{
 		Root:           root,
 		Results:        results,
 		Verdict:        verdict,
-		Gate:           gate,
+		Gate:           opts.Gate,
 		ToolVersion:    version,
 		Category:       opts.Category,
 		Automation:     report.AutomationFromEnv(getenv),
 		VersionControl: versionControl(ctx, root, getenv),
 		Started:        started,
 		Finished:       time.Now(),
-		RunProperties: map[string]any{
-			report.PropVersion: version,
-		},
-		Shard:    opts.Shard.String(),
-		Policy:   policyReport(ctx, opts),
-		Warnings: warnings,
+		RunProperties:  map[string]any{report.PropVersion: version},
+		Shard:          opts.Shard.String(),
+		Policy:         policyReport(ctx, opts),
+		Warnings:       warnings,
 	}}
-	return out, nil
 }
 
 // legacyBaselineWarning says that a baseline is matched by tollgate/v1.

@@ -108,6 +108,17 @@ func MergeRule(a, b Rule) Rule {
 	return out
 }
 
+// AddRule adds r to rules, or joins it (MergeRule) with the rule of its ID
+// already there; index maps IDs to their place in rules.
+func AddRule(rules []Rule, index map[string]int, r Rule) []Rule {
+	if i, ok := index[r.ID]; ok {
+		rules[i] = MergeRule(rules[i], r)
+		return rules
+	}
+	index[r.ID] = len(rules)
+	return append(rules, r)
+}
+
 // ruleLess orders two descriptions of one rule, the one kept last.
 func ruleLess(a, b Rule) bool {
 	if a.Severity != b.Severity {

@@ -65,6 +65,20 @@ func sameSARIF(t *testing.T, what, a, b string) {
 	}
 }
 
+// comparisonTrees are the trees a scan is compared on: the demo, both
+// parity fixtures and a generated 1,000-file tree.
+func comparisonTrees(t *testing.T) map[string]string {
+	t.Helper()
+	big := t.TempDir()
+	genTree(t, big, 1000)
+	return map[string]string{
+		"demo":           demoDir(t),
+		"iac parity":     "../../scanners/iac/testdata/parity",
+		"secrets parity": "../../scanners/secrets/testdata/parity",
+		"1k tree":        big,
+	}
+}
+
 // scanTo runs a scan of dir into a SARIF log and returns its path.
 func scanTo(t *testing.T, dir, out string, args ...string) string {
 	t.Helper()
@@ -150,14 +164,8 @@ spec:
 // an unchanged tree comes from the cache; a changed file is scanned again,
 // alone, and so is the Terraform tree a changed module belongs to.
 func TestResultCacheWarmEqualsCold(t *testing.T) {
-	big := t.TempDir()
-	genTree(t, big, 1000)
-	trees := map[string]string{
-		"demo":           demoDir(t),
-		"iac parity":     "../../scanners/iac/testdata/parity",
-		"secrets parity": "../../scanners/secrets/testdata/parity",
-		"1k tree":        big,
-	}
+	trees := comparisonTrees(t)
+	big := trees["1k tree"]
 	for name, dir := range trees {
 		t.Run(name, func(t *testing.T) {
 			out, cacheDir := t.TempDir(), t.TempDir()

@@ -71,14 +71,7 @@ func sameWithoutShard(t *testing.T, what, a, b string) {
 // one scan's log (timestamps, cache counts and the shard property aside),
 // valid for the Multitool and the schema, with the one scan's exit code.
 func TestShardsUnionEqualsOneScan(t *testing.T) {
-	big := t.TempDir()
-	genTree(t, big, 1000)
-	trees := map[string]string{
-		"demo":           demoDir(t),
-		"iac parity":     "../../scanners/iac/testdata/parity",
-		"secrets parity": "../../scanners/secrets/testdata/parity",
-		"1k tree":        big,
-	}
+	trees := comparisonTrees(t)
 	for name, dir := range trees {
 		t.Run(name, func(t *testing.T) {
 			out := t.TempDir()

@@ -259,12 +259,7 @@ func mergeParts(res tg.Result, parts []part) tg.Result {
 			res.Status.Add(n)
 		}
 		for _, r := range part.Rules {
-			if i, ok := seen[r.ID]; ok {
-				res.Rules[i] = tg.MergeRule(res.Rules[i], r)
-				continue
-			}
-			seen[r.ID] = len(res.Rules)
-			res.Rules = append(res.Rules, r)
+			res.Rules = tg.AddRule(res.Rules, seen, r)
 		}
 	}
 	return res

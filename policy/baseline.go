@@ -96,12 +96,12 @@ func (b Baseline) Process(results []scanners.Result) error {
 			i, ok := match(f)
 			switch {
 			case !ok:
-				f.BaselineState = "new"
+				f.BaselineState = scanners.BaselineNew
 			case b.Set.Results[i].Severity != f.Severity || b.Set.Results[i].Message != f.Message:
-				f.BaselineState = "updated"
+				f.BaselineState = scanners.BaselineUpdated
 				seen[i] = true
 			default:
-				f.BaselineState = "unchanged"
+				f.BaselineState = scanners.BaselineUnchanged
 				seen[i] = true
 			}
 		}
@@ -128,7 +128,7 @@ func (b Baseline) Process(results []scanners.Result) error {
 			FingerprintV2:      br.FingerprintV2,
 			HelpURI:            br.HelpURI,
 			Tags:               br.Tags,
-			BaselineState:      "absent",
+			BaselineState:      scanners.BaselineAbsent,
 			BaselineProperties: br.Properties,
 		})
 		if !hasRule(r.Rules, br.RuleID) {

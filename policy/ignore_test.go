@@ -148,13 +148,13 @@ func TestBaseline(t *testing.T) {
 	if err := (Baseline{Set: base}).Process(results); err != nil {
 		t.Fatal(err)
 	}
-	states := map[string]string{}
+	states := map[string]scanners.BaselineState{}
 	for _, r := range results {
 		for _, f := range r.Findings {
 			states[f.Fingerprint] = f.BaselineState
 		}
 	}
-	want := map[string]string{"fp-gh": "unchanged", "fp-aws": "new", "fp-ksv": "unchanged", "fp-aws86": "new", "fp-gone": "absent", "fp-cve": "updated"}
+	want := map[string]scanners.BaselineState{"fp-gh": "unchanged", "fp-aws": "new", "fp-ksv": "unchanged", "fp-aws86": "new", "fp-gone": "absent", "fp-cve": "updated"}
 	for fp, w := range want {
 		if states[fp] != w {
 			t.Errorf("%s: %q, want %q", fp, states[fp], w)

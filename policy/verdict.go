@@ -13,10 +13,10 @@ type Gate struct {
 
 // Fails reports whether one finding breaks the build.
 func (g Gate) Fails(f *scanners.Finding) bool {
-	if f.Suppressed() || f.BaselineState == "absent" {
+	if f.Suppressed() || f.BaselineState == scanners.BaselineAbsent {
 		return false
 	}
-	if g.NewOnly && f.BaselineState != "" && f.BaselineState != "new" {
+	if g.NewOnly && f.BaselineState != scanners.BaselineNone && f.BaselineState != scanners.BaselineNew {
 		return false
 	}
 	return g.Thresholds.For(f.Scanner).Fails(f.Severity)
@@ -60,14 +60,14 @@ func (g Gate) Decide(results []scanners.Result) Verdict {
 		for i := range r.Findings {
 			f := &r.Findings[i]
 			switch {
-			case f.BaselineState == "absent":
+			case f.BaselineState == scanners.BaselineAbsent:
 				v.Absent++
 				continue
 			case f.Suppressed():
 				v.Suppressed++
 				continue
 			}
-			if f.BaselineState == "new" {
+			if f.BaselineState == scanners.BaselineNew {
 				v.New++
 			}
 			v.Total++

@@ -261,7 +261,7 @@ func readResult(engine string, r *sarif.Result, rules map[string]scanners.Rule) 
 	props := r.Properties
 	f.Severity = severity(props["severity"])
 	f.Tags = strs(props["tags"])
-	f.BaselineState = deref(r.BaselineState)
+	f.BaselineState = scanners.BaselineState(deref(r.BaselineState))
 	if len(r.Locations) > 0 {
 		readLocation(r.Locations[0], &f.Location)
 	}
@@ -289,7 +289,7 @@ func readResult(engine string, r *sarif.Result, rules map[string]scanners.Rule) 
 	if f.Location.Image != "" && f.Location.Path == ImagePseudoPath(f.Location.Image) {
 		f.Location.Path = ""
 	}
-	if f.BaselineState == "absent" {
+	if f.BaselineState == scanners.BaselineAbsent {
 		f.BaselineProperties = props
 	}
 	for _, s := range slices.DeleteFunc(slices.Clone(r.Suppressions), isNil) {
@@ -395,7 +395,7 @@ func ReadBaseline(b []byte) (*policy.BaselineSet, error) {
 			rules[r.ID] = r
 		}
 		for i, f := range run.Result.Findings {
-			if f.BaselineState == "absent" {
+			if f.BaselineState == scanners.BaselineAbsent {
 				continue // gone already: not part of the new baseline
 			}
 			rule := rules[f.RuleID]

@@ -285,8 +285,8 @@ func result(f *scanners.Finding) *sarif.Result {
 			PropertyBag:   sarif.PropertyBag{Properties: sarif.Properties{"source": s.Source}},
 		})
 	}
-	if f.BaselineState != "" {
-		res.BaselineState = ptr(f.BaselineState)
+	if f.BaselineState != scanners.BaselineNone {
+		res.BaselineState = ptr(string(f.BaselineState))
 	}
 	return res
 }

@@ -42,7 +42,7 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 	for ri := range s.Results {
 		for fi := range s.Results[ri].Findings {
 			f := &s.Results[ri].Findings[fi]
-			if f.Suppressed() || f.BaselineState == "absent" {
+			if f.Suppressed() || f.BaselineState == scanners.BaselineAbsent {
 				continue
 			}
 			bySev[f.Severity] = append(bySev[f.Severity], f)
@@ -61,8 +61,8 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 				mark = "x"
 			}
 			state := ""
-			if f.BaselineState != "" {
-				state = " [" + f.BaselineState + "]"
+			if f.BaselineState != scanners.BaselineNone {
+				state = " [" + string(f.BaselineState) + "]"
 			}
 			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s%s\n", mark, f.Scanner, f.RuleID, where(f), truncate(oneLine(f.Title), opt.MaxTitle), state)
 		}

@@ -118,8 +118,9 @@ type Finding struct {
 	// Suppressions are set by the policy layer; a suppressed finding is kept
 	// in every report but does not count for the verdict.
 	Suppressions []Suppression `json:"suppressions,omitempty"`
-	// BaselineState is new, unchanged, updated or absent when a baseline was given.
-	BaselineState string `json:"baselineState,omitempty"`
+	// BaselineState is new, unchanged, updated or absent when a baseline
+	// was given (BaselineNone without one).
+	BaselineState BaselineState `json:"baselineState,omitempty"`
 	// BaselineProperties are an absent finding's SARIF properties as the
 	// baseline had them (severity, tags, the engine's detail), re-emitted so
 	// that it reads as it did.
@@ -201,6 +202,21 @@ type VulnDetail struct {
 	ImageDigest      string  `json:"imageDigest,omitempty"`
 	PkgPath          string  `json:"pkgPath,omitempty"`
 }
+
+// BaselineState is a finding's state against a baseline, as SARIF names
+// it (result.baselineState).
+type BaselineState string
+
+// Baseline states; the zero value is no baseline.
+const (
+	BaselineNone      BaselineState = ""
+	BaselineNew       BaselineState = "new"
+	BaselineUnchanged BaselineState = "unchanged"
+	BaselineUpdated   BaselineState = "updated"
+	// BaselineAbsent is a result of the baseline this run did not find: it
+	// is reported, and never counts.
+	BaselineAbsent BaselineState = "absent"
+)
 
 // Suppression statuses, as SARIF names them.
 const (

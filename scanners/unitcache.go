@@ -302,7 +302,7 @@ func encodeUnit(u Unit) ([]byte, error) {
 	}
 	cu := cachedUnit{Rules: u.Rules, Notifications: u.Notifications}
 	for _, f := range u.Findings {
-		if len(f.Suppressions) > 0 || f.BaselineState != "" || f.BaselineProperties != nil || f.FingerprintV2 != "" {
+		if len(f.Suppressions) > 0 || f.BaselineState != BaselineNone || f.BaselineProperties != nil || f.FingerprintV2 != "" {
 			return nil, fmt.Errorf("finding %s in %s carries a decision, not only the engine's result", f.RuleID, f.Location.Path)
 		}
 		cf := cachedFinding{Finding: f}

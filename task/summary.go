@@ -192,7 +192,7 @@ func WriteJUnit(w io.Writer, out *scan.Outcome) error {
 		s := junitSuite{Name: "tollgate." + r.Scanner}
 		for i := range r.Findings {
 			f := &r.Findings[i]
-			if f.BaselineState == "absent" {
+			if f.BaselineState == scanners.BaselineAbsent {
 				continue
 			}
 			loc := f.Location.Path

@@ -240,7 +240,7 @@ func applyIgnores(log *slog.Logger, results []scanners.Result, rules []IgnoreRul
 				if status == scanners.SuppressionUnderReview {
 					just = fmt.Sprintf("%s would ignore this (%s)%s", rule.Source, rule.Reason, note)
 				}
-				suppress(f, scanners.Suppression{Kind: "external", Justification: just, Source: rule.Source, Status: status})
+				suppress(f, scanners.Suppression{Kind: scanners.SuppressionExternal, Justification: just, Source: rule.Source, Status: status})
 			}
 		}
 		if !expired || status == scanners.SuppressionUnderReview {

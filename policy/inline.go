@@ -39,7 +39,7 @@ func (in Inline) Process(results []scanners.Result) error {
 			if f.Misconfig != nil {
 				source += ":" + f.RuleID
 			}
-			s := scanners.Suppression{Kind: "inSource", Source: source,
+			s := scanners.Suppression{Kind: scanners.SuppressionInSource, Source: source,
 				Justification: fmt.Sprintf("%s comment in %s", kind, f.Location.Path)}
 			if in.Review && in.addedAny(f.Location.Path, lines) {
 				s.Status = scanners.SuppressionUnderReview

@@ -293,7 +293,7 @@ func readResult(engine string, r *sarif.Result, rules map[string]scanners.Rule) 
 		f.BaselineProperties = props
 	}
 	for _, s := range slices.DeleteFunc(slices.Clone(r.Suppressions), isNil) {
-		sup := scanners.Suppression{Kind: s.Kind, Justification: deref(s.Justification), Source: str(s.Properties["source"])}
+		sup := scanners.Suppression{Kind: scanners.SuppressionKind(s.Kind), Justification: deref(s.Justification), Source: str(s.Properties["source"])}
 		if deref(s.Status) == "underReview" {
 			sup.Status = scanners.SuppressionUnderReview
 		}

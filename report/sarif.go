@@ -279,7 +279,7 @@ func result(f *scanners.Finding) *sarif.Result {
 			status = "underReview"
 		}
 		res.Suppressions = append(res.Suppressions, &sarif.Suppression{
-			Kind:          s.Kind,
+			Kind:          string(s.Kind),
 			Status:        ptr(status),
 			Justification: ptr(s.Justification),
 			PropertyBag:   sarif.PropertyBag{Properties: sarif.Properties{"source": s.Source}},

@@ -229,11 +229,23 @@ const (
 	SuppressionUnderReview = "underReview"
 )
 
+// SuppressionKind says where a suppression was written, as SARIF names it
+// (suppression.kind); the zero value is unspecified.
+type SuppressionKind string
+
+// Suppression kinds.
+const (
+	// SuppressionInSource is a comment in the scanned file (gitleaks:allow,
+	// trivy:ignore).
+	SuppressionInSource SuppressionKind = "inSource"
+	// SuppressionExternal is an entry of an ignore file or .tollgate.yaml.
+	SuppressionExternal SuppressionKind = "external"
+)
+
 // Suppression records why a finding does not count.
 type Suppression struct {
-	// Kind is "inSource" for comments in the scanned file, "external" for ignore files.
-	Kind          string `json:"kind"`
-	Justification string `json:"justification"`
+	Kind          SuppressionKind `json:"kind"`
+	Justification string          `json:"justification"`
 	// Status is SuppressionAccepted or SuppressionUnderReview.
 	Status string `json:"status,omitempty"`
 	// Source names the entry that suppressed it, e.g. ".tollgate.yaml:12".

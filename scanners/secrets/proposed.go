@@ -71,7 +71,7 @@ func (p *proposal) review(f *scanners.Finding, gf report.Finding, base config.Co
 		return
 	}
 	f.Suppressions = append(f.Suppressions, scanners.Suppression{
-		Kind:   "external",
+		Kind:   scanners.SuppressionExternal,
 		Status: scanners.SuppressionUnderReview,
 		Source: "the pull request's " + p.name,
 		Justification: fmt.Sprintf("the pull request's %s %s; policy comes from the target branch, so this change does not apply and the finding still counts",

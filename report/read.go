@@ -145,6 +145,8 @@ func readRun(run *sarif.Run) (Run, error) {
 		rules[rule.ID] = rule
 		res.Rules = append(res.Rules, rule)
 	}
+	res.Findings = make([]scanners.Finding, 0, len(run.Results))
+	out.Properties = make([]map[string]any, 0, len(run.Results))
 	for i, r := range run.Results {
 		if r == nil {
 			return Run{}, fmt.Errorf("result %d is null", i)

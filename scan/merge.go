@@ -183,8 +183,13 @@ func mergeRuns(shards []shardLog, warnings []scanners.Notification) []scanners.R
 		if vc := run.VersionControl; vc != nil && vc.RepositoryURI != "" {
 			r.Provenance = &scanners.Provenance{RepositoryURI: vc.RepositoryURI, Revision: vc.Revision, Branch: vc.Branch}
 		}
+		total := 0
+		for _, s := range shards {
+			total += len(s.log.Runs[i].Result.Findings)
+		}
+		r.Findings = make([]scanners.Finding, 0, total)
 		rules := map[string]int{}
-		found := map[[2]string]bool{}
+		found := make(map[[2]string]bool, total)
 		for _, s := range shards {
 			part := s.log.Runs[i]
 			pr := part.Result

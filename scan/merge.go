@@ -32,6 +32,14 @@ const MaxShardLogSize = policy.MaxBaselineSize
 // usage error (exit 2) that names the shard or the file.
 func Merge(ctx context.Context, log *slog.Logger, opts config.Options, version string, getenv func(string) string, files []string) (*Outcome, error) {
 	started := time.Now()
+	root := rootDir(opts.Path)
+	for _, f := range files {
+		// The checkout is the pull request's: a log in it would be results
+		// it chose for itself, and the gate would follow them.
+		if inside(root, f) {
+			return nil, &config.UsageError{Err: fmt.Errorf("shard log %s is inside the checkout %s, whose files are not trusted to say what was found: give the shard jobs' artifacts from outside it", f, root)}
+		}
+	}
 	shards, err := readShards(files)
 	if err != nil {
 		return nil, &config.UsageError{Err: err}
@@ -57,11 +65,7 @@ func Merge(ctx context.Context, log *slog.Logger, opts config.Options, version s
 	}
 	policy.Apply(log, results, steps...)
 
-	out := outcome(ctx, opts, version, getenv, rootDir(opts.Path), results, warnings, started)
-	if first := shards[0].log.Runs; len(first) > 0 && out.VersionControl == nil {
-		out.VersionControl = first[0].VersionControl
-	}
-	return out, nil
+	return outcome(ctx, opts, version, getenv, root, results, warnings, started), nil
 }
 
 // shardLog is one shard's log.

@@ -194,6 +194,35 @@ func TestMergeRefusesAnIncompleteSetOfShards(t *testing.T) {
 	}
 }
 
+// TestMergeRefusesShardLogsFromTheCheckout: a log inside the checkout
+// --path names is the pull request's to write, and would steer the gate.
+func TestMergeRefusesShardLogsFromTheCheckout(t *testing.T) {
+	checkout, out := t.TempDir(), t.TempDir()
+	copyDir(t, demoDir(t), checkout)
+	var logs []string
+	for k := 1; k <= 2; k++ {
+		p := filepath.Join(out, fmt.Sprintf("s%d.sarif", k))
+		if r := tollgate(t, nil, "scan", "-q", "--offline", "--scanners", "secrets", "--shard", fmt.Sprintf("%d/2", k), "--sarif", p, checkout); r.code != 0 {
+			t.Fatalf("shard %d/2: exit %d\n%s", k, r.code, r.stderr)
+		}
+		logs = append(logs, p)
+	}
+	planted := filepath.Join(checkout, "ci", "shard-2.sarif")
+	must(t, os.MkdirAll(filepath.Dir(planted), 0o755))
+	copyFile(t, logs[1], planted)
+	merged := filepath.Join(t.TempDir(), "merged.sarif")
+	r := tollgate(t, nil, "merge", "--path", checkout, "--sarif", merged, logs[0], planted)
+	if r.code != 2 || !strings.Contains(r.stderr, "inside the checkout") || !strings.Contains(r.stderr, planted) {
+		t.Errorf("exit %d, want 2 naming %s as inside the checkout\n%s", r.code, planted, r.stderr)
+	}
+	if _, err := os.Stat(merged); err == nil {
+		t.Error("a log was written")
+	}
+	if r := tollgate(t, nil, append([]string{"merge", "-q", "--path", checkout, "--sarif", merged}, logs...)...); r.code != 1 {
+		t.Errorf("the same logs from outside the checkout: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+}
+
 // TestMergeAppliesTheGateOnce: --fail-on, --baseline and --new-only given
 // to merge decide as they do for one scan, while the shards, given them
 // too, pass.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -63,7 +64,7 @@ func roundTripScan() Scan {
 		RunProperties:  map[string]any{PropVersion: "1.2.3"},
 		VersionControl: &VersionControl{RepositoryURI: "https://example.com/r.git", Revision: "abc", Branch: "main"},
 		Policy:         PolicyReport{Origin: "the checkout"},
-		Shard:          "2/3",
+		Verdict:        policy.Verdict{Shard: "2/3"},
 	}
 }
 

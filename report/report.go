@@ -38,9 +38,6 @@ type Scan struct {
 	// SARIF run carries them as toolConfigurationNotifications; the console,
 	// the summary and the task show them once.
 	Warnings []scanners.Notification
-	// Shard is the part of the scan ("K/N", see scanners.Shard) this log
-	// has, written into every run; empty for a whole scan.
-	Shard string
 }
 
 // PolicyReport is where a scan's repository policy came from.

@@ -157,8 +157,8 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	if c := r.Cache; c != nil {
 		props[PropResultCache] = map[string]any{"units": c.Units, "fromCache": c.FromCache}
 	}
-	if s.Shard != "" {
-		props[PropShard] = s.Shard
+	if s.Verdict.Shard != "" {
+		props[PropShard] = s.Verdict.Shard
 	}
 	run.Properties = props
 

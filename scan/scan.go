@@ -88,11 +88,11 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		defer target.Close()
 		root = target.Root
 		target.Shard = opts.Shard
+		attrs := []any{"root", target.Root, "files", len(target.Files)}
 		if opts.Shard.Count > 0 {
-			log.Info("scanning", "root", target.Root, "files", len(target.Files), "shard", opts.Shard.String())
-		} else {
-			log.Info("scanning", "root", target.Root, "files", len(target.Files))
+			attrs = append(attrs, "shard", opts.Shard.String())
 		}
+		log.Info("scanning", attrs...)
 		limits := scanners.Limits{PerEngine: map[string]time.Duration{}}
 		for _, e := range engines {
 			if d := opts.EngineTimeout(e.Name()); d > 0 {
@@ -162,7 +162,6 @@ func outcome(ctx context.Context, opts config.Options, version string, getenv fu
 		Started:        started,
 		Finished:       time.Now(),
 		RunProperties:  map[string]any{report.PropVersion: version},
-		Shard:          opts.Shard.String(),
 		Policy:         policyReport(ctx, opts),
 		Warnings:       warnings,
 	}}

@@ -58,20 +58,13 @@ func (s Shard) Owns(key string) bool {
 	if !s.Split() {
 		return true
 	}
-	return ShardOf(key, s.Count) == s.Index
-}
-
-// ShardOf is the shard (1..count) a unit key belongs to.
-func ShardOf(key string, count int) int {
-	if count <= 1 {
-		return 1
-	}
 	sum := sha256.Sum256([]byte("tollgate-shard/1\x00" + key))
-	return int(binary.BigEndian.Uint64(sum[:8])%uint64(count)) + 1
+	return int(binary.BigEndian.Uint64(sum[:8])%uint64(s.Count))+1 == s.Index
 }
 
-// Owned is the target with only the files and skipped entries this shard
-// owns, for engines whose unit is a file. The whole target when not split.
+// Owned is the target with only the files this shard owns, for engines
+// whose unit is a file (SkippedNotifications already keeps to the shard's
+// paths). The whole target when not split.
 func (t *Target) Owned() *Target {
 	if !t.Shard.Split() {
 		return t
@@ -81,12 +74,6 @@ func (t *Target) Owned() *Target {
 	for _, f := range t.Files {
 		if t.Shard.Owns(f.Path) {
 			sub.Files = append(sub.Files, f)
-		}
-	}
-	sub.Skipped = nil
-	for _, s := range t.Skipped {
-		if t.Shard.Owns(s.Path) {
-			sub.Skipped = append(sub.Skipped, s)
 		}
 	}
 	return &sub

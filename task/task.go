@@ -298,7 +298,7 @@ func Run(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(st
 			opts, err = config.Parse(ctx, args, getenv)
 		}
 	}
-	if err == nil && settings.Mode == ModeShard && Input(getenv, "artifactName") == "" {
+	if err == nil && opts.Shard.Count > 0 && Input(getenv, "artifactName") == "" {
 		// Each shard job publishes its own artifact; the merge job downloads
 		// them all and publishes CodeAnalysisLogs.
 		settings.ArtifactName = fmt.Sprintf("%s%d-of-%d", ShardArtifactPrefix, opts.Shard.Index, opts.Shard.Count)
@@ -353,7 +353,7 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 	for _, n := range out.Warnings {
 		cmds.LogIssue("warning", n.Path, n.Line, 0, n.Code, "Tollgate configuration: "+n.Message)
 	}
-	shard := st.Mode == ModeShard // a part of the findings: the merge job reports them
+	shard := v.Shard != "" // a part of the findings: the merge job reports them
 	logged := 0
 	failing := 0
 	for _, r := range out.Results {

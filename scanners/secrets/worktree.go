@@ -83,9 +83,10 @@ func (s *Scanner) scanWorktree(ctx context.Context, t *scanners.Target, res scan
 				}
 				var key cache.Key
 				keyed := false
-				// A file the path allowlists skip is known by its path.
-				pathKey := units.Key([]byte("path-allowed"), []byte(f.Path))
+				var pathKey cache.Key
 				if units != nil {
+					// A file the path allowlists skip is known by its path.
+					pathKey = units.Key([]byte("path-allowed"), []byte(f.Path))
 					if _, ok := units.Get(pathKey); ok {
 						continue
 					}

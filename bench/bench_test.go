@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -171,26 +172,63 @@ func BenchmarkSecrets(b *testing.B) {
 	}
 }
 
-// BenchmarkSARIF measures writing a log of 10,000 results.
-func BenchmarkSARIF(b *testing.B) {
-	res := scanners.Result{Scanner: scanners.EngineIaC, Tool: scanners.Tool{Name: "trivy", Version: "0.74.0"}}
+// benchScan is a scan of 10,000 misconfigurations and 10,000 secrets, each
+// with its engine's detail, as a log carries them.
+func benchScan() report.Scan {
+	iac := scanners.Result{Scanner: scanners.EngineIaC, Status: scanners.Status{State: scanners.Succeeded}, Tool: scanners.Tool{Name: "trivy", Version: "0.74.0"}}
+	sec := scanners.Result{Scanner: scanners.EngineSecrets, Status: scanners.Status{State: scanners.Succeeded}, Tool: scanners.Tool{Name: "gitleaks", Version: "8.30.1"}}
 	for i := range 50 {
-		res.Rules = append(res.Rules, scanners.Rule{ID: fmt.Sprintf("KSV-%04d", i), Title: "rule", Description: "description", Severity: scanners.SeverityHigh})
+		iac.Rules = append(iac.Rules, scanners.Rule{ID: fmt.Sprintf("KSV-%04d", i), Title: "rule", Description: "description", Severity: scanners.SeverityHigh})
+		sec.Rules = append(sec.Rules, scanners.Rule{ID: fmt.Sprintf("secret-%d", i), Title: "secret", Description: "description", Severity: scanners.SeverityHigh})
 	}
 	for i := range 10000 {
-		res.Findings = append(res.Findings, scanners.Finding{
+		iac.Findings = append(iac.Findings, scanners.Finding{
 			Scanner: scanners.EngineIaC, RuleID: fmt.Sprintf("KSV-%04d", i%50), Title: "title", Severity: scanners.SeverityHigh,
 			Message:     fmt.Sprintf("Container %d of deployment web-%d should set securityContext.runAsNonRoot", i, i/10),
 			Location:    scanners.Location{Path: fmt.Sprintf("services/svc-%d/deploy/k8s/pod.yaml", i/10), StartLine: 10 + i%40, EndLine: 12 + i%40},
-			Fingerprint: fmt.Sprintf("%064x", i),
+			Fingerprint: fmt.Sprintf("%064x", i), FingerprintV2: fmt.Sprintf("%064x", i+1),
+			Misconfig: &scanners.MisconfigDetail{FileType: "kubernetes", Resource: fmt.Sprintf("Deployment/web-%d", i/10), Provider: "Kubernetes", Service: "general", Resolution: "Set runAsNonRoot"},
+		})
+		sec.Findings = append(sec.Findings, scanners.Finding{
+			Scanner: scanners.EngineSecrets, RuleID: fmt.Sprintf("secret-%d", i%50), Title: "title", Severity: scanners.SeverityHigh,
+			Message:     "A secret was found",
+			Location:    scanners.Location{Path: fmt.Sprintf("services/svc-%d/config/app-%d.env", i/10, i), StartLine: 3, EndLine: 3, StartColumn: 5, EndColumn: 44},
+			Fingerprint: fmt.Sprintf("%064x", i+2), Tags: []string{"secret", "key"},
+			Secret: &scanners.SecretDetail{Redacted: "AKIA****", GitleaksFingerprint: fmt.Sprintf("services/svc-%d/config/app-%d.env:secret-%d:3", i/10, i, i%50)},
 		})
 	}
-	scan := report.Scan{Root: "/src", Results: []scanners.Result{res}, ToolVersion: "bench"}
+	return report.Scan{Root: "/src", Results: []scanners.Result{sec, iac}, ToolVersion: "bench"}
+}
+
+// BenchmarkSARIF measures writing a log of 20,000 results.
+func BenchmarkSARIF(b *testing.B) {
+	scan := benchScan()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		if err := report.WriteSARIF(io.Discard, scan); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadSARIF measures reading that log back, as `tollgate merge`
+// reads each shard's log.
+func BenchmarkReadSARIF(b *testing.B) {
+	var buf bytes.Buffer
+	if err := report.WriteSARIF(&buf, benchScan()); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		l, err := report.ReadSARIFFrom(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(l.Runs[0].Result.Findings) + len(l.Runs[1].Result.Findings); n != 20000 {
+			b.Fatalf("%d results read, 20000 written", n)
 		}
 	}
 }

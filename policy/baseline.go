@@ -88,7 +88,7 @@ func (b Baseline) Process(results []scanners.Result) error {
 	ran := map[string]int{}
 	for ri := range results {
 		r := &results[ri]
-		if r.Status.State != scanners.Failed {
+		if r.Status.State.Ran() {
 			ran[r.Scanner] = ri
 		}
 		for fi := range r.Findings {

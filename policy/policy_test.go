@@ -71,7 +71,7 @@ func TestDecideAndExitCode(t *testing.T) {
 	supp := finding("secrets", scanners.SeverityCritical)
 	supp.Suppressions = []scanners.Suppression{{Kind: "inSource"}}
 	results := []scanners.Result{
-		{Scanner: "secrets", Findings: []scanners.Finding{finding("secrets", scanners.SeverityHigh), supp}},
+		{Scanner: "secrets", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{finding("secrets", scanners.SeverityHigh), supp}},
 		{Scanner: "iac", Findings: []scanners.Finding{finding("iac", scanners.SeverityLow)}, Status: scanners.Status{State: scanners.Partial}},
 	}
 	v := g.Decide(results)

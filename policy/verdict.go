@@ -52,7 +52,8 @@ func (g Gate) Decide(results []scanners.Result) Verdict {
 	v := Verdict{Pass: true, Counts: map[string]map[string]int{}, Thresholds: g.Thresholds.String(), NewOnly: g.NewOnly}
 	for _, r := range results {
 		switch r.Status.State {
-		case scanners.Failed:
+		case scanners.Failed, scanners.StateUnspecified:
+			// An engine that never said how it ended is not a pass.
 			v.FailedEngines = append(v.FailedEngines, r.Scanner)
 		case scanners.Partial:
 			v.PartialEngines = append(v.PartialEngines, r.Scanner)

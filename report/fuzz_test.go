@@ -88,7 +88,7 @@ func FuzzWriteSARIF(f *testing.F) {
 			Findings: []scanners.Finding{{Scanner: scanners.EngineSecrets, RuleID: rule, Title: title, Message: msg,
 				Location: scanners.Location{Path: path, StartLine: line, EndLine: line - 1}, Fingerprint: "f",
 				Suppressions: []scanners.Suppression{{Kind: "external", Justification: note}}}},
-			Status: scanners.Status{Notifications: []scanners.Notification{{Level: scanners.LevelWarning, Message: note, Path: path, Line: line}}},
+			Status: scanners.Status{State: scanners.Succeeded, Notifications: []scanners.Notification{{Level: scanners.LevelWarning, Message: note, Path: path, Line: line}}},
 		}}
 		var b bytes.Buffer
 		if err := WriteSARIF(&b, Scan{Results: res, Gate: gate, Verdict: gate.Decide(res)}); err != nil {

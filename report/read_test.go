@@ -41,6 +41,7 @@ func roundTripScan() Scan {
 		Cache:    &scanners.CacheStats{Units: 10, FromCache: 4},
 	}
 	iac := scanners.Result{
+		Status:  scanners.Status{State: scanners.Succeeded},
 		Scanner: scanners.EngineIaC, Tool: scanners.Tool{Name: "trivy-config", Version: "0.74.0"},
 		Rules: []scanners.Rule{{ID: "AVD-AWS-0086", Name: "S3PublicAccess", Title: "S3 public\naccess", Description: "Block it.", Resolution: "Set block_public_acls", Severity: scanners.SeverityHigh, Tags: []string{"terraform", "aws"}, Aliases: []string{"aws-s3-block-public-acls"}, References: []string{"https://avd.aquasec.com/x"}}},
 		Findings: []scanners.Finding{{Scanner: scanners.EngineIaC, RuleID: "AVD-AWS-0086", Title: "S3 public\naccess", Severity: scanners.SeverityHigh, Message: "No public access block",
@@ -49,6 +50,7 @@ func roundTripScan() Scan {
 		Started: t0, Finished: t0,
 	}
 	images := scanners.Result{
+		Status:  scanners.Status{State: scanners.Succeeded},
 		Scanner: scanners.EngineImage, Tool: scanners.Tool{Name: "trivy-image", Version: "0.74.0", Properties: map[string]string{"vulnerabilityDB.updatedAt": "2026-12-01T00:00:00Z"}},
 		Rules: []scanners.Rule{{ID: "CVE-2026-1", Title: "overflow", Severity: scanners.SeverityMedium, CVSSScore: 6.1}, {ID: "CVE-2026-2", Title: "other", Severity: scanners.SeverityLow}},
 		Findings: []scanners.Finding{

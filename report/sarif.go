@@ -131,7 +131,7 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	run.ColumnKind = "unicodeCodePoints"
 
 	inv := &sarif.Invocation{
-		ExecutionSuccessful: ptr(r.Status.State != scanners.Failed),
+		ExecutionSuccessful: ptr(r.Status.State.Ran()),
 	}
 	if !r.Started.IsZero() {
 		inv.StartTimeUTC = ptr(r.Started.UTC().Truncate(time.Millisecond))
@@ -248,25 +248,13 @@ func result(f *scanners.Finding) *sarif.Result {
 	}
 	switch {
 	case f.Secret != nil:
-		props["secret"] = map[string]any{"redacted": f.Secret.Redacted, "gitleaksFingerprint": f.Secret.GitleaksFingerprint}
+		props["secret"] = secretProps{Redacted: f.Secret.Redacted, GitleaksFingerprint: f.Secret.GitleaksFingerprint}
 		if f.Secret.Commit != "" {
 			props["commit"] = f.Secret.Commit
 		}
 	case f.Misconfig != nil:
-		m := map[string]any{"fileType": f.Misconfig.FileType}
-		if f.Misconfig.Resource != "" {
-			m["resource"] = f.Misconfig.Resource
-		}
-		if f.Misconfig.Provider != "" {
-			m["provider"] = f.Misconfig.Provider
-		}
-		if f.Misconfig.Service != "" {
-			m["service"] = f.Misconfig.Service
-		}
-		if f.Misconfig.Resolution != "" {
-			m["resolution"] = f.Misconfig.Resolution
-		}
-		props["misconfiguration"] = m
+		props["misconfiguration"] = misconfigProps{FileType: f.Misconfig.FileType, Resource: f.Misconfig.Resource,
+			Provider: f.Misconfig.Provider, Service: f.Misconfig.Service, Resolution: f.Misconfig.Resolution}
 	case f.Vuln != nil:
 		props["vulnerability"] = f.Vuln
 		props["image"] = f.Location.Image
@@ -289,6 +277,24 @@ func result(f *scanners.Finding) *sarif.Result {
 		res.BaselineState = ptr(string(f.BaselineState))
 	}
 	return res
+}
+
+// secretProps and misconfigProps are a result's "secret" and
+// "misconfiguration" properties. Typed, they encode without a map's
+// allocations and key sorting (a log of a large tree has tens of thousands);
+// the fields are in the order of their names, as a map's keys are written,
+// so the bytes are the same.
+type secretProps struct {
+	GitleaksFingerprint string `json:"gitleaksFingerprint"`
+	Redacted            string `json:"redacted"`
+}
+
+type misconfigProps struct {
+	FileType   string `json:"fileType"`
+	Provider   string `json:"provider,omitempty"`
+	Resolution string `json:"resolution,omitempty"`
+	Resource   string `json:"resource,omitempty"`
+	Service    string `json:"service,omitempty"`
 }
 
 func location(f *scanners.Finding) *sarif.Location {

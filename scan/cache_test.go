@@ -33,7 +33,7 @@ func TestScansShareOneResultCache(t *testing.T) {
 			t.Error(err)
 			return nil
 		}
-		out, err := Run(context.Background(), slog.New(slog.DiscardHandler), opts, "test", getenv)
+		out, err := Run(context.Background(), slog.New(slog.DiscardHandler), opts, "test", getenv, nil)
 		if err != nil {
 			t.Error(err)
 			return nil

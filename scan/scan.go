@@ -35,8 +35,10 @@ type Outcome struct {
 func (o *Outcome) ExitCode() int { return o.Verdict.ExitCode() }
 
 // Run scans opts.Path. It returns an error only when no scan could happen
-// at all (the root cannot be read); everything else is in the Outcome.
-func Run(ctx context.Context, log *slog.Logger, opts config.Options, version string, getenv func(string) string) (*Outcome, error) {
+// at all (the root cannot be read); everything else is in the Outcome. The
+// engines count their work on meter (nil: not counted) for a progress
+// display.
+func Run(ctx context.Context, log *slog.Logger, opts config.Options, version string, getenv func(string) string, meter *scanners.Meter) (*Outcome, error) {
 	started := time.Now()
 	for _, w := range opts.Warnings {
 		log.Warn("configuration", "warning", w.Message)
@@ -58,6 +60,9 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 	}
 	rc, cacheWarning := resultCache(opts, version, log)
 	engines := Engines(ctx, opts, log, rc)
+	if d, err := time.ParseDuration(getenv(EngineDelayEnv)); err == nil && d > 0 {
+		engines = delayed(engines, d)
+	}
 	target, err := scanners.Walk(ctx, opts.Path, scanners.WalkOptions{
 		MaxFileSize: opts.MaxFileSize,
 		MaxDepth:    opts.MaxDepth,
@@ -88,6 +93,7 @@ func Run(ctx context.Context, log *slog.Logger, opts config.Options, version str
 		defer target.Close()
 		root = target.Root
 		target.Shard = opts.Shard
+		target.Meter = meter
 		attrs := []any{"root", target.Root, "files", len(target.Files)}
 		if opts.Shard.Count > 0 {
 			attrs = append(attrs, "shard", opts.Shard.String())
@@ -515,4 +521,31 @@ func unjoin(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// EngineDelayEnv names a test hook: a duration each engine waits, once its
+// work is done, before it returns, so that tests can watch a long scan's
+// progress on a small tree. It slows a scan down and changes nothing else.
+const EngineDelayEnv = "TOLLGATE_TEST_ENGINE_DELAY"
+
+func delayed(engines []scanners.Scanner, d time.Duration) []scanners.Scanner {
+	out := make([]scanners.Scanner, len(engines))
+	for i, e := range engines {
+		out[i] = delayedEngine{Scanner: e, d: d}
+	}
+	return out
+}
+
+type delayedEngine struct {
+	scanners.Scanner
+	d time.Duration
+}
+
+func (e delayedEngine) Scan(ctx context.Context, t *scanners.Target) (scanners.Result, error) {
+	res, err := e.Scanner.Scan(ctx, t)
+	select {
+	case <-time.After(e.d):
+	case <-ctx.Done():
+	}
+	return res, err
 }

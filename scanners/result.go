@@ -8,11 +8,15 @@ import (
 
 // State is how far an engine got. Partial is a first-class outcome: some
 // files could not be read or parsed, and everything else was still scanned.
+// The zero value is StateUnspecified, so that an engine that forgets to say
+// how it ended cannot pass as one that succeeded: Run turns it into a
+// failure.
 type State int
 
-// Engine states.
+// Engine states, in increasing order of trouble after StateUnspecified.
 const (
-	Succeeded State = iota
+	StateUnspecified State = iota
+	Succeeded
 	Partial
 	Failed
 )
@@ -23,10 +27,15 @@ func (s State) String() string {
 		return "succeeded"
 	case Partial:
 		return "partial"
-	default:
+	case Failed:
 		return "failed"
+	default:
+		return "unspecified"
 	}
 }
+
+// Ran reports whether the engine ran to its end: succeeded or partial.
+func (s State) Ran() bool { return s == Succeeded || s == Partial }
 
 // MarshalText writes the state name.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
@@ -64,11 +73,21 @@ type Status struct {
 	Config []Notification `json:"configNotifications,omitempty"`
 }
 
-// Add records a notification; an error-level one makes a succeeded engine partial.
+// Add records a notification; an error-level one makes an engine that has
+// not failed partial.
 func (s *Status) Add(n Notification) {
 	s.Notifications = append(s.Notifications, n)
-	if n.Level == LevelError && s.State == Succeeded {
+	if n.Level == LevelError && s.State < Partial {
 		s.State = Partial
+	}
+}
+
+// Finish marks an engine that ran to its end: succeeded, unless a
+// notification already made it partial or failed. Every engine calls it on
+// the way out of Scan when it returns no error.
+func (s *Status) Finish() {
+	if s.State == StateUnspecified {
+		s.State = Succeeded
 	}
 }
 

@@ -92,6 +92,12 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Scanner, limits 
 			}
 		}
 	}
+	if res.Status.State == StateUnspecified {
+		// An engine that returned without saying how it ended has not
+		// shown that it scanned anything.
+		res.Status.Fail("engine-error", fmt.Errorf("%s engine ended without a status (an engine must call Status.Finish or Fail): its results are not trusted", name))
+		log.Error("engine ended without a status")
+	}
 	res.Scanner = name
 	if res.Tool.Name == "" {
 		res.Tool = e.Tool()

@@ -50,6 +50,8 @@ type Target struct {
 	// Shard is the part of the scan this run does (zero: all of it): each
 	// engine scans only the units the shard owns.
 	Shard Shard
+	// Meter, when set, counts the engines' work for a progress display.
+	Meter *Meter
 
 	root *checkout.Root
 }

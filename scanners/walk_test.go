@@ -146,8 +146,21 @@ func TestRunIsolatesEngines(t *testing.T) {
 			for _, f := range t.Files {
 				seen = append(seen, f.Path)
 			}
-			return Result{Findings: []Finding{{RuleID: "b", Fingerprint: "x"}, {RuleID: "a", Fingerprint: "x"}}}, nil
+			r := Result{Findings: []Finding{{RuleID: "b", Fingerprint: "x"}, {RuleID: "a", Fingerprint: "x"}}}
+			r.Status.Finish()
+			return r, nil
 		}}, func(p string, dir bool) bool { return dir && p == "drop" }),
+		// Returns findings and no error, but never says it finished.
+		fakeEngine{"mute", func(*Target) (Result, error) {
+			return Result{Findings: []Finding{{RuleID: "a", Fingerprint: "y"}}}, nil
+		}},
+		// An error-level notification on the way makes it partial.
+		fakeEngine{"partial", func(*Target) (Result, error) {
+			var r Result
+			r.Status.Add(Notification{Level: LevelError, Code: "unreadable", Message: "could not read"})
+			r.Status.Finish()
+			return r, nil
+		}},
 	}
 	res := Run(context.Background(), discard(), tg, engines, Limits{})
 	if res[0].Status.State != Failed || !strings.Contains(res[0].Status.Notifications[0].Message, "kaboom") {
@@ -161,6 +174,12 @@ func TestRunIsolatesEngines(t *testing.T) {
 	}
 	if res[2].Findings[0].RuleID != "a" || res[2].Findings[1].Fingerprint != "x:2" {
 		t.Errorf("findings not normalised: %+v", res[2].Findings)
+	}
+	if st := res[3].Status; st.State != Failed || len(st.Notifications) != 1 || !strings.Contains(st.Notifications[0].Message, "mute engine ended without a status") {
+		t.Errorf("an engine that never set its status passed as %s: %+v", st.State, st.Notifications)
+	}
+	if st := res[4].Status; st.State != Partial {
+		t.Errorf("an error notification then Finish: state %s, want partial", st.State)
 	}
 }
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/tollgate/tollgate/report"
 )
@@ -14,7 +15,8 @@ import (
 // report.SafeText, so that no text from a scanned file can end a command
 // early or form a command of its own anywhere on the line.
 type Commands struct {
-	w io.Writer
+	mu sync.Mutex // the progress display writes from its own goroutine
+	w  io.Writer
 }
 
 // NewCommands writes commands to w (the task's stdout).
@@ -57,6 +59,8 @@ func (c *Commands) Command(action string, props map[string]string, message strin
 	b.WriteByte(']')
 	b.WriteString(EscapeMessage(message))
 	b.WriteByte('\n')
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	_, _ = io.WriteString(c.w, b.String())
 }
 
@@ -90,6 +94,12 @@ func (c *Commands) UploadSummary(path string) {
 // PublishJUnit publishes test results for the Tests tab.
 func (c *Commands) PublishJUnit(path, title string) {
 	c.Command("results.publish", map[string]string{"type": "JUnit", "resultFiles": path, "runTitle": title, "mergeResults": "false"}, "")
+}
+
+// SetProgress shows how far the task is (0-100) beside its step in the
+// run's view.
+func (c *Commands) SetProgress(percent int, message string) {
+	c.Command("task.setprogress", map[string]string{"value": fmt.Sprint(percent)}, message)
 }
 
 // Complete sets the task result.

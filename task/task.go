@@ -24,6 +24,7 @@ import (
 	"github.com/tollgate/tollgate/internal/paths"
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/report/progress"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
 )
@@ -324,7 +325,13 @@ func Run(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(st
 	if settings.Mode == ModeMerge {
 		out, err = scan.Merge(ctx, log, opts, version, getenv, logs)
 	} else {
-		out, err = scan.Run(ctx, log, opts, version, getenv)
+		meter := &scanners.Meter{}
+		// The agent shows a step's progress beside it; its log gets a
+		// line at most every ten seconds, for a scan longer than that.
+		display := progress.Start(ctx, meter, nil, progress.Options{Mode: progress.Lines, Log: log,
+			SetProgress: func(p int) { cmds.SetProgress(p, "Tollgate scan") }})
+		out, err = scan.Run(ctx, log, opts, version, getenv, meter)
+		display.Stop()
 	}
 	if err != nil {
 		var ue *config.UsageError

@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/report/progress"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/checkout"
@@ -295,7 +296,7 @@ func runMerge(args []string, stdout, stderr io.Writer, getenv func(string) strin
 			logs = files
 			return opts, err
 		},
-		func(ctx context.Context, log *slog.Logger, opts config.Options) (*scan.Outcome, error) {
+		func(ctx context.Context, log *slog.Logger, opts config.Options, _ *scanners.Meter) (*scan.Outcome, error) {
 			return scan.Merge(ctx, log, opts, version, getenv, logs)
 		})
 }
@@ -305,8 +306,8 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		func(ctx context.Context, args []string) (config.Options, error) {
 			return config.Parse(ctx, args, getenv)
 		},
-		func(ctx context.Context, log *slog.Logger, opts config.Options) (*scan.Outcome, error) {
-			return scan.Run(ctx, log, opts, version, getenv)
+		func(ctx context.Context, log *slog.Logger, opts config.Options, meter *scanners.Meter) (*scan.Outcome, error) {
+			return scan.Run(ctx, log, opts, version, getenv, meter)
 		})
 }
 
@@ -314,7 +315,7 @@ func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) strin
 // reports and decorates the pull request.
 func runWith(args []string, stdout, stderr io.Writer, getenv func(string) string, adjust func(*config.Options),
 	parse func(context.Context, []string) (config.Options, error),
-	do func(context.Context, *slog.Logger, config.Options) (*scan.Outcome, error)) int {
+	do func(context.Context, *slog.Logger, config.Options, *scanners.Meter) (*scan.Outcome, error)) int {
 	pctx, pstop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	opts, err := parse(pctx, args)
 	pstop()
@@ -330,13 +331,19 @@ func runWith(args []string, stdout, stderr io.Writer, getenv func(string) string
 	if adjust != nil {
 		adjust(&opts)
 	}
-	log := setupLogging(stderr, opts.Debug, opts.Quiet)
+	// Progress goes to stderr with the log (live lines on a terminal, a
+	// line every ten seconds otherwise); stdout is the report's alone.
+	console := progress.NewConsole(stderr)
+	log := setupLogging(console, opts.Debug, opts.Quiet)
 
 	ctx, stop := interruptible(log)
 	defer stop()
 	defer profile(log, getenv)()
 
-	out, err := do(ctx, log, opts)
+	meter := &scanners.Meter{}
+	display := progress.Start(ctx, meter, console, progress.Options{Mode: progress.ModeFor(stderr, opts.Quiet, getenv), Log: log})
+	out, err := do(ctx, log, opts, meter)
+	display.Stop()
 	var usage *config.UsageError
 	if errors.As(err, &usage) {
 		fmt.Fprintf(stderr, "tollgate: %s\n", report.SafeText(err.Error()))

@@ -95,8 +95,13 @@ func Tool() tg.Tool {
 func ValidateFileTypes(names []string) error { return iactype.Validate(names) }
 
 // Scan implements scanners.Scanner.
-func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
-	res := tg.Result{Scanner: tg.EngineIaC, Tool: Tool()}
+func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err error) {
+	res = tg.Result{Scanner: tg.EngineIaC, Tool: Tool()}
+	defer func() {
+		if err == nil {
+			res.Status.Finish()
+		}
+	}()
 	if err := ValidateFileTypes(s.opts.FileTypes); err != nil {
 		return res, err
 	}
@@ -150,6 +155,8 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	}
 
 	units.AddUnits(len(planned))
+	gauge := t.Meter.Gauge(tg.EngineIaC, "groups")
+	gauge.SetTotal(len(planned))
 	keys := map[string]cache.Key{} // by a unit's first file and type
 	var misses []job
 	var cached []part
@@ -161,6 +168,7 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 		k := unitKey(units, u, contents)
 		if got, ok := units.Get(k); ok {
 			cached = append(cached, part{u.ft, tg.Result{Findings: got.Findings, Rules: got.Rules, Status: tg.Status{Notifications: got.Notifications}}})
+			gauge.Add(1)
 			continue
 		}
 		keys[unitID(u)] = k
@@ -193,7 +201,9 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, j := range jobs {
 		g.Go(func() error {
-			return s.scanGroup(gctx, in, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
+			err := s.scanGroup(gctx, in, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
+			gauge.Add(j.units())
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -209,6 +219,15 @@ func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (tg.Result, error) {
 		cached = append(cached, part{j.ft, parts[i]})
 	}
 	return mergeParts(res, cached), nil
+}
+
+// units is how many of the plan's units the job holds: a batch of
+// per-file types one per file, a group one.
+func (j job) units() int {
+	if perFile(j.ft) {
+		return len(j.paths)
+	}
+	return 1
 }
 
 // unitID names a unit within a scan: its type and first file.

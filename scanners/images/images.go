@@ -135,8 +135,13 @@ func Tool() scanners.Tool {
 }
 
 // Scan implements scanners.Scanner.
-func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result, error) {
-	res := scanners.Result{Scanner: scanners.EngineImage, Tool: Tool()}
+func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (res scanners.Result, err error) {
+	res = scanners.Result{Scanner: scanners.EngineImage, Tool: Tool()}
+	defer func() {
+		if err == nil {
+			res.Status.Finish()
+		}
+	}()
 	if err := imageref.ValidatePkgTypes(s.opts.PkgTypes); err != nil {
 		return res, err
 	}
@@ -176,6 +181,8 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 	units := s.opts.Cache.Units(scanners.EngineImage, dbScope(s.opts, meta))
 	units.AddUnits(len(refs))
 	defer units.Close()
+	gauge := t.Meter.Gauge(scanners.EngineImage, "images")
+	gauge.SetTotal(len(refs))
 	rules := map[string]scanners.Rule{}
 	var failed []string
 	for _, ref := range refs {
@@ -183,6 +190,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result
 			return res, err
 		}
 		report, err := s.scanImage(ctx, ref, units)
+		gauge.Add(1)
 		res.Cache = units.Stats()
 		if err != nil {
 			if ctx.Err() != nil {

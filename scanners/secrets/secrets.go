@@ -148,8 +148,13 @@ func Tool() scanners.Tool {
 }
 
 // Scan implements scanners.Scanner.
-func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (scanners.Result, error) {
-	res := scanners.Result{Scanner: scanners.EngineSecrets, Tool: Tool()}
+func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (res scanners.Result, err error) {
+	res = scanners.Result{Scanner: scanners.EngineSecrets, Tool: Tool()}
+	defer func() {
+		if err == nil {
+			res.Status.Finish()
+		}
+	}()
 	if err := ValidateMode(s.opts.Mode); err != nil {
 		return res, err
 	}

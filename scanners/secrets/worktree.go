@@ -61,13 +61,17 @@ func (s *Scanner) scanWorktree(ctx context.Context, t *scanners.Target, res scan
 		}
 	}
 	units.AddUnits(nonEmpty)
+	gauge := t.Meter.Gauge(scanners.EngineSecrets, "files")
+	gauge.SetTotal(len(t.Files))
 	files := make(chan scanners.File)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(files)
 		for _, f := range t.Files {
 			select {
-			case files <- f:
+			case files <- f: // taken by a worker: counted as read
+				gauge.Add(1)
+				gauge.AddBytes(f.Size)
 			case <-gctx.Done():
 				return gctx.Err()
 			}

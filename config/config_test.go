@@ -42,7 +42,7 @@ secrets:
 iac:
   file-types: [terraform, kubernetes]
 `)
-	o, err := Parse(t.Context(), []string{root}, env(nil))
+	o, err := Parse(t.Context(), testEngines, []string{root}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ iac:
 	}
 
 	// The environment beats the file, a flag beats both.
-	o, err = Parse(t.Context(), []string{"--sarif", "flag.sarif", root}, env(map[string]string{
+	o, err = Parse(t.Context(), testEngines, []string{"--sarif", "flag.sarif", root}, env(map[string]string{
 		"TOLLGATE_SARIF": "env.sarif", "TOLLGATE_SCANNERS": "iac,secrets", "TOLLGATE_QUIET": "true",
 	}))
 	if err != nil {
@@ -76,7 +76,7 @@ iac:
 	if o.SARIF != "flag.sarif" || !slices.Equal(o.Scanners, []string{"iac", "secrets"}) || !o.Quiet {
 		t.Errorf("precedence wrong: sarif %q scanners %v quiet %v", o.SARIF, o.Scanners, o.Quiet)
 	}
-	o, err = Parse(t.Context(), []string{"--fail-on", "high", "--fail-on", "iac=none", root}, env(nil))
+	o, err = Parse(t.Context(), testEngines, []string{"--fail-on", "high", "--fail-on", "iac=none", root}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestFileErrorsNameKeyAndLine(t *testing.T) {
 	} {
 		root := t.TempDir()
 		writeFile(t, filepath.Join(root, DefaultFile), content)
-		_, err := Parse(t.Context(), []string{root}, env(nil))
+		_, err := Parse(t.Context(), testEngines, []string{root}, env(nil))
 		var ue *UsageError
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one containing %q", content, err, want)
@@ -109,7 +109,7 @@ func TestFileErrorsNameKeyAndLine(t *testing.T) {
 	}
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, DefaultFile), "")
-	if _, err := Parse(t.Context(), []string{root}, env(nil)); err != nil {
+	if _, err := Parse(t.Context(), testEngines, []string{root}, env(nil)); err != nil {
 		t.Errorf("an empty file must be valid: %v", err)
 	}
 }
@@ -126,7 +126,7 @@ func TestUsageErrors(t *testing.T) {
 		{"--iac-file-types", "pulumi", root},
 		{"--config", filepath.Join(root, "none.yaml"), root},
 	} {
-		_, err := Parse(t.Context(), args, env(nil))
+		_, err := Parse(t.Context(), testEngines, args, env(nil))
 		var ue *UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("Parse(%q): %v, want a usage error (exit 2)", args, err)
@@ -189,7 +189,7 @@ secrets:
   config: ../../home/user/.gitleaks.toml
 `
 	writeFile(t, filepath.Join(root, DefaultFile), content)
-	o, err := Parse(t.Context(), []string{root}, env(nil))
+	o, err := Parse(t.Context(), testEngines, []string{root}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ secrets:
 	}
 
 	// The pipeline author's file: everything applies.
-	o, err = Parse(t.Context(), []string{"--config", filepath.Join(root, DefaultFile), root}, env(nil))
+	o, err = Parse(t.Context(), testEngines, []string{"--config", filepath.Join(root, DefaultFile), root}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestCheckoutConfigSpecialFiles(t *testing.T) {
 		var o Options
 		var err error
 		go func() {
-			o, err = Parse(t.Context(), []string{root}, env(nil))
+			o, err = Parse(t.Context(), testEngines, []string{root}, env(nil))
 			close(done)
 		}()
 		select {
@@ -270,7 +270,7 @@ func TestCheckoutConfigSpecialFiles(t *testing.T) {
 	if err := fifo.Make(pipe); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Parse(t.Context(), []string{"--config", pipe, t.TempDir()}, env(nil))
+	_, err := Parse(t.Context(), testEngines, []string{"--config", pipe, t.TempDir()}, env(nil))
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), pipe) || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("--config FIFO: %v", err)
@@ -282,16 +282,16 @@ func TestCheckoutConfigSpecialFiles(t *testing.T) {
 // both; with one of them from the file, a warning.
 func TestRequestedImagesAreScannedOrExplained(t *testing.T) {
 	root := t.TempDir()
-	_, err := Parse(t.Context(), []string{"--scanners", "secrets,iac", "--image", "docker-archive:app.tar", root}, env(nil))
+	_, err := Parse(t.Context(), testEngines, []string{"--scanners", "secrets,iac", "--image", "docker-archive:app.tar", root}, env(nil))
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--image names image(s) to scan (docker-archive:app.tar)") || !strings.Contains(err.Error(), "--scanners secrets,iac") {
 		t.Errorf("flags in conflict: %v", err)
 	}
-	if _, err := Parse(t.Context(), []string{"--image", "docker-archive:app.tar", root}, env(map[string]string{"TOLLGATE_SCANNERS": "secrets"})); !errors.As(err, &ue) || !strings.Contains(err.Error(), "TOLLGATE_SCANNERS") {
+	if _, err := Parse(t.Context(), testEngines, []string{"--image", "docker-archive:app.tar", root}, env(map[string]string{"TOLLGATE_SCANNERS": "secrets"})); !errors.As(err, &ue) || !strings.Contains(err.Error(), "TOLLGATE_SCANNERS") {
 		t.Errorf("environment in conflict: %v", err)
 	}
 	writeFile(t, filepath.Join(root, DefaultFile), "scanners: [secrets, iac]\nimage:\n  images: [ghcr.io/acme/api:1]\n")
-	o, err := Parse(t.Context(), []string{root}, env(nil))
+	o, err := Parse(t.Context(), testEngines, []string{root}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestRequestedImagesAreScannedOrExplained(t *testing.T) {
 		t.Errorf("file in conflict: %+v", o.Warnings)
 	}
 	writeFile(t, filepath.Join(root, DefaultFile), "scanners: [secrets, iac, image]\nimage:\n  images: [ghcr.io/acme/api:1]\n")
-	if o, err = Parse(t.Context(), []string{root}, env(nil)); err != nil || len(o.Warnings) != 0 || !o.Enabled("image") {
+	if o, err = Parse(t.Context(), testEngines, []string{root}, env(nil)); err != nil || len(o.Warnings) != 0 || !slices.Contains(o.Scanners, "image") {
 		t.Errorf("no conflict: %v %+v", err, o.Warnings)
 	}
 }
@@ -316,7 +316,7 @@ func TestUnknownKeySuggestsTheKey(t *testing.T) {
 	} {
 		root := t.TempDir()
 		writeFile(t, filepath.Join(root, DefaultFile), content)
-		_, err := Parse(t.Context(), []string{root}, env(nil))
+		_, err := Parse(t.Context(), testEngines, []string{root}, env(nil))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", content, err, want)
 		}
@@ -325,13 +325,13 @@ func TestUnknownKeySuggestsTheKey(t *testing.T) {
 
 func TestNewOnlyNeedsABaseline(t *testing.T) {
 	root := t.TempDir()
-	_, err := Parse(t.Context(), []string{"--new-only", root}, env(nil))
+	_, err := Parse(t.Context(), testEngines, []string{"--new-only", root}, env(nil))
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "give --baseline FILE") {
 		t.Errorf("--new-only alone: %v", err)
 	}
 	writeFile(t, filepath.Join(root, "base.sarif"), "{}")
-	if _, err := Parse(t.Context(), []string{"--new-only", "--baseline", filepath.Join(root, "base.sarif"), root}, env(nil)); err != nil {
+	if _, err := Parse(t.Context(), testEngines, []string{"--new-only", "--baseline", filepath.Join(root, "base.sarif"), root}, env(nil)); err != nil {
 		t.Errorf("--new-only with a baseline: %v", err)
 	}
 }
@@ -355,4 +355,13 @@ func TestUsageText(t *testing.T) {
 			t.Errorf("help lacks --%s, %s or its key %s", s.flag, s.Env(), s.fileKey())
 		}
 	}
+}
+
+// testEngines are the built-in engines as config sees them (scan.Builtin's
+// infos; scan imports config, so the test cannot ask it; the scan package's
+// TestParseKnowsTheRegistry checks the aliases against the real registry).
+var testEngines = scanners.Registry{
+	{Name: scanners.EngineSecrets, Aliases: []string{"secret"}, TaskInput: "failOnSecrets"},
+	{Name: scanners.EngineIaC, Aliases: []string{"config", "misconfig", "misconfiguration"}, TaskInput: "failOnIac"},
+	{Name: scanners.EngineImage, Aliases: []string{"images", "vuln", "vulnerabilities"}, TaskInput: "failOnImage"},
 }

@@ -104,16 +104,19 @@ func Usage(w io.Writer) {
 // .tollgate.yaml, which is repository policy only (see setting.repo), read
 // through the checkout's confined reader; in a pull-request build it is read
 // from the target branch (see PolicySource).
-func Parse(ctx context.Context, args []string, getenv func(string) string) (Options, error) {
-	o, _, err := parse(ctx, args, getenv, false)
+//
+// engines are the engines the run knows (scan.Builtin().Infos()): the
+// names and aliases --scanners, --fail-on and --engine-timeout accept.
+func Parse(ctx context.Context, engines scanners.Registry, args []string, getenv func(string) string) (Options, error) {
+	o, _, err := parse(ctx, engines, args, getenv, false)
 	return o, err
 }
 
 // ParseMerge builds the Options of `tollgate merge` (the scan's, read the
 // same way from --path's checkout, so that the gate, the baseline and the
 // policy source are the scan's) and returns the shard logs to merge.
-func ParseMerge(ctx context.Context, args []string, getenv func(string) string) (Options, []string, error) {
-	o, logs, err := parse(ctx, args, getenv, true)
+func ParseMerge(ctx context.Context, engines scanners.Registry, args []string, getenv func(string) string) (Options, []string, error) {
+	o, logs, err := parse(ctx, engines, args, getenv, true)
 	if err != nil {
 		return o, nil, err
 	}
@@ -133,7 +136,7 @@ func MergeUsage(w io.Writer) {
 	fmt.Fprint(w, fs.FlagUsages())
 }
 
-func parse(ctx context.Context, args []string, getenv func(string) string, merge bool) (Options, []string, error) {
+func parse(ctx context.Context, engines scanners.Registry, args []string, getenv func(string) string, merge bool) (Options, []string, error) {
 	f := newFlagSet(io.Discard)
 	var path *string
 	if merge {
@@ -143,6 +146,7 @@ func parse(ctx context.Context, args []string, getenv func(string) string, merge
 		return Options{}, nil, usageErr(err)
 	}
 	o := Defaults()
+	o.Engines = engines
 	rest := f.fs.Args()
 	switch {
 	case merge:

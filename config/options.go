@@ -5,7 +5,6 @@ package config
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/tollgate/tollgate/policy"
+	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -30,11 +30,14 @@ type PROptions struct {
 type Options struct {
 	// Path is the scan root as given.
 	Path string
+	// Engines are the engines the run knows: --scanners, --fail-on and
+	// --engine-timeout name them (Validate turns aliases into names).
+	Engines scanners.Registry
 	// Scanners are the engines to run; empty means all that apply.
 	Scanners []string
 	// SARIF is the SARIF log's path; empty means none is written.
 	SARIF string
-	// Format is the report on Output: table, json or sarif.
+	// Format is the report on Output: one of report.Formats.
 	Format string
 	// Output is the report's path; empty means stdout.
 	Output string
@@ -176,15 +179,11 @@ func Defaults() Options {
 
 // Validate checks values that flags and files cannot type-check.
 func (o *Options) Validate() error {
-	for _, s := range o.Scanners {
-		if !slices.Contains(scanners.Engines, s) {
-			return fmt.Errorf("--scanners: unknown scanner %q (want %s)", s, strings.Join(scanners.Engines, ", "))
-		}
+	if err := o.resolveEngines(); err != nil {
+		return err
 	}
-	switch o.Format {
-	case "table", "json", "sarif":
-	default:
-		return fmt.Errorf("--format: unknown format %q (want table, json or sarif)", o.Format)
+	if _, err := report.FormatByName(o.Format); err != nil {
+		return fmt.Errorf("--format: %w", err)
 	}
 	for _, lists := range [][]string{o.Exclude, o.Secrets.Exclude, o.IaC.Exclude} {
 		for _, g := range lists {
@@ -215,15 +214,34 @@ func (o *Options) EngineTimeout(engine string) time.Duration {
 	return o.EngineTimeouts[""]
 }
 
-// Enabled reports whether an engine runs.
-func (o *Options) Enabled(engine string) bool {
-	if len(o.Scanners) == 0 {
-		// The image engine applies when there are images to scan; discovery
-		// alone does not turn it on (it would reach out to registries).
-		return engine == scanners.EngineSecrets || engine == scanners.EngineIaC ||
-			(engine == scanners.EngineImage && len(o.Image.Images)+len(o.Image.RepoImages) > 0)
+// resolveEngines turns the engine names of --scanners, --fail-on and
+// --engine-timeout into the registry's names, refusing unknown ones.
+func (o *Options) resolveEngines() error {
+	for i, s := range o.Scanners {
+		e, err := o.Engines.Resolve(s)
+		if err != nil {
+			return fmt.Errorf("--scanners: %w", err)
+		}
+		o.Scanners[i] = e
 	}
-	return slices.Contains(o.Scanners, engine)
+	if err := o.Gate.Thresholds.Resolve(o.Engines); err != nil {
+		return fmt.Errorf("--fail-on: %w", err)
+	}
+	if len(o.EngineTimeouts) > 0 {
+		resolved := make(map[string]time.Duration, len(o.EngineTimeouts))
+		for name, d := range o.EngineTimeouts {
+			if name != "" {
+				e, err := o.Engines.Resolve(name)
+				if err != nil {
+					return fmt.Errorf("--engine-timeout: %w", err)
+				}
+				name = e
+			}
+			resolved[name] = d
+		}
+		o.EngineTimeouts = resolved
+	}
+	return nil
 }
 
 // ParseSize reads a byte size: "1048576", "50MB", "1.5GiB", "512k".

@@ -3,11 +3,11 @@ package config
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iactype"
 	"github.com/tollgate/tollgate/scanners/imageref"
@@ -59,10 +59,10 @@ func (s setting) fileKey() string {
 // settings lists every option of `tollgate scan`.
 var settings = []setting{
 	{flag: "scanners", repo: true, arg: "ENGINES", short: "s", usage: "engines to run, comma-separated: secrets, iac, image (default: all that apply)",
-		set: func(o *Options, v string) error { o.Scanners = normEngines(splitList(v)); return nil }},
+		set: func(o *Options, v string) error { o.Scanners = splitList(v); return nil }},
 	{flag: "sarif", usage: "write the SARIF 2.1.0 log to `FILE`", path: true,
 		set: func(o *Options, v string) error { o.SARIF = v; return nil }},
-	{flag: "format", arg: "FORMAT", short: "f", usage: "report format on --output: table, json or sarif", def: "table",
+	{flag: "format", arg: "FORMAT", short: "f", usage: "report format on --output: " + strings.Join(report.FormatNames(), ", "), def: "table",
 		set: func(o *Options, v string) error { o.Format = strings.ToLower(v); return nil }},
 	{flag: "output", short: "o", usage: "write the report to `FILE` instead of stdout", path: true,
 		set: func(o *Options, v string) error { o.Output = v; return nil }},
@@ -88,13 +88,7 @@ var settings = []setting{
 				if !found {
 					engine, d = "", part
 				}
-				engine = strings.TrimSpace(engine)
-				if engine != "" {
-					engine = normEngines([]string{engine})[0]
-					if !slices.Contains(scanners.Engines, engine) {
-						return fmt.Errorf("unknown engine %q", engine)
-					}
-				}
+				engine = strings.ToLower(strings.TrimSpace(engine))
 				dur, err := time.ParseDuration(strings.TrimSpace(d))
 				if err != nil {
 					return fmt.Errorf("invalid duration %q", d)
@@ -297,23 +291,6 @@ func splitList(v string) []string {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
 		}
-	}
-	return out
-}
-
-func normEngines(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, e := range in {
-		e = strings.ToLower(e)
-		switch e {
-		case "images", "vuln", "vulnerabilities":
-			e = scanners.EngineImage
-		case "secret":
-			e = scanners.EngineSecrets
-		case "config", "misconfig", "misconfiguration":
-			e = scanners.EngineIaC
-		}
-		out = append(out, e)
 	}
 	return out
 }

@@ -6,12 +6,19 @@ import (
 	"github.com/tollgate/tollgate/scanners"
 )
 
+var testEngines = scanners.Registry{
+	{Name: "secrets", Aliases: []string{"secret"}}, {Name: "iac"}, {Name: "image", Aliases: []string{"images"}},
+}
+
 func TestThresholdsSet(t *testing.T) {
 	th := DefaultThresholds()
-	for _, v := range []string{"medium", "secrets=low, iac=none", "image=critical"} {
+	for _, v := range []string{"medium", "Secret=low, iac=none", "images=critical"} {
 		if err := th.Set(v); err != nil {
 			t.Fatalf("Set(%q): %v", v, err)
 		}
+	}
+	if err := th.Resolve(testEngines); err != nil {
+		t.Fatal(err)
 	}
 	if got, want := th.String(), "medium,secrets=low,iac=none,image=critical"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
@@ -22,10 +29,19 @@ func TestThresholdsSet(t *testing.T) {
 	if th.For("image").Fails(scanners.SeverityHigh) || !th.For("image").Fails(scanners.SeverityCritical) {
 		t.Errorf("image threshold wrong: %+v", th.For("image"))
 	}
-	for _, bad := range []string{"severe", "sast=low", "secrets=", "secrets=extreme"} {
+	for _, bad := range []string{"severe", "secrets=", "secrets=extreme", "=low"} {
 		if err := (&Thresholds{}).Set(bad); err == nil {
 			t.Errorf("Set(%q) accepted", bad)
 		}
+	}
+	// An engine the registry does not know is refused when resolved,
+	// naming the engines it knows.
+	unknown := Thresholds{}
+	if err := unknown.Set("sast=low"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unknown.Resolve(testEngines); err == nil || err.Error() != `unknown engine "sast" (want secrets, iac, image)` {
+		t.Errorf("Resolve with sast=low: %v", err)
 	}
 }
 

@@ -48,6 +48,8 @@ func (t Threshold) Fails(s scanners.Severity) bool {
 type Thresholds struct {
 	Default   Threshold
 	PerEngine map[string]Threshold
+	// order is the engines' report order, for String (set by Resolve).
+	order []string
 }
 
 // DefaultThresholds fails on HIGH and above.
@@ -82,11 +84,8 @@ func (t *Thresholds) Set(value string) error {
 			continue
 		}
 		engine = strings.ToLower(strings.TrimSpace(engine))
-		if engine == "images" {
-			engine = scanners.EngineImage
-		}
-		if !slices.Contains(scanners.Engines, engine) {
-			return fmt.Errorf("unknown engine %q in %q (want %s)", engine, part, strings.Join(scanners.Engines, ", "))
+		if engine == "" {
+			return fmt.Errorf("no engine before '=' in %q", part)
 		}
 		th, err := ParseThreshold(sev)
 		if err != nil {
@@ -100,10 +99,38 @@ func (t *Thresholds) Set(value string) error {
 	return nil
 }
 
-// String writes the thresholds back in --fail-on syntax, stable order.
+// Resolve turns the engine names Set took (aliases too) into the
+// registry's names, refusing unknown ones, and keeps the registry's order
+// for String.
+func (t *Thresholds) Resolve(engines scanners.Registry) error {
+	resolved := make(map[string]Threshold, len(t.PerEngine))
+	for name, th := range t.PerEngine {
+		e, err := engines.Resolve(name)
+		if err != nil {
+			return err
+		}
+		resolved[e] = th
+	}
+	if len(t.PerEngine) > 0 {
+		t.PerEngine = resolved
+	}
+	t.order = engines.Names()
+	return nil
+}
+
+// String writes the thresholds back in --fail-on syntax, in the engines'
+// report order (names outside it last, sorted).
 func (t Thresholds) String() string {
 	parts := []string{t.Default.String()}
-	for _, e := range scanners.Engines {
+	names := slices.Clone(t.order)
+	var rest []string
+	for e := range t.PerEngine {
+		if !slices.Contains(names, e) {
+			rest = append(rest, e)
+		}
+	}
+	slices.Sort(rest)
+	for _, e := range append(names, rest...) {
 		if th, ok := t.PerEngine[e]; ok {
 			parts = append(parts, e+"="+th.String())
 		}

@@ -28,12 +28,12 @@ func TestScansShareOneResultCache(t *testing.T) {
 	}
 	sarif := func(args ...string) []byte {
 		t.Helper()
-		opts, err := config.Parse(context.Background(), append([]string{"--offline", "--scanners", "secrets", "--cache-dir", cacheDir}, append(args, "../testdata/demo")...), getenv)
+		opts, err := config.Parse(context.Background(), Builtin().Infos(), append([]string{"--offline", "--scanners", "secrets", "--cache-dir", cacheDir}, append(args, "../testdata/demo")...), getenv)
 		if err != nil {
 			t.Error(err)
 			return nil
 		}
-		out, err := Run(context.Background(), slog.New(slog.DiscardHandler), opts, "test", getenv, nil)
+		out, err := Run(context.Background(), slog.New(slog.DiscardHandler), Builtin(), opts, "test", getenv, nil)
 		if err != nil {
 			t.Error(err)
 			return nil

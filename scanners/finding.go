@@ -58,16 +58,6 @@ func (s *Severity) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Engine names, as they appear in flags, configuration and reports.
-const (
-	EngineSecrets = "secrets"
-	EngineIaC     = "iac"
-	EngineImage   = "image"
-)
-
-// Engines lists every engine name in report order.
-var Engines = []string{EngineSecrets, EngineIaC, EngineImage}
-
 // Location says where a finding is. Path is repository-relative with forward
 // slashes; lines and columns are 1-based and 0 when unknown.
 type Location struct {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/internal/paths"
+	"github.com/tollgate/tollgate/scan"
 )
 
 func TestEscaping(t *testing.T) {
@@ -35,7 +36,7 @@ func TestArgs(t *testing.T) {
 		"AGENT_TOOLSDIRECTORY": "/agent/_tool", "INPUT_SECRETSMODE": "commits", "INPUT_SECRETSEXTRARULES": "false",
 		"INPUT_RESULTCACHE": "false",
 	}
-	args, err := Args(func(k string) string { return env[k] })
+	args, err := Args(scan.Builtin().Infos(), func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestArgs(t *testing.T) {
 		t.Errorf("path is not last: %q", args)
 	}
 	env["INPUT_NEWONLY"] = "maybe"
-	if _, err := Args(func(k string) string { return env[k] }); err == nil {
+	if _, err := Args(scan.Builtin().Infos(), func(k string) string { return env[k] }); err == nil {
 		t.Error("a bad boolean accepted")
 	}
 }
@@ -115,39 +116,39 @@ func TestArgsModes(t *testing.T) {
 	get := func(k string) string { return env[k] }
 
 	env["INPUT_MODE"] = "shard"
-	if _, err := Args(get); err == nil || !strings.Contains(err.Error(), "strategy: parallel") {
+	if _, err := Args(scan.Builtin().Infos(), get); err == nil || !strings.Contains(err.Error(), "strategy: parallel") {
 		t.Errorf("a shard outside a parallel strategy: %v", err)
 	}
 	env["SYSTEM_JOBPOSITIONINPHASE"], env["SYSTEM_TOTALJOBSINPHASE"] = "3", "4"
-	args, err := Args(get)
+	args, err := Args(scan.Builtin().Infos(), get)
 	if err != nil || !strings.Contains(strings.Join(args, " "), "--shard 3/4 /src") {
 		t.Errorf("shard from the job's position: %q %v", args, err)
 	}
 	env["INPUT_SHARD"] = "1/2"
-	if args, err = Args(get); err != nil || !strings.Contains(strings.Join(args, " "), "--shard 1/2 /src") {
+	if args, err = Args(scan.Builtin().Infos(), get); err != nil || !strings.Contains(strings.Join(args, " "), "--shard 1/2 /src") {
 		t.Errorf("shard input: %q %v", args, err)
 	}
 	env["INPUT_SHARD"] = "5/4"
-	if _, err = Args(get); err == nil || !strings.Contains(err.Error(), "input shard") {
+	if _, err = Args(scan.Builtin().Infos(), get); err == nil || !strings.Contains(err.Error(), "input shard") {
 		t.Errorf("a bad shard input: %v", err)
 	}
 
 	env["INPUT_MODE"] = "merge"
-	args, err = Args(get)
+	args, err = Args(scan.Builtin().Infos(), get)
 	want := []string{"--path", "/src", filepath.Join(ws, "tollgate-shard-1-of-2/tollgate.sarif"), filepath.Join(ws, "tollgate-shard-2-of-2/tollgate.sarif")}
 	if err != nil || !slices.Equal(args[len(args)-4:], want) {
 		t.Errorf("merge: %q %v, want it to end in %q", args, err, want)
 	}
 	env["INPUT_SHARDLOGS"] = "other/*.sarif"
-	if args, err = Args(get); err != nil || args[len(args)-1] != filepath.Join(ws, "other/tollgate.sarif") {
+	if args, err = Args(scan.Builtin().Infos(), get); err != nil || args[len(args)-1] != filepath.Join(ws, "other/tollgate.sarif") {
 		t.Errorf("shardLogs: %q %v", args, err)
 	}
 	env["INPUT_SHARDLOGS"] = "none/*.sarif"
-	if _, err = Args(get); err == nil || !strings.Contains(err.Error(), "no shard log matches") {
+	if _, err = Args(scan.Builtin().Infos(), get); err == nil || !strings.Contains(err.Error(), "no shard log matches") {
 		t.Errorf("no log: %v", err)
 	}
 	env["INPUT_MODE"] = "sideways"
-	if _, err = Args(get); err == nil || !strings.Contains(err.Error(), "input mode") {
+	if _, err = Args(scan.Builtin().Infos(), get); err == nil || !strings.Contains(err.Error(), "input mode") {
 		t.Errorf("a bad mode: %v", err)
 	}
 }

@@ -28,10 +28,7 @@ import (
 	"github.com/tollgate/tollgate/report/progress"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
-	"github.com/tollgate/tollgate/scanners/checkout"
 	"github.com/tollgate/tollgate/scanners/iac"
-	"github.com/tollgate/tollgate/scanners/images"
-	"github.com/tollgate/tollgate/scanners/secrets"
 	"github.com/tollgate/tollgate/task"
 	"github.com/tollgate/tollgate/vulndb"
 )
@@ -95,23 +92,27 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		printUsage(stderr)
 		return policy.ExitUsage
 	}
+	reg := scan.Builtin()
 	switch args[0] {
 	case "scan":
-		return runScan(args[1:], stdout, stderr, getenv)
+		return runScan(reg, args[1:], stdout, stderr, getenv)
 	case "baseline":
 		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
 			fmt.Fprintln(stderr, "tollgate: usage: tollgate baseline FILE [scan flags] [PATH]")
 			return policy.ExitUsage
 		}
-		return runBaseline(args[1], args[2:], stdout, stderr, getenv)
+		return runBaseline(reg, args[1], args[2:], stdout, stderr, getenv)
 	case "merge":
-		return runMerge(args[1:], stdout, stderr, getenv)
+		return runMerge(reg, args[1:], stdout, stderr, getenv)
 	case "explain":
-		return runExplain(args[1:], stdout, stderr, getenv)
+		return runExplain(reg, args[1:], stdout, stderr, getenv)
 	case "task":
-		return runTask(stdout, stderr, getenv)
+		return runTask(reg, stdout, stderr, getenv)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "tollgate %s\ngitleaks %s (regex engine: %s)\ntrivy %s\n", version, secrets.GitleaksVersion, secrets.RegexEngine, iac.TrivyVersion)
+		fmt.Fprintf(stdout, "tollgate %s\n", version)
+		for _, l := range reg.VersionLines() {
+			fmt.Fprintln(stdout, l)
+		}
 		dbOpts, _ := config.ParseDB(nil, getenv)
 		fmt.Fprintf(stdout, "vulnerability DB: %s\n", report.SafeText(dbSummary(dbOpts.CacheDir)))
 		return policy.ExitPass
@@ -197,60 +198,36 @@ func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 }
 
 // runTask runs the Azure Pipelines task; the agent passes inputs as INPUT_*.
-func runTask(stdout, stderr io.Writer, getenv func(string) string) int {
+func runTask(reg scan.Registry, stdout, stderr io.Writer, getenv func(string) string) int {
 	debug := strings.EqualFold(getenv("SYSTEM_DEBUG"), "true")
 	log := setupLogging(stderr, debug, false)
 	ctx, stop := interruptible(log)
 	defer stop()
-	return task.Run(ctx, log, stdout, getenv, version)
+	return task.Run(ctx, log, reg, stdout, getenv, version)
 }
 
-// runExplain prints the help of a gitleaks rule, a Trivy check or a
-// vulnerability (from the DB on disk), offline.
-func runExplain(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// runExplain prints the help of a rule of one of the engines (a gitleaks
+// rule, a Trivy check, a vulnerability from the DB on disk), offline.
+func runExplain(reg scan.Registry, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(stderr, "tollgate: usage: tollgate explain ID   (a gitleaks rule, a Trivy check such as KSV-0017, or a CVE)")
 		return policy.ExitUsage
 	}
 	id := args[0]
 	_ = setupLogging(stderr, false, true)
-	var gitleaksConfig []byte
-	if b, err := checkout.ReadTrusted(".gitleaks.toml", 4<<20); err == nil {
-		gitleaksConfig = b
+	engine, r, ok, errs := reg.Explain(id, getenv)
+	if ok {
+		return explained(stdout, engine, r)
 	}
-	if r, ok, err := secrets.Explain(id, gitleaksConfig); err != nil {
+	for _, err := range errs {
 		fmt.Fprintf(stderr, "tollgate: %s\n", report.SafeText(err.Error()))
-	} else if ok {
-		return explained(stdout, "secrets", r)
 	}
-	if r, ok := iac.Explain(id); ok {
-		return explained(stdout, "iac", r)
+	if len(errs) == 0 {
+		dbOpts, _ := config.ParseDB(nil, getenv)
+		fmt.Fprintf(stderr, "tollgate: unknown ID %q: not a gitleaks rule, a Tollgate secret rule, a Trivy check, or a vulnerability in the DB at %s\n",
+			report.SafeText(id), report.SafeText(vulndb.Dir(dbOpts.CacheDir)))
 	}
-	dbOpts, _ := config.ParseDB(nil, getenv)
-	r, ok, err := images.Explain(dbOpts.CacheDir, id)
-	if err == nil && ok {
-		return explained(stdout, "image", r)
-	}
-	if err != nil && vulnerabilityID(id) {
-		fmt.Fprintf(stderr, "tollgate: %s looks like a vulnerability ID, but the vulnerability DB is not available at %s (%s): run `tollgate db download` first\n",
-			report.SafeText(id), report.SafeText(vulndb.Dir(dbOpts.CacheDir)), report.SafeText(err.Error()))
-		return policy.ExitUsage
-	}
-	fmt.Fprintf(stderr, "tollgate: unknown ID %q: not a gitleaks rule, a Tollgate secret rule, a Trivy check, or a vulnerability in the DB at %s\n",
-		report.SafeText(id), report.SafeText(vulndb.Dir(dbOpts.CacheDir)))
 	return policy.ExitUsage
-}
-
-// vulnerabilityID reports whether an ID has the shape of a vulnerability
-// advisory's (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, ALAS-..., DLA-..., ...).
-func vulnerabilityID(id string) bool {
-	u := strings.ToUpper(id)
-	for _, p := range []string{"CVE-", "GHSA-", "GO-", "PYSEC-", "RUSTSEC-", "ALAS", "DLA-", "DSA-", "RHSA-", "USN-", "ELSA-", "OSV-", "TEMP-"} {
-		if strings.HasPrefix(u, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func explained(w io.Writer, engine string, r scanners.Rule) int {
@@ -272,14 +249,14 @@ func dbSummary(cacheDir string) string {
 		meta.UpdatedAt.UTC().Format("2006-01-02T15:04Z"), int(age.Hours()/24), meta.NextUpdate.UTC().Format("2006-01-02T15:04Z"), dir)
 }
 
-func runScan(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	return scanWith(args, stdout, stderr, getenv, nil)
+func runScan(reg scan.Registry, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return scanWith(reg, args, stdout, stderr, getenv, nil)
 }
 
 // runBaseline scans and writes the SARIF log to file, for later --baseline
 // runs: it passes whatever it finds (exit 0), unless an engine failed.
-func runBaseline(file string, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	return scanWith(args, stdout, stderr, getenv, func(o *config.Options) {
+func runBaseline(reg scan.Registry, file string, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return scanWith(reg, args, stdout, stderr, getenv, func(o *config.Options) {
 		o.SARIF = file
 		o.Baseline = ""
 		o.Gate.Thresholds = policy.Thresholds{Default: policy.Threshold{Never: true}}
@@ -288,11 +265,11 @@ func runBaseline(file string, args []string, stdout, stderr io.Writer, getenv fu
 }
 
 // runMerge merges the logs of a scan's shards and applies the gate.
-func runMerge(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func runMerge(reg scan.Registry, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	var logs []string
 	return runWith(args, stdout, stderr, getenv, nil,
 		func(ctx context.Context, args []string) (config.Options, error) {
-			opts, files, err := config.ParseMerge(ctx, args, getenv)
+			opts, files, err := config.ParseMerge(ctx, reg.Infos(), args, getenv)
 			logs = files
 			return opts, err
 		},
@@ -301,13 +278,13 @@ func runMerge(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		})
 }
 
-func scanWith(args []string, stdout, stderr io.Writer, getenv func(string) string, adjust func(*config.Options)) int {
+func scanWith(reg scan.Registry, args []string, stdout, stderr io.Writer, getenv func(string) string, adjust func(*config.Options)) int {
 	return runWith(args, stdout, stderr, getenv, adjust,
 		func(ctx context.Context, args []string) (config.Options, error) {
-			return config.Parse(ctx, args, getenv)
+			return config.Parse(ctx, reg.Infos(), args, getenv)
 		},
 		func(ctx context.Context, log *slog.Logger, opts config.Options, meter *scanners.Meter) (*scan.Outcome, error) {
-			return scan.Run(ctx, log, opts, version, getenv, meter)
+			return scan.Run(ctx, log, reg, opts, version, getenv, meter)
 		})
 }
 

@@ -191,3 +191,12 @@ func Explain(cacheDir, id string) (scanners.Rule, bool, error) {
 	}
 	return rule(dv), true, nil
 }
+
+// normalizeSeverity maps Trivy's severity names.
+func normalizeSeverity(s string) scanners.Severity {
+	sev, err := scanners.ParseSeverity(strings.ToUpper(s))
+	if err != nil {
+		return scanners.SeverityUnknown
+	}
+	return sev
+}

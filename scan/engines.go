@@ -1,0 +1,233 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/checkout"
+	"github.com/tollgate/tollgate/scanners/iac"
+	"github.com/tollgate/tollgate/scanners/images"
+	"github.com/tollgate/tollgate/scanners/secrets"
+	"github.com/tollgate/tollgate/vulndb"
+)
+
+// Engine is one entry of the registry: everything Tollgate knows of an
+// engine outside the engine's own package. Adding an engine is its package
+// plus one Engine in Builtin.
+type Engine struct {
+	// EngineInfo is its name, aliases and task input: what config, policy
+	// and the task see of it (Registry.Infos).
+	scanners.EngineInfo
+	// DefaultOn reports whether the engine runs when --scanners names no
+	// engine.
+	DefaultOn func(o config.Options) bool
+	// New builds the engine for a scan, with the result cache (nil: off).
+	New func(ctx context.Context, o config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Scanner
+	// Explain describes one of the engine's rules by ID, offline (`tollgate
+	// explain`); ok is false for an ID that is not the engine's.
+	Explain func(id string, getenv func(string) string) (r scanners.Rule, ok bool, err error)
+	// Version is the engine's line of `tollgate version` (engines that
+	// share a library share the line; it is printed once).
+	Version func() string
+}
+
+// Registry is the engines Tollgate can run, in report order.
+type Registry []Engine
+
+// Builtin is Tollgate's engines: secrets (gitleaks), iac (Trivy's
+// misconfiguration scanning) and image (Trivy's vulnerability scanning).
+func Builtin() Registry {
+	trivyVersion := func() string { return "trivy " + iac.TrivyVersion }
+	return Registry{
+		{
+			EngineInfo: scanners.EngineInfo{Name: scanners.EngineSecrets, Aliases: []string{"secret"}, TaskInput: "failOnSecrets"},
+			DefaultOn:  func(config.Options) bool { return true },
+			New:        newSecrets,
+			Explain: func(id string, _ func(string) string) (scanners.Rule, bool, error) {
+				// The gitleaks config of the directory explain runs in, if any.
+				var own []byte
+				if b, err := checkout.ReadTrusted(config.GitleaksConfigFile, 4<<20); err == nil {
+					own = b
+				}
+				return secrets.Explain(id, own)
+			},
+			Version: func() string {
+				return fmt.Sprintf("gitleaks %s (regex engine: %s)", secrets.GitleaksVersion, secrets.RegexEngine)
+			},
+		},
+		{
+			EngineInfo: scanners.EngineInfo{Name: scanners.EngineIaC, Aliases: []string{"config", "misconfig", "misconfiguration"}, TaskInput: "failOnIac"},
+			DefaultOn:  func(config.Options) bool { return true },
+			New:        newIaC,
+			Explain: func(id string, _ func(string) string) (scanners.Rule, bool, error) {
+				r, ok := iac.Explain(id)
+				return r, ok, nil
+			},
+			Version: trivyVersion,
+		},
+		{
+			EngineInfo: scanners.EngineInfo{Name: scanners.EngineImage, Aliases: []string{"images", "vuln", "vulnerabilities"}, TaskInput: "failOnImage"},
+			// The image engine applies when there are images to scan;
+			// discovery alone does not turn it on (it would reach out to
+			// registries).
+			DefaultOn: func(o config.Options) bool { return len(o.Image.Images)+len(o.Image.RepoImages) > 0 },
+			New: func(_ context.Context, o config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Scanner {
+				io := ImageOptions(o)
+				io.Cache = rc
+				return images.New(io, log)
+			},
+			Explain: func(id string, getenv func(string) string) (scanners.Rule, bool, error) {
+				db, _ := config.ParseDB(nil, getenv)
+				r, ok, err := images.Explain(db.CacheDir, id)
+				if err != nil {
+					if !vulnerabilityID(id) {
+						// Not one of ours, whether or not the DB is there.
+						return scanners.Rule{}, false, nil
+					}
+					return r, false, fmt.Errorf("%s looks like a vulnerability ID, but the vulnerability DB is not available at %s (%w): run `tollgate db download` first",
+						id, vulndb.Dir(db.CacheDir), err)
+				}
+				return r, ok, nil
+			},
+			Version: trivyVersion,
+		},
+	}
+}
+
+// vulnerabilityID reports whether an ID has the shape of a vulnerability
+// advisory's (CVE-2024-1234, GHSA-xxxx-xxxx-xxxx, ALAS-..., DLA-..., ...).
+func vulnerabilityID(id string) bool {
+	u := strings.ToUpper(id)
+	for _, p := range []string{"CVE-", "GHSA-", "GO-", "PYSEC-", "RUSTSEC-", "ALAS", "DLA-", "DSA-", "RHSA-", "USN-", "ELSA-", "OSV-", "TEMP-"} {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Infos is what the layers below scan see of the engines.
+func (r Registry) Infos() scanners.Registry {
+	out := make(scanners.Registry, len(r))
+	for i, e := range r {
+		out[i] = e.EngineInfo
+	}
+	return out
+}
+
+// Enabled lists the engines a scan runs: those --scanners names, else
+// those on by default.
+func (r Registry) Enabled(o config.Options) Registry {
+	var out Registry
+	for _, e := range r {
+		if len(o.Scanners) == 0 && e.DefaultOn(o) || slices.Contains(o.Scanners, e.Name) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// VersionLines are the engines' lines of `tollgate version`, each once.
+func (r Registry) VersionLines() []string {
+	var out []string
+	for _, e := range r {
+		if l := e.Version(); !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Explain finds the rule an ID names, asking each engine in turn. Errors
+// of engines that could not look (a missing DB) come back with ok false.
+func (r Registry) Explain(id string, getenv func(string) string) (engine string, rule scanners.Rule, ok bool, errs []error) {
+	for _, e := range r {
+		rule, ok, err := e.Explain(id, getenv)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s engine: %w", e.Name, err))
+			continue
+		}
+		if ok {
+			return e.Name, rule, true, nil
+		}
+	}
+	return "", scanners.Rule{}, false, errs
+}
+
+func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Scanner {
+	e := secrets.New(secrets.Options{
+		ConfigPath:           opts.Secrets.Config,
+		RepoConfig:           opts.Secrets.RepoConfig,
+		Policy:               policyFiles(ctx, opts),
+		ReviewCheckoutConfig: opts.Policy.PullRequest && changed(opts.Policy, opts.Secrets.RepoConfig, config.GitleaksConfigFile),
+		Severity:             opts.Secrets.Severity,
+		RuleSeverity:         opts.Secrets.RuleSeverity,
+		MaxArchiveDepth:      opts.Secrets.MaxArchiveDepth,
+		Mode:                 opts.Secrets.Mode,
+		Since:                opts.Secrets.Since,
+		SinceFrom:            opts.Secrets.SinceFrom,
+		NoExtraRules:         opts.Secrets.NoExtraRules,
+		NoEmulatorAllowlist:  opts.Secrets.NoEmulatorAllowlist,
+		NoHardcoded:          opts.Secrets.NoHardcoded,
+		Exclude:              config.Matcher(opts.Exclude, opts.Secrets.Exclude),
+		Cache:                rc,
+	}, log)
+	return scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude))
+}
+
+func newIaC(_ context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Scanner {
+	e := iac.New(iac.Options{
+		FileTypes:       opts.IaC.FileTypes,
+		DownloadModules: opts.IaC.DownloadModules,
+		CheckPaths:      opts.IaC.CheckPaths,
+		Namespaces:      opts.IaC.Namespaces,
+		TFVars:          opts.IaC.TFVars,
+		HelmValueFiles:  opts.IaC.HelmValues,
+		CFParams:        opts.IaC.CFParams,
+		Cache:           rc,
+	}, log)
+	return scanners.Excluding(e, config.Matcher(opts.IaC.Exclude))
+}
+
+// ImageOptions are the image engine's options of a scan.
+func ImageOptions(opts config.Options) images.Options {
+	o := opts.Image
+	return images.Options{
+		Images:             o.Images,
+		RepoImages:         o.RepoImages,
+		DiscoverRegistries: discoverRegistries(o),
+		Discover:           o.Discover,
+		CacheDir:           o.CacheDir,
+		DBRepositories:     o.DBRepositories,
+		Offline:            o.Offline,
+		SkipDBUpdate:       o.SkipDBUpdate,
+		IgnoreUnfixed:      o.IgnoreUnfixed,
+		PkgTypes:           o.PkgTypes,
+		Username:           o.Username,
+		Password:           o.Password,
+		Insecure:           o.Insecure,
+		DockerHost:         o.DockerHost,
+	}
+}
+
+// Engines builds the engines a scan runs, in report order, with the result
+// cache (nil: off).
+func (r Registry) Engines(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) []scanners.Scanner {
+	var out []scanners.Scanner
+	for _, e := range r.Enabled(opts) {
+		out = append(out, e.New(ctx, opts, log, rc))
+	}
+	return out
+}
+
+func discoverRegistries(o config.ImageOptions) []string {
+	if len(o.DiscoverRegistries) > 0 {
+		return o.DiscoverRegistries
+	}
+	return config.DefaultDiscoverRegistries()
+}

@@ -1,0 +1,181 @@
+package task
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/scan"
+	"github.com/tollgate/tollgate/scanners"
+)
+
+// licenses is a throwaway fourth engine: it reports every file named
+// LICENSE.proprietary. It exists only in this test.
+type licenses struct{}
+
+func (licenses) Name() string { return "licenses" }
+func (licenses) Tool() scanners.Tool {
+	return scanners.Tool{Name: "licensee", FullName: "Licensee", Version: "9.9.9", InformationURI: "https://example.com/licensee"}
+}
+
+func (l licenses) Scan(_ context.Context, t *scanners.Target) (res scanners.Result, err error) {
+	res = scanners.Result{Scanner: l.Name(), Tool: l.Tool(),
+		Rules: []scanners.Rule{{ID: "LIC-1", Name: "ProprietaryLicense", Title: "A proprietary license", Severity: scanners.SeverityMedium}}}
+	for _, f := range t.Files {
+		if filepath.Base(f.Path) == "LICENSE.proprietary" {
+			res.Findings = append(res.Findings, scanners.Finding{Scanner: l.Name(), RuleID: "LIC-1", Title: "A proprietary license",
+				Severity: scanners.SeverityMedium, Message: "a proprietary license", Location: scanners.Location{Path: f.Path, StartLine: 1},
+				Fingerprint: scanners.Fingerprint(l.Name(), "LIC-1", f.Path), Identity: f.Path})
+		}
+	}
+	res.Status.Finish()
+	return res, nil
+}
+
+// TestAFakeEngineThroughTheRegistryAlone adds an engine with one registry
+// entry and nothing else, and finds it everywhere an engine shows: the
+// --scanners names (and their aliases), the per-engine thresholds, the
+// task's inputs and outputs, the SARIF log and the console table.
+func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
+	reg := append(scan.Builtin(), scan.Engine{
+		EngineInfo: scanners.EngineInfo{Name: "licenses", Aliases: []string{"license"}, TaskInput: "failOnLicenses"},
+		DefaultOn:  func(config.Options) bool { return false },
+		New: func(context.Context, config.Options, *slog.Logger, *scanners.ResultCache) scanners.Scanner {
+			return licenses{}
+		},
+		Explain: func(id string, _ func(string) string) (scanners.Rule, bool, error) {
+			return scanners.Rule{ID: "LIC-1"}, id == "LIC-1", nil
+		},
+		Version: func() string { return "licensee 9.9.9" },
+	})
+
+	// --scanners: unknown names are refused naming the fourth engine.
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "LICENSE.proprietary"), []byte("All rights reserved.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Parse(t.Context(), reg.Infos(), []string{"--scanners", "sast", root}, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "want secrets, iac, image, licenses") {
+		t.Errorf("--scanners sast: %v", err)
+	}
+	if lines := reg.VersionLines(); lines[len(lines)-1] != "licensee 9.9.9" {
+		t.Errorf("version lines: %q", lines)
+	}
+	if engine, _, ok, _ := reg.Explain("LIC-1", func(string) string { return "" }); !ok || engine != "licenses" {
+		t.Errorf("explain LIC-1: %q %v", engine, ok)
+	}
+
+	staging := t.TempDir()
+	env := map[string]string{
+		"INPUT_PATH":                     root,
+		"INPUT_SCANNERS":                 "secrets,license", // the alias
+		"INPUT_FAILON":                   "critical",
+		"INPUT_FAILONLICENSES":           "medium", // the engine's own threshold input
+		"INPUT_OFFLINE":                  "true",
+		"INPUT_RESULTCACHE":              "false",
+		"BUILD_ARTIFACTSTAGINGDIRECTORY": staging,
+		"AGENT_TEMPDIRECTORY":            t.TempDir(),
+	}
+	getenv := func(k string) string { return env[k] }
+	args, err := Args(reg.Infos(), getenv)
+	if err != nil || !strings.Contains(strings.Join(args, " "), "--fail-on licenses=medium") {
+		t.Errorf("task inputs: %q %v", args, err)
+	}
+	var stdout bytes.Buffer
+	code := Run(t.Context(), slog.New(slog.DiscardHandler), reg, &stdout, getenv, "test")
+	out := stdout.String()
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (the licenses threshold fails the gate); output:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"LIC-1",                           // the table
+		"LICENSE.proprietary",             // its location
+		"critical,licenses=medium",        // the thresholds, in registry order
+		"variable=licensesFindings]1",     // an output variable per engine
+		"##vso[task.logissue code=LIC-1;", // the failing finding as an issue
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The SARIF log has a run of the fourth engine, under its own driver.
+	logs, _ := filepath.Glob(filepath.Join(staging, DefaultArtifact, "*.sarif"))
+	if len(logs) != 1 {
+		t.Fatalf("SARIF logs: %q", logs)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Name  string `json:"name"`
+					Rules []struct {
+						ID string `json:"id"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID string `json:"ruleId"`
+				Level  string `json:"level"`
+			} `json:"results"`
+			Properties map[string]any `json:"properties"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &log); err != nil {
+		t.Fatal(err)
+	}
+	var engines []string
+	for _, r := range log.Runs {
+		engines = append(engines, r.Properties["tollgate/engine"].(string))
+		if r.Properties["tollgate/engine"] == "licenses" {
+			if r.Tool.Driver.Name != "licensee" || len(r.Tool.Driver.Rules) != 1 || len(r.Results) != 1 || r.Results[0].RuleID != "LIC-1" {
+				t.Errorf("licenses run: %+v", r)
+			}
+		}
+	}
+	if strings.Join(engines, ",") != "secrets,licenses" {
+		t.Errorf("runs of %q, want secrets,licenses", engines)
+	}
+}
+
+// TestTaskJSONHasEveryEngineInput: each engine's threshold input is an
+// input of task.json, in the policy group.
+func TestTaskJSONHasEveryEngineInput(t *testing.T) {
+	b, err := os.ReadFile("../task.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var task struct {
+		Inputs []struct {
+			Name  string `json:"name"`
+			Group string `json:"groupName"`
+		} `json:"inputs"`
+	}
+	if err := json.Unmarshal(b, &task); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range scan.Builtin() {
+		found := false
+		for _, in := range task.Inputs {
+			if in.Name == e.TaskInput {
+				found = true
+				if in.Group != "policy" {
+					t.Errorf("input %s is in group %q, want policy", in.Name, in.Group)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("task.json has no input %s for the %s engine", e.TaskInput, e.Name)
+		}
+	}
+}

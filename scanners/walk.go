@@ -153,7 +153,7 @@ func Walk(ctx context.Context, root string, opt WalkOptions) (*Target, error) {
 		}
 		if fi.Size() > opt.MaxFileSize {
 			t.Skipped = append(t.Skipped, Skipped{Path: rel, Code: "file-too-large", AllEngines: true,
-				Message: fmt.Sprintf("%s is %s, over the %s file size limit; not scanned", rel, humanBytes(fi.Size()), humanBytes(opt.MaxFileSize))})
+				Message: fmt.Sprintf("%s is %s, over the %s file size limit; not scanned", rel, HumanBytes(fi.Size()), HumanBytes(opt.MaxFileSize))})
 			return nil
 		}
 		t.Files = append(t.Files, File{Path: rel, Size: fi.Size()})
@@ -203,7 +203,8 @@ func Cause(err error) error {
 	return err
 }
 
-func humanBytes(n int64) string {
+// HumanBytes writes a byte count in binary units: 512 B, 1.5 KiB, 2.0 MiB.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

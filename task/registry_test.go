@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
 )
@@ -114,32 +115,18 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log struct {
-		Runs []struct {
-			Tool struct {
-				Driver struct {
-					Name  string `json:"name"`
-					Rules []struct {
-						ID string `json:"id"`
-					} `json:"rules"`
-				} `json:"driver"`
-			} `json:"tool"`
-			Results []struct {
-				RuleID string `json:"ruleId"`
-				Level  string `json:"level"`
-			} `json:"results"`
-			Properties map[string]any `json:"properties"`
-		} `json:"runs"`
-	}
-	if err := json.Unmarshal(b, &log); err != nil {
+	log, err := report.ReadSARIF(b) // the reader merge and baselines use
+	if err != nil {
 		t.Fatal(err)
 	}
 	var engines []string
 	for _, r := range log.Runs {
-		engines = append(engines, r.Properties["tollgate/engine"].(string))
-		if r.Properties["tollgate/engine"] == "licenses" {
-			if r.Tool.Driver.Name != "licensee" || len(r.Tool.Driver.Rules) != 1 || len(r.Results) != 1 || r.Results[0].RuleID != "LIC-1" {
-				t.Errorf("licenses run: %+v", r)
+		res := r.Result
+		engines = append(engines, res.Scanner)
+		if res.Scanner == "licenses" {
+			if res.Tool.Name != "licensee" || len(res.Rules) != 1 || len(res.Findings) != 1 || res.Findings[0].RuleID != "LIC-1" ||
+				res.Findings[0].Location.Path != "LICENSE.proprietary" {
+				t.Errorf("licenses run: %+v", res)
 			}
 		}
 	}

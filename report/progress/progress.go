@@ -141,7 +141,7 @@ func lines(ctx context.Context, m *scanners.Meter, o Options) {
 func Count(r scanners.Reading) string {
 	s := fmt.Sprintf("%d/%d %s", r.Done, r.Total, r.Unit)
 	if r.Bytes > 0 {
-		s += fmt.Sprintf(" (%s)", bytesText(r.Bytes))
+		s += fmt.Sprintf(" (%s)", scanners.HumanBytes(r.Bytes))
 	}
 	return s
 }
@@ -161,19 +161,6 @@ func Percent(rs []scanners.Reading) int {
 		return 0
 	}
 	return int(sum / float64(n) * 100)
-}
-
-func bytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // pollEvery is how often the live display reads the meter.

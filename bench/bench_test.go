@@ -175,22 +175,22 @@ func BenchmarkSecrets(b *testing.B) {
 // benchScan is a scan of 10,000 misconfigurations and 10,000 secrets, each
 // with its engine's detail, as a log carries them.
 func benchScan() report.Scan {
-	iac := scanners.Result{Scanner: scanners.EngineIaC, Status: scanners.Status{State: scanners.Succeeded}, Tool: scanners.Tool{Name: "trivy", Version: "0.74.0"}}
-	sec := scanners.Result{Scanner: scanners.EngineSecrets, Status: scanners.Status{State: scanners.Succeeded}, Tool: scanners.Tool{Name: "gitleaks", Version: "8.30.1"}}
+	iac := scanners.Result{Engine: scanners.EngineIaC, Status: scanners.Status{State: scanners.Succeeded}, Tool: scanners.Tool{Name: "trivy", Version: "0.74.0"}}
+	sec := scanners.Result{Engine: scanners.EngineSecrets, Status: scanners.Status{State: scanners.Succeeded}, Tool: scanners.Tool{Name: "gitleaks", Version: "8.30.1"}}
 	for i := range 50 {
 		iac.Rules = append(iac.Rules, scanners.Rule{ID: fmt.Sprintf("KSV-%04d", i), Title: "rule", Description: "description", Severity: scanners.SeverityHigh})
 		sec.Rules = append(sec.Rules, scanners.Rule{ID: fmt.Sprintf("secret-%d", i), Title: "secret", Description: "description", Severity: scanners.SeverityHigh})
 	}
 	for i := range 10000 {
 		iac.Findings = append(iac.Findings, scanners.Finding{
-			Scanner: scanners.EngineIaC, RuleID: fmt.Sprintf("KSV-%04d", i%50), Title: "title", Severity: scanners.SeverityHigh,
+			Engine: scanners.EngineIaC, RuleID: fmt.Sprintf("KSV-%04d", i%50), Title: "title", Severity: scanners.SeverityHigh,
 			Message:     fmt.Sprintf("Container %d of deployment web-%d should set securityContext.runAsNonRoot", i, i/10),
 			Location:    scanners.Location{Path: fmt.Sprintf("services/svc-%d/deploy/k8s/pod.yaml", i/10), StartLine: 10 + i%40, EndLine: 12 + i%40},
 			Fingerprint: fmt.Sprintf("%064x", i), FingerprintV2: fmt.Sprintf("%064x", i+1),
 			Misconfig: &scanners.MisconfigDetail{FileType: "kubernetes", Resource: fmt.Sprintf("Deployment/web-%d", i/10), Provider: "Kubernetes", Service: "general", Resolution: "Set runAsNonRoot"},
 		})
 		sec.Findings = append(sec.Findings, scanners.Finding{
-			Scanner: scanners.EngineSecrets, RuleID: fmt.Sprintf("secret-%d", i%50), Title: "title", Severity: scanners.SeverityHigh,
+			Engine: scanners.EngineSecrets, RuleID: fmt.Sprintf("secret-%d", i%50), Title: "title", Severity: scanners.SeverityHigh,
 			Message:     "A secret was found",
 			Location:    scanners.Location{Path: fmt.Sprintf("services/svc-%d/config/app-%d.env", i/10, i), StartLine: 3, EndLine: 3, StartColumn: 5, EndColumn: 44},
 			Fingerprint: fmt.Sprintf("%064x", i+2), Tags: []string{"secret", "key"},

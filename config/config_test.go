@@ -49,8 +49,8 @@ iac:
 	if o.ConfigFile != filepath.Join(root, DefaultFile) {
 		t.Errorf("config file = %q", o.ConfigFile)
 	}
-	if !slices.Equal(o.Scanners, []string{"secrets"}) {
-		t.Errorf("file values not applied: scanners %v", o.Scanners)
+	if !slices.Equal(o.Engines, []string{"secrets"}) {
+		t.Errorf("file values not applied: scanners %v", o.Engines)
 	}
 	// The checkout's own file may not say where reports are written.
 	if o.SARIF != "" || len(o.Warnings) != 1 || o.Warnings[0].Line != 3 || !strings.Contains(o.Warnings[0].Message, "sarif is a pipeline setting") {
@@ -73,8 +73,8 @@ iac:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.SARIF != "flag.sarif" || !slices.Equal(o.Scanners, []string{"iac", "secrets"}) || !o.Quiet {
-		t.Errorf("precedence wrong: sarif %q scanners %v quiet %v", o.SARIF, o.Scanners, o.Quiet)
+	if o.SARIF != "flag.sarif" || !slices.Equal(o.Engines, []string{"iac", "secrets"}) || !o.Quiet {
+		t.Errorf("precedence wrong: sarif %q scanners %v quiet %v", o.SARIF, o.Engines, o.Quiet)
 	}
 	o, err = Parse(t.Context(), testEngines, []string{"--fail-on", "high", "--fail-on", "iac=none", root}, env(nil))
 	if err != nil {
@@ -299,7 +299,7 @@ func TestRequestedImagesAreScannedOrExplained(t *testing.T) {
 		t.Errorf("file in conflict: %+v", o.Warnings)
 	}
 	writeFile(t, filepath.Join(root, DefaultFile), "scanners: [secrets, iac, image]\nimage:\n  images: [ghcr.io/acme/api:1]\n")
-	if o, err = Parse(t.Context(), testEngines, []string{root}, env(nil)); err != nil || len(o.Warnings) != 0 || !slices.Contains(o.Scanners, "image") {
+	if o, err = Parse(t.Context(), testEngines, []string{root}, env(nil)); err != nil || len(o.Warnings) != 0 || !slices.Contains(o.Engines, "image") {
 		t.Errorf("no conflict: %v %+v", err, o.Warnings)
 	}
 }

@@ -146,7 +146,7 @@ func parse(ctx context.Context, engines scanners.Registry, args []string, getenv
 		return Options{}, nil, usageErr(err)
 	}
 	o := Defaults()
-	o.Engines = engines
+	o.Registry = engines
 	rest := f.fs.Args()
 	switch {
 	case merge:
@@ -361,7 +361,7 @@ func checkoutCause(err error) error {
 // comes from a configuration file, a warning.
 func (o *Options) requestedImages(fromFlag, fromEnv func(setting) bool) error {
 	images := append(slices.Clone(o.Image.Images), o.Image.RepoImages...)
-	if len(o.Scanners) == 0 || slices.Contains(o.Scanners, scanners.EngineImage) || len(images) == 0 {
+	if len(o.Engines) == 0 || slices.Contains(o.Engines, scanners.EngineImage) || len(images) == 0 {
 		return nil
 	}
 	where := func(flag string) (string, bool) {
@@ -383,10 +383,10 @@ func (o *Options) requestedImages(fromFlag, fromEnv func(setting) bool) error {
 	iw, iCLI := where("image")
 	if sCLI && iCLI {
 		return fmt.Errorf("%s names image(s) to scan (%s) but %s %s leaves the image engine out: add image to %s, or drop %s",
-			iw, strings.Join(images, ", "), sw, strings.Join(o.Scanners, ","), sw, iw)
+			iw, strings.Join(images, ", "), sw, strings.Join(o.Engines, ","), sw, iw)
 	}
 	o.Warnings = append(o.Warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "images-not-scanned",
 		Message: fmt.Sprintf("%d image(s) named by %s are not scanned: %s (%s) leaves the image engine out; add image to it",
-			len(images), iw, sw, strings.Join(o.Scanners, ","))})
+			len(images), iw, sw, strings.Join(o.Engines, ","))})
 	return nil
 }

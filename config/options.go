@@ -30,11 +30,11 @@ type PROptions struct {
 type Options struct {
 	// Path is the scan root as given.
 	Path string
-	// Engines are the engines the run knows: --scanners, --fail-on and
+	// Registry is the engines the run knows: --scanners, --fail-on and
 	// --engine-timeout name them (Validate turns aliases into names).
-	Engines scanners.Registry
-	// Scanners are the engines to run; empty means all that apply.
-	Scanners []string
+	Registry scanners.Registry
+	// Engines are the engines to run (--scanners); empty means all that apply.
+	Engines []string
 	// SARIF is the SARIF log's path; empty means none is written.
 	SARIF string
 	// Format is the report on Output: one of report.Formats.
@@ -217,21 +217,21 @@ func (o *Options) EngineTimeout(engine string) time.Duration {
 // resolveEngines turns the engine names of --scanners, --fail-on and
 // --engine-timeout into the registry's names, refusing unknown ones.
 func (o *Options) resolveEngines() error {
-	for i, s := range o.Scanners {
-		e, err := o.Engines.Resolve(s)
+	for i, s := range o.Engines {
+		e, err := o.Registry.Resolve(s)
 		if err != nil {
 			return fmt.Errorf("--scanners: %w", err)
 		}
-		o.Scanners[i] = e
+		o.Engines[i] = e
 	}
-	if err := o.Gate.Thresholds.Resolve(o.Engines); err != nil {
+	if err := o.Gate.Thresholds.Resolve(o.Registry); err != nil {
 		return fmt.Errorf("--fail-on: %w", err)
 	}
 	if len(o.EngineTimeouts) > 0 {
 		resolved := make(map[string]time.Duration, len(o.EngineTimeouts))
 		for name, d := range o.EngineTimeouts {
 			if name != "" {
-				e, err := o.Engines.Resolve(name)
+				e, err := o.Registry.Resolve(name)
 				if err != nil {
 					return fmt.Errorf("--engine-timeout: %w", err)
 				}

@@ -59,7 +59,7 @@ func (s setting) fileKey() string {
 // settings lists every option of `tollgate scan`.
 var settings = []setting{
 	{flag: "scanners", repo: true, arg: "ENGINES", short: "s", usage: "engines to run, comma-separated: secrets, iac, image (default: all that apply)",
-		set: func(o *Options, v string) error { o.Scanners = splitList(v); return nil }},
+		set: func(o *Options, v string) error { o.Engines = splitList(v); return nil }},
 	{flag: "sarif", usage: "write the SARIF 2.1.0 log to `FILE`", path: true,
 		set: func(o *Options, v string) error { o.SARIF = v; return nil }},
 	{flag: "format", arg: "FORMAT", short: "f", usage: "report format on --output: " + strings.Join(report.FormatNames(), ", "), def: "table",

@@ -78,10 +78,10 @@ func (b Baseline) Process(results []scanners.Result) error {
 		}
 	}
 	match := func(f *scanners.Finding) (int, bool) {
-		if i, ok := byV2[key{f.Scanner, f.FingerprintV2}]; ok && f.FingerprintV2 != "" {
+		if i, ok := byV2[key{f.Engine, f.FingerprintV2}]; ok && f.FingerprintV2 != "" {
 			return i, true
 		}
-		i, ok := byV1[key{f.Scanner, f.Fingerprint}]
+		i, ok := byV1[key{f.Engine, f.Fingerprint}]
 		return i, ok
 	}
 	seen := make([]bool, len(b.Set.Results))
@@ -89,7 +89,7 @@ func (b Baseline) Process(results []scanners.Result) error {
 	for ri := range results {
 		r := &results[ri]
 		if r.Status.State.Ran() {
-			ran[r.Scanner] = ri
+			ran[r.Engine] = ri
 		}
 		for fi := range r.Findings {
 			f := &r.Findings[fi]
@@ -117,7 +117,7 @@ func (b Baseline) Process(results []scanners.Result) error {
 			path = ""
 		}
 		r.Findings = append(r.Findings, scanners.Finding{
-			Scanner:  br.Engine,
+			Engine:   br.Engine,
 			RuleID:   br.RuleID,
 			Title:    br.Title,
 			Severity: br.Severity,

@@ -62,7 +62,7 @@ func (r IgnoreRule) Expired(now time.Time) bool {
 
 // Matches reports whether the entry names the finding.
 func (r IgnoreRule) Matches(f *scanners.Finding) bool {
-	if len(r.Engines) > 0 && !slices.Contains(r.Engines, f.Scanner) {
+	if len(r.Engines) > 0 && !slices.Contains(r.Engines, f.Engine) {
 		return false
 	}
 	if r.GitleaksFingerprint != "" && !gitleaksMatch(r.GitleaksFingerprint, f) {
@@ -164,9 +164,9 @@ func (c Ignores) Process(results []scanners.Result) error {
 				continue
 			}
 			msg := fmt.Sprintf("ignore entry %s matches every finding of the %s engine (%d here): it turns the engine off rather than accepting a finding; name what is accepted (an id, a path, a fingerprint)",
-				rule.Source, r.Scanner, n)
+				rule.Source, r.Engine, n)
 			if c.Log != nil {
-				c.Log.Warn("ignore entry matches everything", "entry", rule.Source, "engine", r.Scanner, "matches", n)
+				c.Log.Warn("ignore entry matches everything", "entry", rule.Source, "engine", r.Engine, "matches", n)
 			}
 			r.Status.Config = append(r.Status.Config, scanners.Notification{Level: scanners.LevelWarning, Code: "ignore-everything", Message: msg})
 		}

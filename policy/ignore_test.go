@@ -10,17 +10,17 @@ import (
 
 func sampleResults() []scanners.Result {
 	return []scanners.Result{
-		{Scanner: "secrets", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{
-			{Scanner: "secrets", RuleID: "github-pat", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "app/settings.py", StartLine: 6}, Fingerprint: "fp-gh"},
-			{Scanner: "secrets", RuleID: "aws-access-token", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "test/fixtures/keys.txt", StartLine: 1}, Fingerprint: "fp-aws"},
+		{Engine: "secrets", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{
+			{Engine: "secrets", RuleID: "github-pat", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "app/settings.py", StartLine: 6}, Fingerprint: "fp-gh"},
+			{Engine: "secrets", RuleID: "aws-access-token", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "test/fixtures/keys.txt", StartLine: 1}, Fingerprint: "fp-aws"},
 		}},
-		{Scanner: "iac", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{
-			{Scanner: "iac", RuleID: "KSV-0017", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "k8s/pod.yaml", StartLine: 9}, Fingerprint: "fp-ksv",
+		{Engine: "iac", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{
+			{Engine: "iac", RuleID: "KSV-0017", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "k8s/pod.yaml", StartLine: 9}, Fingerprint: "fp-ksv",
 				Misconfig: &scanners.MisconfigDetail{Aliases: []string{"AVD-KSV-0017", "KSV017"}}},
-			{Scanner: "iac", RuleID: "AWS-0086", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "tf/main.tf", StartLine: 3}, Fingerprint: "fp-aws86", Misconfig: &scanners.MisconfigDetail{}},
+			{Engine: "iac", RuleID: "AWS-0086", Severity: scanners.SeverityHigh, Location: scanners.Location{Path: "tf/main.tf", StartLine: 3}, Fingerprint: "fp-aws86", Misconfig: &scanners.MisconfigDetail{}},
 		}},
-		{Scanner: "image", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{
-			{Scanner: "image", RuleID: "CVE-2099-0001", Severity: scanners.SeverityMedium, Location: scanners.Location{Image: "ghcr.io/acme/web:1.2"}, Fingerprint: "fp-cve",
+		{Engine: "image", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{
+			{Engine: "image", RuleID: "CVE-2099-0001", Severity: scanners.SeverityMedium, Location: scanners.Location{Image: "ghcr.io/acme/web:1.2"}, Fingerprint: "fp-cve",
 				Vuln: &scanners.VulnDetail{Package: "openssl", PkgPath: "usr/lib/x"}},
 		}},
 	}

@@ -46,7 +46,7 @@ func TestThresholdsSet(t *testing.T) {
 }
 
 func finding(engine string, sev scanners.Severity) scanners.Finding {
-	return scanners.Finding{Scanner: engine, Severity: sev, RuleID: "R"}
+	return scanners.Finding{Engine: engine, Severity: sev, RuleID: "R"}
 }
 
 func TestGate(t *testing.T) {
@@ -87,8 +87,8 @@ func TestDecideAndExitCode(t *testing.T) {
 	supp := finding("secrets", scanners.SeverityCritical)
 	supp.Suppressions = []scanners.Suppression{{Kind: "inSource"}}
 	results := []scanners.Result{
-		{Scanner: "secrets", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{finding("secrets", scanners.SeverityHigh), supp}},
-		{Scanner: "iac", Findings: []scanners.Finding{finding("iac", scanners.SeverityLow)}, Status: scanners.Status{State: scanners.Partial}},
+		{Engine: "secrets", Status: scanners.Status{State: scanners.Succeeded}, Findings: []scanners.Finding{finding("secrets", scanners.SeverityHigh), supp}},
+		{Engine: "iac", Findings: []scanners.Finding{finding("iac", scanners.SeverityLow)}, Status: scanners.Status{State: scanners.Partial}},
 	}
 	v := g.Decide(results)
 	if v.Pass || v.Failing != 1 || v.Total != 2 || v.Suppressed != 1 || v.ExitCode() != ExitPolicyFailure {

@@ -19,7 +19,7 @@ func (g Gate) Fails(f *scanners.Finding) bool {
 	if g.NewOnly && f.BaselineState != scanners.BaselineNone && f.BaselineState != scanners.BaselineNew {
 		return false
 	}
-	return g.Thresholds.For(f.Scanner).Fails(f.Severity)
+	return g.Thresholds.For(f.Engine).Fails(f.Severity)
 }
 
 // Verdict is the outcome of a scan for the build.
@@ -54,9 +54,9 @@ func (g Gate) Decide(results []scanners.Result) Verdict {
 		switch r.Status.State {
 		case scanners.Failed, scanners.StateUnspecified:
 			// An engine that never said how it ended is not a pass.
-			v.FailedEngines = append(v.FailedEngines, r.Scanner)
+			v.FailedEngines = append(v.FailedEngines, r.Engine)
 		case scanners.Partial:
-			v.PartialEngines = append(v.PartialEngines, r.Scanner)
+			v.PartialEngines = append(v.PartialEngines, r.Engine)
 		}
 		for i := range r.Findings {
 			f := &r.Findings[i]
@@ -72,10 +72,10 @@ func (g Gate) Decide(results []scanners.Result) Verdict {
 				v.New++
 			}
 			v.Total++
-			if v.Counts[f.Scanner] == nil {
-				v.Counts[f.Scanner] = map[string]int{}
+			if v.Counts[f.Engine] == nil {
+				v.Counts[f.Engine] = map[string]int{}
 			}
-			v.Counts[f.Scanner][f.Severity.String()]++
+			v.Counts[f.Engine][f.Severity.String()]++
 			if g.Fails(f) {
 				v.Failing++
 				v.Pass = false

@@ -82,10 +82,10 @@ func FuzzWriteSARIF(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rule, msg, path, title, note string, line int) {
 		gate := policy.Gate{Thresholds: policy.DefaultThresholds()}
 		res := []scanners.Result{{
-			Scanner: scanners.EngineSecrets,
-			Tool:    scanners.Tool{Name: "gitleaks", Version: "1"},
-			Rules:   []scanners.Rule{{ID: rule, Title: title}},
-			Findings: []scanners.Finding{{Scanner: scanners.EngineSecrets, RuleID: rule, Title: title, Message: msg,
+			Engine: scanners.EngineSecrets,
+			Tool:   scanners.Tool{Name: "gitleaks", Version: "1"},
+			Rules:  []scanners.Rule{{ID: rule, Title: title}},
+			Findings: []scanners.Finding{{Engine: scanners.EngineSecrets, RuleID: rule, Title: title, Message: msg,
 				Location: scanners.Location{Path: path, StartLine: line, EndLine: line - 1}, Fingerprint: "f",
 				Suppressions: []scanners.Suppression{{Kind: "external", Justification: note}}}},
 			Status: scanners.Status{State: scanners.Succeeded, Notifications: []scanners.Notification{{Level: scanners.LevelWarning, Message: note, Path: path, Line: line}}},

@@ -46,7 +46,7 @@ type junitSkipped struct {
 func WriteJUnit(w io.Writer, out Scan, _ FormatOptions) error {
 	doc := junitSuites{Name: "Tollgate"}
 	for _, r := range out.Results {
-		s := junitSuite{Name: "tollgate." + r.Scanner}
+		s := junitSuite{Name: "tollgate." + r.Engine}
 		for i := range r.Findings {
 			f := &r.Findings[i]
 			if f.BaselineState == scanners.BaselineAbsent {
@@ -56,7 +56,7 @@ func WriteJUnit(w io.Writer, out Scan, _ FormatOptions) error {
 			if f.Location.Image != "" {
 				loc = strings.TrimSpace(f.Location.Image + " " + loc)
 			}
-			c := junitCase{Name: fmt.Sprintf("%s %s:%d", f.RuleID, loc, f.Location.StartLine), Classname: "tollgate." + r.Scanner + "." + f.RuleID}
+			c := junitCase{Name: fmt.Sprintf("%s %s:%d", f.RuleID, loc, f.Location.StartLine), Classname: "tollgate." + r.Engine + "." + f.RuleID}
 			switch {
 			case f.Suppressed():
 				c.Skipped = &junitSkipped{Message: acceptedJustification(f)}

@@ -109,7 +109,7 @@ func readRun(run *sarif.Run) (Run, error) {
 	}
 	d := run.Tool.Driver
 	out := Run{Shard: str(props[PropShard]), Version: str(props[PropVersion])}
-	res := scanners.Result{Scanner: engine, Tool: scanners.Tool{
+	res := scanners.Result{Engine: engine, Tool: scanners.Tool{
 		Name: d.Name, FullName: deref(d.FullName), Version: deref(d.Version), InformationURI: deref(d.InformationURI),
 	}}
 	if d.FullName != nil && *d.FullName == d.Name {
@@ -252,7 +252,7 @@ func readHelp(r scanners.Rule, short, full, text, markdown string) (title, desc,
 }
 
 func readResult(engine string, r *sarif.Result, rules map[string]scanners.Rule) (scanners.Finding, error) {
-	f := scanners.Finding{Scanner: engine, RuleID: deref(r.RuleID), Message: deref(r.Message.Text)}
+	f := scanners.Finding{Engine: engine, RuleID: deref(r.RuleID), Message: deref(r.Message.Text)}
 	f.Fingerprint = str(r.PartialFingerprints[FingerprintKey])
 	if f.Fingerprint == "" {
 		return f, fmt.Errorf("no %q fingerprint: not a Tollgate log", FingerprintKey)
@@ -402,7 +402,7 @@ func ReadBaseline(b []byte) (*policy.BaselineSet, error) {
 			}
 			rule := rules[f.RuleID]
 			set.Results = append(set.Results, policy.BaselineResult{
-				Engine: f.Scanner, RuleID: f.RuleID, Title: rule.Title, Description: rule.Description, HelpURI: rule.HelpURI,
+				Engine: f.Engine, RuleID: f.RuleID, Title: rule.Title, Description: rule.Description, HelpURI: rule.HelpURI,
 				Fingerprint: f.Fingerprint, FingerprintV2: f.FingerprintV2, Severity: f.Severity, Message: f.Message,
 				Path: f.Location.Path, Line: f.Location.StartLine, EndLine: f.Location.EndLine,
 				StartColumn: f.Location.StartColumn, EndColumn: f.Location.EndColumn,

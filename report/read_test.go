@@ -19,19 +19,19 @@ import (
 func roundTripScan() Scan {
 	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	secrets := scanners.Result{
-		Scanner: scanners.EngineSecrets, Tool: scanners.Tool{Name: "gitleaks", FullName: "Gitleaks", Version: "8.30.1", InformationURI: "https://gitleaks.io"},
+		Engine: scanners.EngineSecrets, Tool: scanners.Tool{Name: "gitleaks", FullName: "Gitleaks", Version: "8.30.1", InformationURI: "https://gitleaks.io"},
 		Rules: []scanners.Rule{
 			{ID: "jwt", Title: "JSON Web Token", Description: "A JWT.\n\nIt grants access.", Resolution: "Rotate it.", HelpURI: "https://example.com/jwt", Severity: scanners.SeverityHigh, Tags: []string{"secret"}},
 			{ID: "github-pat", Title: "GitHub PAT", Severity: scanners.SeverityCritical, References: []string{"https://docs.github.com/a", "https://docs.github.com/b"}},
 		},
 		Findings: []scanners.Finding{
-			{Scanner: scanners.EngineSecrets, RuleID: "github-pat", Title: "GitHub PAT", Severity: scanners.SeverityCritical, Message: "a token",
+			{Engine: scanners.EngineSecrets, RuleID: "github-pat", Title: "GitHub PAT", Severity: scanners.SeverityCritical, Message: "a token",
 				Location:    scanners.Location{Path: "app/a b.env", StartLine: 3, EndLine: 3, StartColumn: 7, EndColumn: 47, Commit: "abc123"},
 				Fingerprint: "fp1", FingerprintV2: "fp1v2", Tags: []string{"secret", "github"},
 				Secret:        &scanners.SecretDetail{Redacted: "ghp_…", Commit: "abc123", GitleaksFingerprint: "abc123:app/a b.env:github-pat:3"},
 				Suppressions:  []scanners.Suppression{{Kind: "inSource", Justification: "test key", Source: "gitleaks:allow"}, {Kind: "external", Status: scanners.SuppressionUnderReview, Justification: "later", Source: ".tollgate.yaml:4"}},
 				BaselineState: "new"},
-			{Scanner: scanners.EngineSecrets, RuleID: "jwt", Title: "JSON Web Token", Severity: scanners.SeverityHigh, Message: "a jwt",
+			{Engine: scanners.EngineSecrets, RuleID: "jwt", Title: "JSON Web Token", Severity: scanners.SeverityHigh, Message: "a jwt",
 				Location: scanners.Location{Path: "gone.txt", StartLine: 9, EndLine: 9}, Fingerprint: "fp2", FingerprintV2: "fp2v2",
 				BaselineState: "absent", BaselineProperties: map[string]any{"severity": "HIGH", "tags": []any{"secret"}, "extra": "kept"}},
 		},
@@ -41,22 +41,22 @@ func roundTripScan() Scan {
 		Cache:    &scanners.CacheStats{Units: 10, FromCache: 4},
 	}
 	iac := scanners.Result{
-		Status:  scanners.Status{State: scanners.Succeeded},
-		Scanner: scanners.EngineIaC, Tool: scanners.Tool{Name: "trivy-config", Version: "0.74.0"},
+		Status: scanners.Status{State: scanners.Succeeded},
+		Engine: scanners.EngineIaC, Tool: scanners.Tool{Name: "trivy-config", Version: "0.74.0"},
 		Rules: []scanners.Rule{{ID: "AVD-AWS-0086", Name: "S3PublicAccess", Title: "S3 public\naccess", Description: "Block it.", Resolution: "Set block_public_acls", Severity: scanners.SeverityHigh, Tags: []string{"terraform", "aws"}, Aliases: []string{"aws-s3-block-public-acls"}, References: []string{"https://avd.aquasec.com/x"}}},
-		Findings: []scanners.Finding{{Scanner: scanners.EngineIaC, RuleID: "AVD-AWS-0086", Title: "S3 public\naccess", Severity: scanners.SeverityHigh, Message: "No public access block",
+		Findings: []scanners.Finding{{Engine: scanners.EngineIaC, RuleID: "AVD-AWS-0086", Title: "S3 public\naccess", Severity: scanners.SeverityHigh, Message: "No public access block",
 			Location: scanners.Location{Path: "tf/main.tf", StartLine: 1, EndLine: 4}, Fingerprint: "fp3", FingerprintV2: "fp3v2", Tags: []string{"misconfiguration"},
 			Misconfig: &scanners.MisconfigDetail{FileType: "terraform", Resource: "aws_s3_bucket.b", Provider: "AWS", Service: "s3", Resolution: "Set it"}, BaselineState: "unchanged"}},
 		Started: t0, Finished: t0,
 	}
 	images := scanners.Result{
-		Status:  scanners.Status{State: scanners.Succeeded},
-		Scanner: scanners.EngineImage, Tool: scanners.Tool{Name: "trivy-image", Version: "0.74.0", Properties: map[string]string{"vulnerabilityDB.updatedAt": "2026-12-01T00:00:00Z"}},
+		Status: scanners.Status{State: scanners.Succeeded},
+		Engine: scanners.EngineImage, Tool: scanners.Tool{Name: "trivy-image", Version: "0.74.0", Properties: map[string]string{"vulnerabilityDB.updatedAt": "2026-12-01T00:00:00Z"}},
 		Rules: []scanners.Rule{{ID: "CVE-2026-1", Title: "overflow", Severity: scanners.SeverityMedium, CVSSScore: 6.1}, {ID: "CVE-2026-2", Title: "other", Severity: scanners.SeverityLow}},
 		Findings: []scanners.Finding{
-			{Scanner: scanners.EngineImage, RuleID: "CVE-2026-1", Severity: scanners.SeverityMedium, Message: "in alpine", Location: scanners.Location{Image: "alpine:3.20"}, Fingerprint: "fp4", FingerprintV2: "fp4v2",
+			{Engine: scanners.EngineImage, RuleID: "CVE-2026-1", Severity: scanners.SeverityMedium, Message: "in alpine", Location: scanners.Location{Image: "alpine:3.20"}, Fingerprint: "fp4", FingerprintV2: "fp4v2",
 				Vuln: &scanners.VulnDetail{Package: "musl", InstalledVersion: "1.2.4", FixedVersion: "1.2.5", CVSSScore: 6.1, CVSSVector: "CVSS:3.1/AV:N", PkgPath: "lib/x"}},
-			{Scanner: scanners.EngineImage, RuleID: "CVE-2026-2", Severity: scanners.SeverityLow, Message: "in app", Location: scanners.Location{Image: "registry.example.com/app:1", Path: "docker/Dockerfile", StartLine: 1, EndLine: 1}, Fingerprint: "fp5",
+			{Engine: scanners.EngineImage, RuleID: "CVE-2026-2", Severity: scanners.SeverityLow, Message: "in app", Location: scanners.Location{Image: "registry.example.com/app:1", Path: "docker/Dockerfile", StartLine: 1, EndLine: 1}, Fingerprint: "fp5",
 				Vuln: &scanners.VulnDetail{Package: "zlib", InstalledVersion: "1"}},
 		},
 		Provenance: &scanners.Provenance{RepositoryURI: "https://example.com/other.git", Revision: "def"},

@@ -159,30 +159,30 @@ func TestAutomationFromEnv(t *testing.T) {
 func sampleScan() Scan {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	secret := scanners.Result{
-		Scanner: scanners.EngineSecrets,
-		Tool:    scanners.Tool{Name: "gitleaks", FullName: "Gitleaks", Version: "8.30.1", InformationURI: "https://github.com/gitleaks/gitleaks"},
-		Rules:   []scanners.Rule{{ID: "github-pat", Name: "GithubPat", Title: "GitHub token", Severity: scanners.SeverityHigh, Tags: []string{"secret"}}},
+		Engine: scanners.EngineSecrets,
+		Tool:   scanners.Tool{Name: "gitleaks", FullName: "Gitleaks", Version: "8.30.1", InformationURI: "https://github.com/gitleaks/gitleaks"},
+		Rules:  []scanners.Rule{{ID: "github-pat", Name: "GithubPat", Title: "GitHub token", Severity: scanners.SeverityHigh, Tags: []string{"secret"}}},
 		Findings: []scanners.Finding{{
-			Scanner: scanners.EngineSecrets, RuleID: "github-pat", Title: "GitHub token", Severity: scanners.SeverityHigh,
+			Engine: scanners.EngineSecrets, RuleID: "github-pat", Title: "GitHub token", Severity: scanners.SeverityHigh,
 			Message:     "A secret <b>matched</b> ##vso[task.complete]",
 			Location:    scanners.Location{Path: "dir with space/a:b.py", StartLine: 3, EndLine: 3, StartColumn: 5, EndColumn: 45},
 			Fingerprint: "f1", Secret: &scanners.SecretDetail{Redacted: "REDACTED"},
 			Suppressions: []scanners.Suppression{{Kind: "inSource", Justification: "gitleaks:allow", Source: "gitleaks:allow"}},
 		}, {
-			Scanner: scanners.EngineSecrets, RuleID: "unlisted-rule", Severity: scanners.SeverityHigh,
+			Engine: scanners.EngineSecrets, RuleID: "unlisted-rule", Severity: scanners.SeverityHigh,
 			Location: scanners.Location{Path: "x.env"}, Fingerprint: "f2", BaselineState: "new",
 		}},
 		Status:  scanners.Status{State: scanners.Partial, Notifications: []scanners.Notification{{Level: scanners.LevelError, Code: "unreadable", Path: "locked.txt", Message: "cannot read locked.txt"}}},
 		Started: now, Finished: now.Add(time.Second),
 	}
 	iac := scanners.Result{
-		Scanner: scanners.EngineIaC,
-		Tool:    scanners.Tool{Name: "trivy-config", Version: "0.74.0", InformationURI: "https://trivy.dev"},
+		Engine: scanners.EngineIaC,
+		Tool:   scanners.Tool{Name: "trivy-config", Version: "0.74.0", InformationURI: "https://trivy.dev"},
 		Rules: []scanners.Rule{{ID: "KSV-0017", Name: "Privileged", Title: "Privileged", Description: "Containers should not be privileged.",
 			Resolution: "Set privileged to false.", HelpURI: "https://avd.aquasec.com/misconfig/ksv-0017", References: []string{"https://kubernetes.io/"},
 			Severity: scanners.SeverityHigh, Aliases: []string{"KSV017", "AVD-KSV-0017"}}},
 		Findings: []scanners.Finding{{
-			Scanner: scanners.EngineIaC, RuleID: "KSV-0017", Title: "Privileged", Severity: scanners.SeverityHigh, Message: "privileged",
+			Engine: scanners.EngineIaC, RuleID: "KSV-0017", Title: "Privileged", Severity: scanners.SeverityHigh, Message: "privileged",
 			Location: scanners.Location{Path: "k8s/pod.yaml"}, Fingerprint: "f3",
 			Misconfig: &scanners.MisconfigDetail{FileType: "kubernetes", Resource: "Pod/debug"},
 		}},

@@ -116,7 +116,7 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	if auto == (Automation{}) {
 		auto = LocalAutomation()
 	}
-	run.AutomationDetails = &sarif.RunAutomationDetails{ID: ptr(auto.ID(s.Category, r.Scanner))}
+	run.AutomationDetails = &sarif.RunAutomationDetails{ID: ptr(auto.ID(s.Category, r.Engine))}
 	if props := auto.Properties(); len(props) > 0 {
 		run.AutomationDetails.Properties = sarif.Properties{}
 		for k, v := range props {
@@ -147,7 +147,7 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	}
 	run.Invocations = []*sarif.Invocation{inv}
 
-	props := sarif.Properties{PropEngine: r.Scanner, PropState: r.Status.State.String()}
+	props := sarif.Properties{PropEngine: r.Engine, PropState: r.Status.State.String()}
 	if s.Policy.Origin != "" {
 		props[PropPolicy] = s.Policy.Origin
 	}

@@ -38,16 +38,16 @@ func WriteSummary(w io.Writer, out Scan, o FormatOptions) error {
 	}
 	fmt.Fprint(w, "\n\n| Engine | State | CRITICAL | HIGH | MEDIUM | LOW | UNKNOWN |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range out.Results {
-		fmt.Fprintf(w, "| %s | %s |", r.Scanner, r.Status.State)
+		fmt.Fprintf(w, "| %s | %s |", r.Engine, r.Status.State)
 		for _, s := range summarySeverities {
-			fmt.Fprintf(w, " %d |", v.Counts[r.Scanner][s.String()])
+			fmt.Fprintf(w, " %d |", v.Counts[r.Engine][s.String()])
 		}
 		fmt.Fprintln(w)
 	}
 	var cached []string
 	for _, r := range out.Results {
 		if r.Cache != nil {
-			cached = append(cached, r.Scanner+": "+CacheLine(r.Cache))
+			cached = append(cached, r.Engine+": "+CacheLine(r.Cache))
 		}
 	}
 	if len(cached) > 0 {
@@ -80,7 +80,7 @@ func WriteSummary(w io.Writer, out Scan, o FormatOptions) error {
 			if f.Location.Image != "" {
 				loc = strings.TrimSpace(f.Location.Image + " " + loc)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", f.Severity, f.Scanner, Markdown(f.RuleID), Markdown(loc), Markdown(f.Title))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", f.Severity, f.Engine, Markdown(f.RuleID), Markdown(loc), Markdown(f.Title))
 		}
 	}
 	var notes []string
@@ -90,7 +90,7 @@ func WriteSummary(w io.Writer, out Scan, o FormatOptions) error {
 	for _, r := range out.Results {
 		for _, n := range append(r.Status.Notifications, r.Status.Config...) {
 			if n.Level != scanners.LevelNote {
-				notes = append(notes, fmt.Sprintf("- **%s** (%s): %s", n.Level, r.Scanner, Markdown(n.Message)))
+				notes = append(notes, fmt.Sprintf("- **%s** (%s): %s", n.Level, r.Engine, Markdown(n.Message)))
 			}
 		}
 	}

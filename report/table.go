@@ -64,7 +64,7 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 			if f.BaselineState != scanners.BaselineNone {
 				state = " [" + string(f.BaselineState) + "]"
 			}
-			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s%s\n", mark, f.Scanner, f.RuleID, where(f), truncate(oneLine(f.Title), opt.MaxTitle), state)
+			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s%s\n", mark, f.Engine, f.RuleID, where(f), truncate(oneLine(f.Title), opt.MaxTitle), state)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -75,7 +75,7 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 		fmt.Fprintf(w, "config   %-7s %s\n", n.Level, oneLine(n.Message))
 	}
 	for _, r := range s.Results {
-		fmt.Fprintf(w, "%-8s %s, %d finding(s)", r.Scanner, r.Status.State, len(r.Findings))
+		fmt.Fprintf(w, "%-8s %s, %d finding(s)", r.Engine, r.Status.State, len(r.Findings))
 		if n := len(r.Status.Notifications); n > 0 {
 			fmt.Fprintf(w, ", %d notification(s)", n)
 		}

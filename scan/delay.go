@@ -12,21 +12,21 @@ import (
 // progress on a small tree. It slows a scan down and changes nothing else.
 const EngineDelayEnv = "TOLLGATE_TEST_ENGINE_DELAY"
 
-func delayed(engines []scanners.Scanner, d time.Duration) []scanners.Scanner {
-	out := make([]scanners.Scanner, len(engines))
+func delayed(engines []scanners.Engine, d time.Duration) []scanners.Engine {
+	out := make([]scanners.Engine, len(engines))
 	for i, e := range engines {
-		out[i] = delayedEngine{Scanner: e, d: d}
+		out[i] = delayedEngine{Engine: e, d: d}
 	}
 	return out
 }
 
 type delayedEngine struct {
-	scanners.Scanner
+	scanners.Engine
 	d time.Duration
 }
 
 func (e delayedEngine) Scan(ctx context.Context, t *scanners.Target) (scanners.Result, error) {
-	res, err := e.Scanner.Scan(ctx, t)
+	res, err := e.Engine.Scan(ctx, t)
 	select {
 	case <-time.After(e.d):
 	case <-ctx.Done():

@@ -27,7 +27,7 @@ type Engine struct {
 	// engine.
 	DefaultOn func(o config.Options) bool
 	// New builds the engine for a scan, with the result cache (nil: off).
-	New func(ctx context.Context, o config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Scanner
+	New func(ctx context.Context, o config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine
 	// Explain describes one of the engine's rules by ID, offline (`tollgate
 	// explain`); ok is false for an ID that is not the engine's.
 	Explain func(id string, getenv func(string) string) (r scanners.Rule, ok bool, err error)
@@ -76,7 +76,7 @@ func Builtin() Registry {
 			// discovery alone does not turn it on (it would reach out to
 			// registries).
 			DefaultOn: func(o config.Options) bool { return len(o.Image.Images)+len(o.Image.RepoImages) > 0 },
-			New: func(_ context.Context, o config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Scanner {
+			New: func(_ context.Context, o config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
 				io := ImageOptions(o)
 				io.Cache = rc
 				return images.New(io, log)
@@ -125,7 +125,7 @@ func (r Registry) Infos() scanners.Registry {
 func (r Registry) Enabled(o config.Options) Registry {
 	var out Registry
 	for _, e := range r {
-		if len(o.Scanners) == 0 && e.DefaultOn(o) || slices.Contains(o.Scanners, e.Name) {
+		if len(o.Engines) == 0 && e.DefaultOn(o) || slices.Contains(o.Engines, e.Name) {
 			out = append(out, e)
 		}
 	}
@@ -159,7 +159,7 @@ func (r Registry) Explain(id string, getenv func(string) string) (engine string,
 	return "", scanners.Rule{}, false, errs
 }
 
-func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Scanner {
+func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
 	e := secrets.New(secrets.Options{
 		ConfigPath:           opts.Secrets.Config,
 		RepoConfig:           opts.Secrets.RepoConfig,
@@ -180,7 +180,7 @@ func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *
 	return scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude))
 }
 
-func newIaC(_ context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Scanner {
+func newIaC(_ context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
 	e := iac.New(iac.Options{
 		FileTypes:       opts.IaC.FileTypes,
 		DownloadModules: opts.IaC.DownloadModules,
@@ -217,8 +217,8 @@ func ImageOptions(opts config.Options) images.Options {
 
 // Engines builds the engines a scan runs, in report order, with the result
 // cache (nil: off).
-func (r Registry) Engines(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) []scanners.Scanner {
-	var out []scanners.Scanner
+func (r Registry) Engines(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) []scanners.Engine {
+	var out []scanners.Engine
 	for _, e := range r.Enabled(opts) {
 		out = append(out, e.New(ctx, opts, log, rc))
 	}

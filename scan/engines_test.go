@@ -30,8 +30,8 @@ func TestParseKnowsTheRegistry(t *testing.T) {
 				t.Errorf("%s: %v", name, err)
 				continue
 			}
-			if !slices.Equal(opts.Scanners, []string{e.Name}) || opts.Gate.Thresholds.String() != "high,"+e.Name+"=low" || opts.EngineTimeout(e.Name) == 0 {
-				t.Errorf("%s: scanners %q, thresholds %s, timeout %s", name, opts.Scanners, opts.Gate.Thresholds.String(), opts.EngineTimeout(e.Name))
+			if !slices.Equal(opts.Engines, []string{e.Name}) || opts.Gate.Thresholds.String() != "high,"+e.Name+"=low" || opts.EngineTimeout(e.Name) == 0 {
+				t.Errorf("%s: scanners %q, thresholds %s, timeout %s", name, opts.Engines, opts.Gate.Thresholds.String(), opts.EngineTimeout(e.Name))
 			}
 			if on := reg.Enabled(opts); len(on) != 1 || on[0].Name != e.Name {
 				t.Errorf("%s: enabled %q", name, on.Infos().Names())

@@ -169,7 +169,7 @@ func shardOf(l *report.Log) (scanners.Shard, error) {
 func engines(l *report.Log) []string {
 	var out []string
 	for _, r := range l.Runs {
-		out = append(out, r.Result.Scanner)
+		out = append(out, r.Result.Engine)
 	}
 	return out
 }

@@ -73,7 +73,7 @@ func Run(ctx context.Context, log *slog.Logger, reg Registry, opts config.Option
 			code = "timeout"
 		}
 		for _, e := range engines {
-			r := scanners.Result{Scanner: e.Name(), Tool: e.Tool(), Started: started, Finished: time.Now()}
+			r := scanners.Result{Engine: e.Name(), Tool: e.Tool(), Started: started, Finished: time.Now()}
 			r.Status.Fail(code, fmt.Errorf("%s engine did not run: the scan stopped while listing files (%v)", e.Name(), ctx.Err()))
 			results = append(results, r)
 		}

@@ -74,7 +74,7 @@ type Location struct {
 
 // Finding is one normalised result of any engine.
 type Finding struct {
-	Scanner  string   `json:"scanner"`
+	Engine   string   `json:"scanner"`
 	RuleID   string   `json:"ruleId"`
 	Title    string   `json:"title"`
 	Severity Severity `json:"severity"`
@@ -127,7 +127,7 @@ func (f *Finding) v2Parts() (base, tie string) {
 	if f.v2base != "" {
 		return f.v2base, f.tiefp
 	}
-	base = Fingerprint("tollgate/v2", f.Scanner, f.RuleID, f.Location.Path, f.Identity, f.Location.Commit)
+	base = Fingerprint("tollgate/v2", f.Engine, f.RuleID, f.Location.Path, f.Identity, f.Location.Commit)
 	return base, Fingerprint(base, f.TieBreak)
 }
 

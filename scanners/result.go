@@ -132,7 +132,7 @@ type Provenance struct {
 
 // Result is what one engine produced.
 type Result struct {
-	Scanner  string    `json:"scanner"`
+	Engine   string    `json:"scanner"`
 	Tool     Tool      `json:"tool"`
 	Rules    []Rule    `json:"rules"`
 	Findings []Finding `json:"findings"`

@@ -11,8 +11,8 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Scanner is one engine.
-type Scanner interface {
+// Engine is one engine.
+type Engine interface {
 	// Name is the engine name: secrets, iac or image.
 	Name() string
 	// Tool describes the engine for reports, even when it could not run.
@@ -38,7 +38,7 @@ const DefaultGrace = 10 * time.Second
 // panicking, timing out or hanging never stops the others: its Result comes
 // back with State Failed and a notification naming the cause. Results keep
 // the order of engines.
-func Run(ctx context.Context, log *slog.Logger, t *Target, engines []Scanner, limits Limits) []Result {
+func Run(ctx context.Context, log *slog.Logger, t *Target, engines []Engine, limits Limits) []Result {
 	results := make([]Result, len(engines))
 	var g errgroup.Group
 	for i, e := range engines {
@@ -51,7 +51,7 @@ func Run(ctx context.Context, log *slog.Logger, t *Target, engines []Scanner, li
 	return results
 }
 
-func runOne(ctx context.Context, log *slog.Logger, t *Target, e Scanner, limits Limits) Result {
+func runOne(ctx context.Context, log *slog.Logger, t *Target, e Engine, limits Limits) Result {
 	start := time.Now()
 	name := e.Name()
 	log = log.With("engine", name)
@@ -77,7 +77,7 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Scanner, limits 
 		select {
 		case res = <-done:
 		case <-time.After(grace):
-			res = Result{Scanner: name}
+			res = Result{Engine: name}
 			res.Status.Fail("abandoned", fmt.Errorf("%s engine did not stop within %s after %s; its results are lost",
 				name, grace, stopReason(ctx, ectx, name, own)))
 			log.Error("engine abandoned", "grace", grace.String())
@@ -98,7 +98,7 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Scanner, limits 
 		res.Status.Fail("engine-error", fmt.Errorf("%s engine ended without a status (an engine must call Status.Finish or Fail): its results are not trusted", name))
 		log.Error("engine ended without a status")
 	}
-	res.Scanner = name
+	res.Engine = name
 	if res.Tool.Name == "" {
 		res.Tool = e.Tool()
 	}
@@ -113,11 +113,11 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Scanner, limits 
 }
 
 // scanSafely runs the engine, turning a panic or an error into a failed result.
-func scanSafely(ctx context.Context, log *slog.Logger, t *Target, e Scanner) (res Result) {
+func scanSafely(ctx context.Context, log *slog.Logger, t *Target, e Engine) (res Result) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("engine panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			res = Result{Scanner: e.Name()}
+			res = Result{Engine: e.Name()}
 			res.Status.Fail("engine-panic", fmt.Errorf("%s engine crashed: %v", e.Name(), p))
 		}
 	}()
@@ -172,15 +172,15 @@ func (t *Target) SkippedNotifications(allEnginesOnly bool, relevant func(path st
 
 // Excluding wraps an engine so that it does not see the paths excluded for
 // it alone (the walk already dropped those excluded for every engine).
-func Excluding(e Scanner, exclude func(path string, dir bool) bool) Scanner {
+func Excluding(e Engine, exclude func(path string, dir bool) bool) Engine {
 	if exclude == nil {
 		return e
 	}
-	return excluding{Scanner: e, exclude: exclude}
+	return excluding{Engine: e, exclude: exclude}
 }
 
 type excluding struct {
-	Scanner
+	Engine
 	exclude func(path string, dir bool) bool
 }
 
@@ -192,7 +192,7 @@ func (x excluding) Scan(ctx context.Context, t *Target) (Result, error) {
 			sub.Files = append(sub.Files, f)
 		}
 	}
-	res, err := x.Scanner.Scan(ctx, &sub)
+	res, err := x.Engine.Scan(ctx, &sub)
 	if len(t.Files) > 0 && len(sub.Files) == 0 {
 		// Fail loud: an exclude that leaves an engine nothing to read is a
 		// scan that cannot find anything.

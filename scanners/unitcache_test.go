@@ -20,12 +20,12 @@ func TestUnitCacheRoundTrip(t *testing.T) {
 	rc := &ResultCache{Store: store, Build: "test"}
 	findings := func() []Finding {
 		return []Finding{
-			{Scanner: EngineSecrets, RuleID: "r", Location: Location{Path: "a.env", StartLine: 1}, Fingerprint: "fp",
+			{Engine: EngineSecrets, RuleID: "r", Location: Location{Path: "a.env", StartLine: 1}, Fingerprint: "fp",
 				Identity: "secret-hash", TieBreak: "line with the other secret s3cr3t", Tags: []string{"secret"},
 				Secret: &SecretDetail{Redacted: "REDACTED", Entropy: 3.25, InlineAllowed: true}},
-			{Scanner: EngineSecrets, RuleID: "r", Location: Location{Path: "a.env", StartLine: 2}, Fingerprint: "fp",
+			{Engine: EngineSecrets, RuleID: "r", Location: Location{Path: "a.env", StartLine: 2}, Fingerprint: "fp",
 				Identity: "secret-hash", TieBreak: "another line", Secret: &SecretDetail{Redacted: "REDACTED"}},
-			{Scanner: EngineIaC, RuleID: "AVD-1", Location: Location{Path: "main.tf", StartLine: 3, EndLine: 9}, Fingerprint: "fp2",
+			{Engine: EngineIaC, RuleID: "AVD-1", Location: Location{Path: "main.tf", StartLine: 3, EndLine: 9}, Fingerprint: "fp2",
 				Identity: "aws_s3_bucket.b", Misconfig: &MisconfigDetail{FileType: "terraform", InlineIgnored: true, InlineIgnoreLine: 2}},
 		}
 	}

@@ -139,7 +139,7 @@ func TestRunIsolatesEngines(t *testing.T) {
 	}
 	defer tg.Close()
 	var seen []string
-	engines := []Scanner{
+	engines := []Engine{
 		fakeEngine{"boom", func(*Target) (Result, error) { panic("kaboom") }},
 		fakeEngine{"err", func(*Target) (Result, error) { return Result{}, context.DeadlineExceeded }},
 		Excluding(fakeEngine{"ok", func(t *Target) (Result, error) {

@@ -25,7 +25,7 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 	shard := out.Verdict.Shard != "" // a part of the findings: the merge job reports them
 	logIssues(cmds, out, st, sarifPath, shard)
 	publish(cmds, log, out, st, sarifPath, shard, getenv)
-	setOutputs(cmds, out.Verdict, opts.Engines, sarifPath)
+	setOutputs(cmds, out.Verdict, opts.Registry, sarifPath)
 	line := report.VerdictLine(out.Scan)
 	if opts.PR.Comments && !shard {
 		d := DecoratePR(ctx, log, out, opts, getenv)
@@ -65,11 +65,11 @@ func logIssues(cmds *Commands, out *scan.Outcome, st Settings, sarifPath string,
 			}
 			logged++
 			cmds.LogIssue("error", f.Location.Path, f.Location.StartLine, f.Location.StartColumn, f.RuleID,
-				fmt.Sprintf("[%s] %s: %s", f.Severity, f.Scanner, issueText(f)))
+				fmt.Sprintf("[%s] %s: %s", f.Severity, f.Engine, issueText(f)))
 		}
 		for _, n := range r.Status.Notifications {
 			if n.Level == scanners.LevelError {
-				cmds.LogIssue("warning", n.Path, n.Line, 0, n.Code, fmt.Sprintf("Tollgate %s engine: %s", r.Scanner, n.Message))
+				cmds.LogIssue("warning", n.Path, n.Line, 0, n.Code, fmt.Sprintf("Tollgate %s engine: %s", r.Engine, n.Message))
 			}
 		}
 	}

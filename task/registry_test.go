@@ -26,11 +26,11 @@ func (licenses) Tool() scanners.Tool {
 }
 
 func (l licenses) Scan(_ context.Context, t *scanners.Target) (res scanners.Result, err error) {
-	res = scanners.Result{Scanner: l.Name(), Tool: l.Tool(),
+	res = scanners.Result{Engine: l.Name(), Tool: l.Tool(),
 		Rules: []scanners.Rule{{ID: "LIC-1", Name: "ProprietaryLicense", Title: "A proprietary license", Severity: scanners.SeverityMedium}}}
 	for _, f := range t.Files {
 		if filepath.Base(f.Path) == "LICENSE.proprietary" {
-			res.Findings = append(res.Findings, scanners.Finding{Scanner: l.Name(), RuleID: "LIC-1", Title: "A proprietary license",
+			res.Findings = append(res.Findings, scanners.Finding{Engine: l.Name(), RuleID: "LIC-1", Title: "A proprietary license",
 				Severity: scanners.SeverityMedium, Message: "a proprietary license", Location: scanners.Location{Path: f.Path, StartLine: 1},
 				Fingerprint: scanners.Fingerprint(l.Name(), "LIC-1", f.Path), Identity: f.Path})
 		}
@@ -47,7 +47,7 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 	reg := append(scan.Builtin(), scan.Engine{
 		EngineInfo: scanners.EngineInfo{Name: "licenses", Aliases: []string{"license"}, TaskInput: "failOnLicenses"},
 		DefaultOn:  func(config.Options) bool { return false },
-		New: func(context.Context, config.Options, *slog.Logger, *scanners.ResultCache) scanners.Scanner {
+		New: func(context.Context, config.Options, *slog.Logger, *scanners.ResultCache) scanners.Engine {
 			return licenses{}
 		},
 		Explain: func(id string, _ func(string) string) (scanners.Rule, bool, error) {
@@ -122,8 +122,8 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 	var engines []string
 	for _, r := range log.Runs {
 		res := r.Result
-		engines = append(engines, res.Scanner)
-		if res.Scanner == "licenses" {
+		engines = append(engines, res.Engine)
+		if res.Engine == "licenses" {
 			if res.Tool.Name != "licensee" || len(res.Rules) != 1 || len(res.Findings) != 1 || res.Findings[0].RuleID != "LIC-1" ||
 				res.Findings[0].Location.Path != "LICENSE.proprietary" {
 				t.Errorf("licenses run: %+v", res)

@@ -12,7 +12,7 @@ import (
 // classify reads each candidate file once: it runs Trivy's type detection
 // and checks the syntax. It returns the files each type claims with their
 // contents, and calls found as each is claimed.
-func (s *Scanner) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool, found func()) (map[detection.FileType][]string, map[string][]byte, []tg.Notification) {
+func (s *Engine) classify(ctx context.Context, t *tg.Target, enabled map[detection.FileType]bool, found func()) (map[detection.FileType][]string, map[string][]byte, []tg.Notification) {
 	var notes []tg.Notification
 	for _, n := range t.SkippedNotifications(true, func(p string) bool {
 		return len(candidateTypes(p, 0, enabled)) > 0

@@ -47,7 +47,7 @@ func convert(ft detection.FileType, r iacscan.Result, lines *lineCache) (tg.Find
 	}
 
 	f := tg.Finding{
-		Scanner:  tg.EngineIaC,
+		Engine:   tg.EngineIaC,
 		RuleID:   id,
 		Title:    rule.Summary,
 		Severity: sev,

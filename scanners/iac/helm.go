@@ -20,7 +20,7 @@ import (
 // and leaves out the ones that fail, with a notification naming the chart
 // and the cause: Trivy itself only logs "Skipping chart". Only a cancelled
 // context is an error.
-func (s *Scanner) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, paths []string, res *tg.Result) ([]string, error) {
+func (s *Engine) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, paths []string, res *tg.Result) ([]string, error) {
 	charts := helmCharts(paths)
 	failed := map[string]bool{}
 	for _, dir := range slices.Sorted(maps.Keys(charts)) {

@@ -44,20 +44,20 @@ type Options struct {
 	Cache *tg.ResultCache
 }
 
-// Scanner is the IaC engine.
-type Scanner struct {
+// Engine is the IaC engine.
+type Engine struct {
 	opts Options
 	log  *slog.Logger
 }
 
 // New returns the IaC engine.
-func New(opts Options, log *slog.Logger) *Scanner { return &Scanner{opts: opts, log: log} }
+func New(opts Options, log *slog.Logger) *Engine { return &Engine{opts: opts, log: log} }
 
-// Name implements scanners.Scanner.
-func (s *Scanner) Name() string { return tg.EngineIaC }
+// Name implements scanners.Engine.
+func (s *Engine) Name() string { return tg.EngineIaC }
 
-// Tool implements scanners.Scanner.
-func (s *Scanner) Tool() tg.Tool { return Tool() }
+// Tool implements scanners.Engine.
+func (s *Engine) Tool() tg.Tool { return Tool() }
 
 // Tool describes Trivy's misconfiguration scanner for reports.
 func Tool() tg.Tool {
@@ -72,9 +72,9 @@ func Tool() tg.Tool {
 // ValidateFileTypes reports unknown type names.
 func ValidateFileTypes(names []string) error { return iactype.Validate(names) }
 
-// Scan implements scanners.Scanner.
-func (s *Scanner) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err error) {
-	res = tg.Result{Scanner: tg.EngineIaC, Tool: Tool()}
+// Scan implements scanners.Engine.
+func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err error) {
+	res = tg.Result{Engine: tg.EngineIaC, Tool: Tool()}
 	defer func() {
 		if err == nil {
 			res.Status.Finish()

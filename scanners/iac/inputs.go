@@ -46,7 +46,7 @@ func (in *inputs) record(kind, name string, b []byte) {
 
 // readInputs reads the value files and vets the custom checks. Every file
 // that is refused is a notification naming it; the scan goes on without it.
-func (s *Scanner) readInputs(t *tg.Target) (*inputs, []tg.Notification, error) {
+func (s *Engine) readInputs(t *tg.Target) (*inputs, []tg.Notification, error) {
 	in := &inputs{digest: sha256.New()}
 	var notes []tg.Notification
 	refuse := func(kind, p string, err error) {

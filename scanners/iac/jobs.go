@@ -56,7 +56,7 @@ func chartGroups(paths []string) [][]string {
 // scanGroup runs one type's checks over a set of files and puts what it
 // finds in res. Only a cancelled context is an error; a failing check run
 // becomes a notification.
-func (s *Scanner) scanGroup(ctx context.Context, in *inputs, contents map[string][]byte, ft detection.FileType, paths []string, rs *rego.Scanner,
+func (s *Engine) scanGroup(ctx context.Context, in *inputs, contents map[string][]byte, ft detection.FileType, paths []string, rs *rego.Scanner,
 	lines *lineCache, res *tg.Result) error {
 	fsys, err := buildFS(contents, paths)
 	if err != nil {
@@ -127,7 +127,7 @@ func unitID(u job) string { return string(u.ft) + "\x00" + u.paths[0] }
 
 // store keeps the units of a finished run of Trivy's scanners: a group
 // unit as it is, a batch cut into its files.
-func (s *Scanner) store(units *tg.UnitCache, keys map[string]cache.Key, j job, part tg.Result) {
+func (s *Engine) store(units *tg.UnitCache, keys map[string]cache.Key, j job, part tg.Result) {
 	if !perFile(j.ft) {
 		if k, ok := keys[unitID(j)]; ok {
 			units.Put(k, tg.Unit{Findings: part.Findings, Rules: part.Rules, Notifications: part.Status.Notifications})

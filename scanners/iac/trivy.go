@@ -40,7 +40,7 @@ func buildFS(contents map[string][]byte, paths []string) (*mapfs.FS, error) {
 	return mfs, nil
 }
 
-func (s *Scanner) initRego(in *inputs) (*rego.Scanner, error) {
+func (s *Engine) initRego(in *inputs) (*rego.Scanner, error) {
 	opt := misconf.ScannerOption{
 		Namespaces:     append(slices.Clone(s.opts.Namespaces), rego.BuiltinNamespaces()...),
 		RegoErrorLimit: 10,
@@ -53,7 +53,7 @@ func (s *Scanner) initRego(in *inputs) (*rego.Scanner, error) {
 
 // newTrivyScanner builds the scanner for one type as Trivy's misconf package
 // does, plus the module download switch it does not expose.
-func (s *Scanner) newTrivyScanner(t detection.FileType, rs *rego.Scanner, in *inputs) (scanners.FSScanner, error) {
+func (s *Engine) newTrivyScanner(t detection.FileType, rs *rego.Scanner, in *inputs) (scanners.FSScanner, error) {
 	opts := []options.ScannerOption{
 		rego.WithRegoScanner(rs),
 		options.WithScanRawConfig(false),

@@ -238,7 +238,7 @@ func unitKey(uc *tg.UnitCache, u job, contents map[string][]byte) cache.Key {
 
 // cacheable reports whether a unit's results depend only on its files and
 // the scope: not a Terraform tree whose remote modules are downloaded.
-func (s *Scanner) cacheable(u job) bool {
+func (s *Engine) cacheable(u job) bool {
 	return !(u.ft == detection.FileTypeTerraform && s.opts.DownloadModules)
 }
 
@@ -277,7 +277,7 @@ func splitPart(part tg.Result, paths []string) (map[string]*tg.Unit, bool) {
 // scopeOf digests what every unit's results depend on besides its files:
 // Trivy's version, the enabled types, the custom checks, their namespaces,
 // the value files, and whether modules are downloaded.
-func (s *Scanner) scopeOf(in *inputs) [][]byte {
+func (s *Engine) scopeOf(in *inputs) [][]byte {
 	h := sha256.New()
 	fmt.Fprintf(h, "trivy %s\n", TrivyVersion)
 	types := slices.Clone(s.opts.FileTypes)

@@ -27,7 +27,7 @@ import (
 )
 
 // scanImage runs Trivy's image analysis and vulnerability detection.
-func (s *Scanner) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCache) (types.Report, error) {
+func (s *Engine) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCache) (types.Report, error) {
 	imgOpt := ftypes.ImageOptions{
 		RegistryOptions: ftypes.RegistryOptions{Insecure: s.opts.Insecure},
 		DockerOptions:   ftypes.DockerOptions{Host: s.opts.DockerHost},
@@ -81,7 +81,7 @@ func (s *Scanner) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCa
 }
 
 // analyze reads an image's packages and matches them with the DB.
-func (s *Scanner) analyze(ctx context.Context, img ftypes.Image, imgOpt ftypes.ImageOptions) (types.Report, error) {
+func (s *Engine) analyze(ctx context.Context, img ftypes.Image, imgOpt ftypes.ImageOptions) (types.Report, error) {
 	c := cache.NewMemoryCache()
 	art, err := artimage.NewArtifact(img, c, artifact.Option{
 		DisabledAnalyzers: s.disabledAnalyzers(),
@@ -103,7 +103,7 @@ func (s *Scanner) analyze(ctx context.Context, img ftypes.Image, imgOpt ftypes.I
 	})
 }
 
-func (s *Scanner) pkgTypes() []string {
+func (s *Engine) pkgTypes() []string {
 	if len(s.opts.PkgTypes) == 0 {
 		return []string{types.PkgTypeOS, types.PkgTypeLibrary}
 	}
@@ -112,7 +112,7 @@ func (s *Scanner) pkgTypes() []string {
 
 // disabledAnalyzers mirrors what `trivy image --scanners vuln` turns off;
 // JAR analysis is off too, as it needs Trivy's separate Java DB.
-func (s *Scanner) disabledAnalyzers() []analyzer.Type {
+func (s *Engine) disabledAnalyzers() []analyzer.Type {
 	out := slices.Clone(analyzer.TypeLockfiles)
 	out = append(out, analyzer.TypeApkCommand, analyzer.TypeSecret, analyzer.TypeLicenseFile,
 		analyzer.TypeHistoryDockerfile, analyzer.TypeExecutable, analyzer.TypeRpmArchive, analyzer.TypeJar)

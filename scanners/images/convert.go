@@ -80,7 +80,7 @@ func finding(ref Ref, display, repo string, r types.Result, v types.DetectedVuln
 		tags = append(tags, string(r.Type))
 	}
 	return scanners.Finding{
-		Scanner:  scanners.EngineImage,
+		Engine:   scanners.EngineImage,
 		RuleID:   v.VulnerabilityID,
 		Title:    title,
 		Severity: sev,

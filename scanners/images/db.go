@@ -33,7 +33,7 @@ func dbScope(o Options, meta vulndb.Metadata) []byte {
 
 // prepareDB makes sure a usable DB is on disk: downloads it when missing or
 // due (unless offline), and reports its age.
-func (s *Scanner) prepareDB(ctx context.Context, res *scanners.Result) (vulndb.Metadata, error) {
+func (s *Engine) prepareDB(ctx context.Context, res *scanners.Result) (vulndb.Metadata, error) {
 	dbDir := vulndb.Dir(s.opts.CacheDir)
 	now := s.opts.Now()
 	meta, err := vulndb.ReadMetadata(dbDir)
@@ -75,7 +75,7 @@ func (s *Scanner) prepareDB(ctx context.Context, res *scanners.Result) (vulndb.M
 	return meta, derr
 }
 
-func (s *Scanner) warnAge(meta vulndb.Metadata, now time.Time, res *scanners.Result) {
+func (s *Engine) warnAge(meta vulndb.Metadata, now time.Time, res *scanners.Result) {
 	age := meta.Age(now)
 	s.log.Info("vulnerability DB", "updated", meta.UpdatedAt.Format(time.RFC3339), "age", age.Round(time.Hour).String())
 	if age > vulndb.StaleAfter {

@@ -81,25 +81,25 @@ type Options struct {
 	Cache *scanners.ResultCache
 }
 
-// Scanner is the image engine.
-type Scanner struct {
+// Engine is the image engine.
+type Engine struct {
 	opts Options
 	log  *slog.Logger
 }
 
 // New returns the image engine.
-func New(opts Options, log *slog.Logger) *Scanner {
+func New(opts Options, log *slog.Logger) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Scanner{opts: opts, log: log}
+	return &Engine{opts: opts, log: log}
 }
 
-// Name implements scanners.Scanner.
-func (s *Scanner) Name() string { return scanners.EngineImage }
+// Name implements scanners.Engine.
+func (s *Engine) Name() string { return scanners.EngineImage }
 
-// Tool implements scanners.Scanner.
-func (s *Scanner) Tool() scanners.Tool { return Tool() }
+// Tool implements scanners.Engine.
+func (s *Engine) Tool() scanners.Tool { return Tool() }
 
 // Tool describes Trivy's vulnerability scanner for reports.
 func Tool() scanners.Tool {
@@ -111,9 +111,9 @@ func Tool() scanners.Tool {
 	}
 }
 
-// Scan implements scanners.Scanner.
-func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (res scanners.Result, err error) {
-	res = scanners.Result{Scanner: scanners.EngineImage, Tool: Tool()}
+// Scan implements scanners.Engine.
+func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Result, err error) {
+	res = scanners.Result{Engine: scanners.EngineImage, Tool: Tool()}
 	defer func() {
 		if err == nil {
 			res.Status.Finish()

@@ -10,7 +10,7 @@ import (
 )
 
 // refs merges the --image values with the discovered references.
-func (s *Scanner) refs(ctx context.Context, t *scanners.Target, res *scanners.Result) ([]Ref, error) {
+func (s *Engine) refs(ctx context.Context, t *scanners.Target, res *scanners.Result) ([]Ref, error) {
 	var refs []Ref
 	seen := map[string]int{}
 	add := func(r Ref) {
@@ -71,7 +71,7 @@ func (s *Scanner) refs(ctx context.Context, t *scanners.Target, res *scanners.Re
 
 // allowedRegistries are the hosts discovered and repository images may be
 // pulled from: DiscoverRegistries and the pipeline images' hosts.
-func (s *Scanner) allowedRegistries() []string {
+func (s *Engine) allowedRegistries() []string {
 	var out []string
 	for _, h := range s.opts.DiscoverRegistries {
 		out = append(out, imageref.NormalizeHost(h))
@@ -81,7 +81,7 @@ func (s *Scanner) allowedRegistries() []string {
 
 // credentialHosts are the registry hosts of the pipeline's images: the only
 // hosts the registry credentials are sent to.
-func (s *Scanner) credentialHosts() []string {
+func (s *Engine) credentialHosts() []string {
 	var out []string
 	for _, v := range s.opts.Images {
 		if r, err := ParseRef(v); err == nil {

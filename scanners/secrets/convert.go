@@ -14,7 +14,7 @@ import (
 	"github.com/tollgate/tollgate/scanners"
 )
 
-func (s *Scanner) convert(gf report.Finding) scanners.Finding {
+func (s *Engine) convert(gf report.Finding) scanners.Finding {
 	secretHash := sha256.Sum256([]byte(gf.RuleID + "\x00" + gf.Secret))
 	hashHex := hex.EncodeToString(secretHash[:])
 	// The line, with this secret masked, identifies the finding across edits
@@ -26,7 +26,7 @@ func (s *Scanner) convert(gf report.Finding) scanners.Finding {
 	allowed := strings.Contains(gf.Line, allowSignature)
 
 	f := scanners.Finding{
-		Scanner:  scanners.EngineSecrets,
+		Engine:   scanners.EngineSecrets,
 		RuleID:   gf.RuleID,
 		Title:    gf.Description,
 		Severity: s.severity(gf.RuleID),
@@ -65,7 +65,7 @@ func (s *Scanner) convert(gf report.Finding) scanners.Finding {
 	return f
 }
 
-func (s *Scanner) severity(ruleID string) scanners.Severity {
+func (s *Engine) severity(ruleID string) scanners.Severity {
 	if sev, ok := s.opts.RuleSeverity[ruleID]; ok {
 		return sev
 	}
@@ -82,7 +82,7 @@ func (s *Scanner) severity(ruleID string) scanners.Severity {
 
 // ruleOf describes a rule of the effective configuration, or of the
 // hardcoded class.
-func (s *Scanner) ruleOf(cfg config.Config, id string) scanners.Rule {
+func (s *Engine) ruleOf(cfg config.Config, id string) scanners.Rule {
 	if r, ok := cfg.Rules[id]; ok || !IsHardcodedRule(id) {
 		return s.rule(r, id)
 	}
@@ -90,7 +90,7 @@ func (s *Scanner) ruleOf(cfg config.Config, id string) scanners.Rule {
 	return r
 }
 
-func (s *Scanner) rule(r config.Rule, id string) scanners.Rule {
+func (s *Engine) rule(r config.Rule, id string) scanners.Rule {
 	title := r.Description
 	if title == "" {
 		title = "Secret matching rule " + id

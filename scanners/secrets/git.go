@@ -25,7 +25,7 @@ const gitLogOpts = "--full-history --diff-filter=tuxdb"
 // scanGit runs gitleaks' git source over the commits the mode selects. A
 // shallow clone never crashes or passes silently: what is present is
 // scanned, and a notification says what was not and how to fix it.
-func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, dets *detectors) ([]report.Finding, []scanners.Notification, *scanners.Provenance, error) {
+func (s *Engine) scanGit(ctx context.Context, t *scanners.Target, dets *detectors) ([]report.Finding, []scanners.Notification, *scanners.Provenance, error) {
 	repo, err := gitrepo.Open(ctx, t.Root)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--secrets-mode %s reads the checkout's git history: %w", s.opts.Mode, err)
@@ -132,7 +132,7 @@ func (s *Scanner) scanGit(ctx context.Context, t *scanners.Target, dets *detecto
 
 // scanDiff scans the lines that head adds against base (git diff base head),
 // reported as found in head.
-func (s *Scanner) scanDiff(ctx context.Context, root, base, head string, dets *detectors) ([]report.Finding, error) {
+func (s *Engine) scanDiff(ctx context.Context, root, base, head string, dets *detectors) ([]report.Finding, error) {
 	var findings []report.Finding
 	repo := &gitrepo.Repo{Dir: root}
 	err := repo.Diff(ctx, []string{"--diff-filter=tuxdb"}, base, head, func(f *gitdiff.File) {

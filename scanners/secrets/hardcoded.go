@@ -162,7 +162,7 @@ func shannon(s string) float32 {
 }
 
 // hardcodedRule returns the SARIF rule of a hardcoded-class rule ID.
-func (s *Scanner) hardcodedRule(id string) (scanners.Rule, bool) {
+func (s *Engine) hardcodedRule(id string) (scanners.Rule, bool) {
 	for _, r := range hardcoded.Rules() {
 		if r.ID != id {
 			continue

@@ -23,7 +23,7 @@ type proposal struct {
 // when ReviewCheckoutConfig is set; nil when there is none (or it was
 // deleted: then gitleaks' defaults would apply, which hide nothing the
 // target's rules find).
-func (s *Scanner) loadProposal(t *scanners.Target) (*proposal, error) {
+func (s *Engine) loadProposal(t *scanners.Target) (*proposal, error) {
 	if !s.opts.ReviewCheckoutConfig || s.opts.ConfigPath != "" {
 		return nil, nil
 	}

@@ -101,28 +101,28 @@ func ValidateMode(m string) error {
 	return fmt.Errorf("unknown secrets mode %q (want worktree, commits or history)", m)
 }
 
-// Scanner is the secrets engine.
-type Scanner struct {
+// Engine is the secrets engine.
+type Engine struct {
 	opts Options
 	log  *slog.Logger
 }
 
 // New returns the secrets engine.
-func New(opts Options, log *slog.Logger) *Scanner {
+func New(opts Options, log *slog.Logger) *Engine {
 	if opts.Severity == scanners.SeverityUnknown {
 		opts.Severity = scanners.SeverityHigh
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 2 * runtime.GOMAXPROCS(0)
 	}
-	return &Scanner{opts: opts, log: log}
+	return &Engine{opts: opts, log: log}
 }
 
-// Name implements scanners.Scanner.
-func (s *Scanner) Name() string { return scanners.EngineSecrets }
+// Name implements scanners.Engine.
+func (s *Engine) Name() string { return scanners.EngineSecrets }
 
-// Tool implements scanners.Scanner.
-func (s *Scanner) Tool() scanners.Tool { return Tool() }
+// Tool implements scanners.Engine.
+func (s *Engine) Tool() scanners.Tool { return Tool() }
 
 // Tool describes gitleaks for reports.
 func Tool() scanners.Tool {
@@ -134,9 +134,9 @@ func Tool() scanners.Tool {
 	}
 }
 
-// Scan implements scanners.Scanner.
-func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (res scanners.Result, err error) {
-	res = scanners.Result{Scanner: scanners.EngineSecrets, Tool: Tool()}
+// Scan implements scanners.Engine.
+func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Result, err error) {
+	res = scanners.Result{Engine: scanners.EngineSecrets, Tool: Tool()}
 	defer func() {
 		if err == nil {
 			res.Status.Finish()
@@ -195,7 +195,7 @@ func (s *Scanner) Scan(ctx context.Context, t *scanners.Target) (res scanners.Re
 // rules' classes for dedupe and, in a pull-request build that changes the
 // gitleaks config, the pull request's own rules to review findings by.
 type engine struct {
-	s       *Scanner
+	s       *Engine
 	cfg     config.Config
 	dets    *detectors
 	class   func(id string) ruleClass
@@ -204,7 +204,7 @@ type engine struct {
 }
 
 // compile loads and compiles the configuration read by readConfig.
-func (s *Scanner) compile(ctx context.Context, t *scanners.Target, src configSource) (*engine, error) {
+func (s *Engine) compile(ctx context.Context, t *scanners.Target, src configSource) (*engine, error) {
 	cfg, added, err := s.loadConfig(src)
 	if err != nil {
 		return nil, err

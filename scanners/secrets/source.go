@@ -13,7 +13,7 @@ import (
 
 // loadConfig compiles the configuration with Tollgate's additions; added
 // are the rules the extra rules brought.
-func (s *Scanner) loadConfig(src configSource) (config.Config, map[string]bool, error) {
+func (s *Engine) loadConfig(src configSource) (config.Config, map[string]bool, error) {
 	cfg, err := LoadConfigWith(src.name, src.content, src.readExtend)
 	if err != nil {
 		return cfg, nil, err
@@ -47,7 +47,7 @@ type configSource struct {
 // (confined to the checkout when it lies in it, since the checkout's copy
 // is the pull request's), else the repository's from the policy source.
 // content nil means gitleaks' default rules.
-func (s *Scanner) readConfig(t *scanners.Target) (configSource, error) {
+func (s *Engine) readConfig(t *scanners.Target) (configSource, error) {
 	root := t.Checkout()
 	if p := s.opts.ConfigPath; p != "" {
 		if r, rerr := root.Rel(p, ""); rerr == nil {
@@ -73,7 +73,7 @@ func (s *Scanner) readConfig(t *scanners.Target) (configSource, error) {
 	return configSource{content, name, rel, filesExtendReader(files)}, configErr(name, err)
 }
 
-func (s *Scanner) policy(t *scanners.Target) checkout.Files {
+func (s *Engine) policy(t *scanners.Target) checkout.Files {
 	if s.opts.Policy != nil {
 		return s.opts.Policy
 	}

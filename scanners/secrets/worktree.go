@@ -19,7 +19,7 @@ import (
 // cache, a file is a unit: its path and content, under the digest of the
 // rules and options, name what was found in it, and a file found there is
 // not scanned again. The rules are compiled only when some file has to be.
-func (s *Scanner) scanWorktree(ctx context.Context, t *scanners.Target, res scanners.Result) (scanners.Result, error) {
+func (s *Engine) scanWorktree(ctx context.Context, t *scanners.Target, res scanners.Result) (scanners.Result, error) {
 	src, err := s.readConfig(t)
 	if err != nil {
 		return res, err
@@ -184,7 +184,7 @@ func (e *engine) scanUnit(ctx context.Context, t *scanners.Target, f scanners.Fi
 // and content: gitleaks' version and regular-expression engine, the
 // configuration's bytes and those of the files it extends, and every
 // option that changes a finding.
-func (s *Scanner) scope(src configSource) [][]byte {
+func (s *Engine) scope(src configSource) [][]byte {
 	h := sha256.New()
 	fmt.Fprintf(h, "gitleaks %s regexp %s\n", GitleaksVersion, RegexEngine)
 	if src.content == nil {

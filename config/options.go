@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/images"
 )
 
 // PROptions are the pull-request decoration's settings: review threads for
@@ -130,32 +131,12 @@ type IaCOptions struct {
 	CFParams        []string
 }
 
-// ImageOptions configure the image engine.
-type ImageOptions struct {
-	// Images are --image values: NAME, docker:NAME, registry:REF, docker-archive:PATH, oci-layout:PATH.
-	Images []string
-	// RepoImages are images the checkout's .tollgate.yaml names: pulled like
-	// discovered images (allowed registries, no pipeline credentials).
-	RepoImages []string
-	// DiscoverRegistries are the registry hosts discovered and repository
-	// images may be pulled from; empty: DefaultDiscoverRegistries.
-	DiscoverRegistries []string
-	// Discover adds the images the checkout references (on by default).
-	Discover bool
-	// CacheDir holds the vulnerability DB (default $XDG_CACHE_HOME/tollgate).
-	CacheDir       string
-	DBRepositories []string
-	// Offline never downloads the DB; a missing DB fails the engine.
-	Offline       bool
-	SkipDBUpdate  bool
-	IgnoreUnfixed bool
-	PkgTypes      []string
-	// Username and Password authenticate to registries; the password is read
-	// from TOLLGATE_REGISTRY_PASSWORD only.
-	Username, Password string
-	Insecure           bool
-	DockerHost         string
-}
+// ImageOptions are the image engine's own options, set by the image
+// flags and keys. DiscoverRegistries empty means
+// DefaultDiscoverRegistries here (the engine reads empty as none: the
+// registry entry fills the default in); Password is read from
+// TOLLGATE_REGISTRY_PASSWORD only.
+type ImageOptions = images.Options
 
 // DefaultDiscoverRegistries are the public registries a Dockerfile or a
 // manifest usually names: discovered images are pulled only from these, the

@@ -194,25 +194,13 @@ func newIaC(_ context.Context, opts config.Options, log *slog.Logger, rc *scanne
 	return scanners.Excluding(e, config.Matcher(opts.IaC.Exclude))
 }
 
-// ImageOptions are the image engine's options of a scan.
+// ImageOptions are the image engine's options of a scan: the image flags
+// (config.ImageOptions is the engine's type) with the default discovery
+// registries filled in.
 func ImageOptions(opts config.Options) images.Options {
 	o := opts.Image
-	return images.Options{
-		Images:             o.Images,
-		RepoImages:         o.RepoImages,
-		DiscoverRegistries: discoverRegistries(o),
-		Discover:           o.Discover,
-		CacheDir:           o.CacheDir,
-		DBRepositories:     o.DBRepositories,
-		Offline:            o.Offline,
-		SkipDBUpdate:       o.SkipDBUpdate,
-		IgnoreUnfixed:      o.IgnoreUnfixed,
-		PkgTypes:           o.PkgTypes,
-		Username:           o.Username,
-		Password:           o.Password,
-		Insecure:           o.Insecure,
-		DockerHost:         o.DockerHost,
-	}
+	o.DiscoverRegistries = discoverRegistries(o)
+	return o
 }
 
 // Engines builds the engines a scan runs, in report order, with the result

@@ -87,6 +87,11 @@ func Run(ctx context.Context, log *slog.Logger, reg Registry, opts config.Option
 		root = target.Root
 		target.Shard = opts.Shard
 		target.Meter = meter
+		names := make([]string, len(engines))
+		for i, e := range engines {
+			names[i] = e.Name()
+		}
+		meter.Expect(names...)
 		attrs := []any{"root", target.Root, "files", len(target.Files)}
 		if opts.Shard.Count > 0 {
 			attrs = append(attrs, "shard", opts.Shard.String())

@@ -1,6 +1,7 @@
 package scanners
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -13,6 +14,18 @@ import (
 type Meter struct {
 	mu     sync.Mutex
 	gauges []*Gauge
+	order  []string
+}
+
+// Expect names the engines of a scan in report order: Read returns their
+// gauges in that order, whichever engine asks for its gauge first.
+func (m *Meter) Expect(engines ...string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.order = slices.Clone(engines)
 }
 
 // Gauge is one engine's count of the units it works through.
@@ -68,8 +81,8 @@ type Reading struct {
 	Bytes        int64
 }
 
-// Read returns every gauge's count, in the order the engines asked for
-// their gauges.
+// Read returns every gauge's count: the engines Expect named in that order,
+// then the others in the order they asked for their gauges.
 func (m *Meter) Read() []Reading {
 	if m == nil {
 		return nil
@@ -80,5 +93,12 @@ func (m *Meter) Read() []Reading {
 	for _, g := range m.gauges {
 		out = append(out, Reading{Engine: g.engine, Unit: g.unit, Done: g.done.Load(), Total: g.total.Load(), Bytes: g.bytes.Load()})
 	}
+	rank := func(e string) int {
+		if i := slices.Index(m.order, e); i >= 0 {
+			return i
+		}
+		return len(m.order)
+	}
+	slices.SortStableFunc(out, func(a, b Reading) int { return rank(a.Engine) - rank(b.Engine) })
 	return out
 }

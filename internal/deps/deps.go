@@ -59,6 +59,8 @@ import (
 	_ "github.com/rs/zerolog"
 	_ "github.com/spf13/pflag"
 	_ "github.com/spf13/viper"
+	_ "github.com/vbauerster/mpb/v8"
+	_ "github.com/vbauerster/mpb/v8/decor"
 	_ "github.com/zclconf/go-cty/cty"
 	_ "github.com/zricethezav/gitleaks/v8/config"
 	_ "github.com/zricethezav/gitleaks/v8/detect"
@@ -69,6 +71,7 @@ import (
 	_ "go.etcd.io/bbolt"
 	_ "go.yaml.in/yaml/v3"
 	_ "golang.org/x/sync/errgroup"
+	_ "golang.org/x/term"
 	_ "golang.org/x/text/encoding/unicode"
 	_ "golang.org/x/text/transform"
 )

@@ -18,12 +18,12 @@ for i in $(seq "$n"); do
     bin=$old f=$oldflags
     [ "$v" = new ] && bin=$new f=$newflags
     # shellcheck disable=SC2086
-    /usr/bin/time -f "%e %M" -o "$out/$v.$i" "$bin" scan --scanners secrets,iac $f --fail-on none --sarif "$out/$v.sarif" "$tree" >/dev/null 2>&1 || true
-    read -r s kib <"$out/$v.$i"
+    /usr/bin/time -f "%e %M" -o "$out/time-$v.$i" "$bin" scan --scanners secrets,iac $f --fail-on none --sarif "$out/$v.sarif" "$tree" >/dev/null 2>&1 || true
+    read -r s kib <"$out/time-$v.$i"
     echo "$v run $i: $s s, $((kib / 1024)) MiB"
   done
 done
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-mo=$(cat "$out"/old.* | awk '{print $1}' | median)
-mn=$(cat "$out"/new.* | awk '{print $1}' | median)
+mo=$(cat "$out"/time-old.* | awk '{print $1}' | median)
+mn=$(cat "$out"/time-new.* | awk '{print $1}' | median)
 echo "median: old $mo s, new $mn s, new/old $(awk -v a="$mn" -v b="$mo" 'BEGIN {printf "%.3f", a/b}')"

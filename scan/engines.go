@@ -199,7 +199,9 @@ func newIaC(_ context.Context, opts config.Options, log *slog.Logger, rc *scanne
 // registries filled in.
 func ImageOptions(opts config.Options) images.Options {
 	o := opts.Image
-	o.DiscoverRegistries = discoverRegistries(o)
+	if len(o.DiscoverRegistries) == 0 {
+		o.DiscoverRegistries = config.DefaultDiscoverRegistries()
+	}
 	return o
 }
 
@@ -211,11 +213,4 @@ func (r Registry) Engines(ctx context.Context, opts config.Options, log *slog.Lo
 		out = append(out, e.New(ctx, opts, log, rc))
 	}
 	return out
-}
-
-func discoverRegistries(o config.ImageOptions) []string {
-	if len(o.DiscoverRegistries) > 0 {
-		return o.DiscoverRegistries
-	}
-	return config.DefaultDiscoverRegistries()
 }

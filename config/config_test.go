@@ -12,6 +12,9 @@ import (
 
 	"github.com/tollgate/tollgate/internal/fifo"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/iac"
+	"github.com/tollgate/tollgate/scanners/images"
+	"github.com/tollgate/tollgate/scanners/secrets"
 )
 
 func env(m map[string]string) func(string) string {
@@ -59,11 +62,11 @@ iac:
 	if o.Gate.Thresholds.String() != "low,secrets=critical" || o.MaxFileSize != 1<<20 {
 		t.Errorf("thresholds %s size %d", o.Gate.Thresholds, o.MaxFileSize)
 	}
-	if o.Secrets.Severity != scanners.SeverityMedium || o.Secrets.RuleSeverity["generic-*"] != scanners.SeverityLow {
-		t.Errorf("secrets options %+v", o.Secrets)
+	if secretsOf(o).Severity != scanners.SeverityMedium || secretsOf(o).RuleSeverity["generic-*"] != scanners.SeverityLow {
+		t.Errorf("secrets options %+v", secretsOf(o))
 	}
-	if !slices.Equal(o.IaC.FileTypes, []string{"terraform", "kubernetes"}) || len(o.Exclude) != 2 {
-		t.Errorf("iac %v exclude %v", o.IaC.FileTypes, o.Exclude)
+	if !slices.Equal(iacOf(o).FileTypes, []string{"terraform", "kubernetes"}) || len(o.Exclude) != 2 {
+		t.Errorf("iac %v exclude %v", iacOf(o).FileTypes, o.Exclude)
 	}
 
 	// The environment beats the file, a flag beats both.
@@ -196,15 +199,15 @@ secrets:
 	if o.Gate.Thresholds.String() != "medium" {
 		t.Errorf("repository policy not applied: %s", o.Gate.Thresholds)
 	}
-	if o.Image.CacheDir == "/tmp/evil" || o.Output != "" || o.IaC.DownloadModules || len(o.IaC.CheckPaths) > 0 || len(o.IaC.Namespaces) > 0 ||
-		len(o.Image.DBRepositories) > 0 || o.Image.DockerHost != "" || o.Image.Insecure || o.Image.Username != "" || o.Secrets.Config != "" || o.Secrets.RepoConfig != "" {
+	if o.CacheDir == "/tmp/evil" || o.Output != "" || iacOf(o).DownloadModules || len(iacOf(o).CheckPaths) > 0 || len(iacOf(o).Namespaces) > 0 ||
+		len(imageOf(o).DBRepositories) > 0 || imageOf(o).DockerHost != "" || imageOf(o).Insecure || imageOf(o).Username != "" || secretsOf(o).ConfigPath != "" || secretsOf(o).RepoConfig != "" {
 		t.Errorf("a machine setting from the checkout applied: %+v", o)
 	}
-	if len(o.IaC.TFVars) != 0 || !slices.Equal(o.IaC.HelmValues, []string{filepath.Join(root, "charts/values-prod.yaml")}) {
-		t.Errorf("paths: tf-vars %v helm-values %v", o.IaC.TFVars, o.IaC.HelmValues)
+	if len(iacOf(o).TFVars) != 0 || !slices.Equal(iacOf(o).HelmValueFiles, []string{filepath.Join(root, "charts/values-prod.yaml")}) {
+		t.Errorf("paths: tf-vars %v helm-values %v", iacOf(o).TFVars, iacOf(o).HelmValueFiles)
 	}
-	if len(o.Image.Images) != 0 || !slices.Equal(o.Image.RepoImages, []string{"ghcr.io/acme/api:1"}) {
-		t.Errorf("images %v, repository images %v", o.Image.Images, o.Image.RepoImages)
+	if len(imageOf(o).Images) != 0 || !slices.Equal(imageOf(o).RepoImages, []string{"ghcr.io/acme/api:1"}) {
+		t.Errorf("images %v, repository images %v", imageOf(o).Images, imageOf(o).RepoImages)
 	}
 	lines := map[int]string{}
 	for _, w := range o.Warnings {
@@ -226,8 +229,8 @@ secrets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Image.CacheDir != "/tmp/evil" || !o.IaC.DownloadModules || len(o.Warnings) != 0 {
-		t.Errorf("--config file not trusted: cache %q download %v warnings %+v", o.Image.CacheDir, o.IaC.DownloadModules, o.Warnings)
+	if o.CacheDir != "/tmp/evil" || !iacOf(o).DownloadModules || len(o.Warnings) != 0 {
+		t.Errorf("--config file not trusted: cache %q download %v warnings %+v", o.CacheDir, iacOf(o).DownloadModules, o.Warnings)
 	}
 }
 
@@ -340,7 +343,7 @@ func TestNewOnlyNeedsABaseline(t *testing.T) {
 // type, says each boolean's default once, and names the env var and key.
 func TestUsageText(t *testing.T) {
 	var b strings.Builder
-	Usage(&b)
+	Usage(&b, testEngines)
 	help := b.String()
 	for _, line := range strings.Split(strings.TrimSpace(help), "\n") {
 		if strings.Contains(line, "stringArray") || strings.Contains(line, "string ") {
@@ -350,9 +353,12 @@ func TestUsageText(t *testing.T) {
 			t.Errorf("a default twice: %q", line)
 		}
 	}
-	for _, s := range settings {
-		if !strings.Contains(help, "--"+s.flag) || !strings.Contains(help, s.Env()) || !strings.Contains(help, "key "+s.fileKey()) {
-			t.Errorf("help lacks --%s, %s or its key %s", s.flag, s.Env(), s.fileKey())
+	for _, s := range Settings(testEngines) {
+		if s.Flag == "" {
+			continue // a .tollgate.yaml key only
+		}
+		if !strings.Contains(help, "--"+s.Flag) || !strings.Contains(help, s.Env()) || !strings.Contains(help, "key "+s.FileKey()) {
+			t.Errorf("help lacks --%s, %s or its key %s", s.Flag, s.Env(), s.FileKey())
 		}
 	}
 }
@@ -361,7 +367,40 @@ func TestUsageText(t *testing.T) {
 // infos; scan imports config, so the test cannot ask it; the scan package's
 // TestParseKnowsTheRegistry checks the aliases against the real registry).
 var testEngines = scanners.Registry{
-	{Name: scanners.EngineSecrets, Aliases: []string{"secret"}, TaskInput: "failOnSecrets"},
-	{Name: scanners.EngineIaC, Aliases: []string{"config", "misconfig", "misconfiguration"}, TaskInput: "failOnIac"},
-	{Name: scanners.EngineImage, Aliases: []string{"images", "vuln", "vulnerabilities"}, TaskInput: "failOnImage"},
+	{Name: scanners.EngineSecrets, Aliases: []string{"secret"}, TaskInput: "failOnSecrets",
+		Options: func() scanners.EngineOptions { return secrets.DefaultOptions() }},
+	{Name: scanners.EngineIaC, Aliases: []string{"config", "misconfig", "misconfiguration"}, TaskInput: "failOnIac",
+		Options: func() scanners.EngineOptions { return iac.DefaultOptions() }},
+	{Name: scanners.EngineImage, Aliases: []string{"images", "vuln", "vulnerabilities"}, TaskInput: "failOnImage",
+		Options: func() scanners.EngineOptions { return images.DefaultOptions() }},
+}
+
+func secretsOf(o Options) *secrets.Options {
+	return o.EngineOptions[scanners.EngineSecrets].(*secrets.Options)
+}
+func iacOf(o Options) *iac.Options { return o.EngineOptions[scanners.EngineIaC].(*iac.Options) }
+func imageOf(o Options) *images.Options {
+	return o.EngineOptions[scanners.EngineImage].(*images.Options)
+}
+
+// Every dotted key's section is a section of the file, derived from the
+// settings: pr.comments is written as pr: {comments: ...} like secrets.mode
+// (before the sections came from the settings, "pr" was an unknown key),
+// and an engine's own section comes with its options.
+func TestSectionsComeFromTheSettings(t *testing.T) {
+	root := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
+	writeFile(t, cfg, "pr:\n  comments: true\n  max-comments: 3\nsecrets:\n  mode: history\n")
+	o, err := Parse(t.Context(), testEngines, []string{"--config", cfg, root}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.PR.Comments || o.PR.MaxComments != 3 || secretsOf(o).Mode != "history" {
+		t.Errorf("pr %+v, secrets mode %q", o.PR, secretsOf(o).Mode)
+	}
+	// Without the secrets engine in the registry, its section is unknown.
+	_, err = Parse(t.Context(), testEngines[1:], []string{"--config", cfg, root}, env(nil))
+	if err == nil || !strings.Contains(err.Error(), `line 4: unknown key "secrets"`) {
+		t.Errorf("a section of no engine: %v", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/vulndb"
 )
 
@@ -53,7 +54,7 @@ func ParseDB(args []string, getenv func(string) string) (DBOptions, error) {
 		o.CacheDir = vulndb.DefaultCacheDir(getenv)
 	}
 	if !fs.Changed("db-repository") {
-		o.Repositories = splitList(getenv("TOLLGATE_DB_REPOSITORY"))
+		o.Repositories = scanners.SplitList(getenv("TOLLGATE_DB_REPOSITORY"))
 	}
 	if !fs.Changed("registry-username") {
 		o.Username = getenv("TOLLGATE_REGISTRY_USERNAME")

@@ -15,7 +15,6 @@ import (
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/checkout"
-	"github.com/tollgate/tollgate/scanners/imageref"
 )
 
 // DefaultFile is read from the scan root when --config is not given.
@@ -32,17 +31,16 @@ type fileValue struct {
 
 // fileConfig is a parsed .tollgate.yaml.
 type fileConfig struct {
-	path         string
-	values       map[string]fileValue // by key path, e.g. "secrets.config"
-	ruleSeverity map[string]scanners.Severity
-	ignores      []policy.IgnoreRule
+	path    string
+	values  map[string]fileValue // by key path, e.g. "secrets.config"
+	ignores []policy.IgnoreRule
 }
 
 // parseConfig parses a .tollgate.yaml read from name. Unknown keys are
 // errors that name the key and its line: a typo must not silently disable a
 // setting.
-func parseConfig(b []byte, name string) (*fileConfig, error) {
-	fc, err := parseFile(b)
+func parseConfig(b []byte, name string, all []scanners.Setting) (*fileConfig, error) {
+	fc, err := parseFile(b, all)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
@@ -50,7 +48,8 @@ func parseConfig(b []byte, name string) (*fileConfig, error) {
 	return fc, nil
 }
 
-func parseFile(b []byte) (*fileConfig, error) {
+// parseFile parses a .tollgate.yaml whose keys are those of the settings.
+func parseFile(b []byte, all []scanners.Setting) (*fileConfig, error) {
 	fc := &fileConfig{values: map[string]fileValue{}}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -76,53 +75,64 @@ func parseFile(b []byte) (*fileConfig, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("line %d: the file must be a mapping of settings", root.Line)
 	}
-	known := map[string]bool{}
-	for _, s := range settings {
-		known[s.fileKey()] = true
+	keys := fileKeys{known: map[string]scanners.Setting{}, sections: map[string]bool{}, all: all}
+	for _, s := range all {
+		k := s.FileKey()
+		keys.known[k] = s
+		if section, _, nested := strings.Cut(k, "."); nested {
+			keys.sections[section] = true
+		}
 	}
-	if err := fc.walk(root, "", known); err != nil {
+	if err := fc.walk(root, "", keys); err != nil {
 		return nil, err
 	}
 	return fc, nil
 }
 
-// sections are the keys that hold nested settings.
-var sections = map[string]bool{"secrets": true, "iac": true, "image": true}
+// fileKeys are the keys a .tollgate.yaml may hold: each setting's, and the
+// sections their dotted keys name (secrets, iac, image, pr).
+type fileKeys struct {
+	known    map[string]scanners.Setting
+	sections map[string]bool
+	all      []scanners.Setting
+}
 
-func (fc *fileConfig) walk(m *yaml.Node, prefix string, known map[string]bool) error {
+func (fc *fileConfig) walk(m *yaml.Node, prefix string, keys fileKeys) error {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		key := prefix + k.Value
 		switch {
-		case prefix == "" && sections[key]:
+		case prefix == "" && keys.sections[key]:
 			if v.Kind != yaml.MappingNode {
 				return fmt.Errorf("line %d: %s must be a mapping", v.Line, key)
 			}
-			if err := fc.walk(v, key+".", known); err != nil {
+			if err := fc.walk(v, key+".", keys); err != nil {
 				return err
 			}
 		case key == "ignore":
 			if err := fc.ignoreEntries(v); err != nil {
 				return err
 			}
-		case key == "secrets.rule-severity":
-			if err := fc.ruleSeverities(v); err != nil {
+		case keys.known[key].Map:
+			val, err := mapping(key, v)
+			if err != nil {
 				return err
 			}
+			fc.values[key] = fileValue{value: val, line: v.Line}
 		case key == "fail-on" && v.Kind == yaml.MappingNode:
 			val, err := failOnMap(v)
 			if err != nil {
 				return err
 			}
 			fc.values[key] = fileValue{value: val, line: v.Line}
-		case known[key]:
+		case keys.known[key].Set != nil:
 			val, err := scalarOrList(key, v)
 			if err != nil {
 				return err
 			}
 			fc.values[key] = fileValue{value: val, line: v.Line}
 		default:
-			if hint := suggestKey(key); hint != "" {
+			if hint := suggestKey(key, keys.all); hint != "" {
 				return fmt.Errorf("line %d: unknown key %q (did you mean %s?)", k.Line, key, hint)
 			}
 			return fmt.Errorf("line %d: unknown key %q", k.Line, key)
@@ -169,20 +179,20 @@ func failOnMap(v *yaml.Node) (string, error) {
 	return strings.Join(parts, ","), nil
 }
 
-func (fc *fileConfig) ruleSeverities(v *yaml.Node) error {
+// mapping turns a mapping of plain values into "key=value" lines.
+func mapping(key string, v *yaml.Node) (string, error) {
 	if v.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: secrets.rule-severity must map rule IDs to severities", v.Line)
+		return "", fmt.Errorf("line %d: %s must be a mapping", v.Line, key)
 	}
-	fc.ruleSeverity = map[string]scanners.Severity{}
+	var lines []string
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := v.Content[i], v.Content[i+1]
-		sev, err := scanners.ParseSeverity(val.Value)
-		if err != nil {
-			return fmt.Errorf("line %d: secrets.rule-severity.%s: %w", val.Line, k.Value, err)
+		if val.Kind != yaml.ScalarNode || strings.Contains(k.Value, "\n") {
+			return "", fmt.Errorf("line %d: %s.%s must be a plain value", val.Line, key, k.Value)
 		}
-		fc.ruleSeverity[k.Value] = sev
+		lines = append(lines, k.Value+"="+val.Value)
 	}
-	return nil
+	return strings.Join(lines, "\n"), nil
 }
 
 // ignoreKeys are the keys of an ignore entry.
@@ -252,15 +262,15 @@ type source struct {
 // already set. From the checkout's own file (untrusted) only repository
 // policy applies: a machine setting, a path out of the root or an image
 // archive is ignored, each with a warning naming the key and its line.
-func (fc *fileConfig) apply(o *Options, skip func(s setting) bool, src source) ([]scanners.Notification, error) {
+func (fc *fileConfig) apply(o *Options, all []scanners.Setting, skip func(s scanners.Setting) bool, src source) ([]scanners.Notification, error) {
 	keys := make([]string, 0, len(fc.values))
 	for k := range fc.values {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	byKey := map[string]setting{}
-	for _, s := range settings {
-		byKey[s.fileKey()] = s
+	byKey := map[string]scanners.Setting{}
+	for _, s := range all {
+		byKey[s.FileKey()] = s
 	}
 	var warnings []scanners.Notification
 	warn := func(line int, msg string) {
@@ -271,32 +281,35 @@ func (fc *fileConfig) apply(o *Options, skip func(s setting) bool, src source) (
 		s := byKey[k]
 		fv := fc.values[k]
 		val := fv.value
-		if !src.trusted && !s.repo {
+		if !src.trusted && !s.Repo {
 			// Warned even when a flag sets it too: the checkout tried.
-			warn(fv.line, fmt.Sprintf("%s is a pipeline setting that the checkout's own .tollgate.yaml may not set (it reaches the network, the machine, the report files or loads code); ignored. Set it with --%s, %s or a task input", k, s.flag, s.Env()))
+			warn(fv.line, fmt.Sprintf("%s is a pipeline setting that the checkout's own .tollgate.yaml may not set (it reaches the network, the machine, the report files or loads code); ignored. Set it with --%s, %s or a task input", k, s.Flag, s.Env()))
 			continue
 		}
 		if skip(s) {
 			continue
 		}
-		if !src.trusted {
-			var err error
-			val, err = fc.confine(o, s, k, val, src, func(msg string) { warn(fv.line, msg) })
-			if err != nil {
-				return warnings, fmt.Errorf("config %s: line %d: %s: %w", src.name, fv.line, k, err)
+		if s.Map {
+			for _, entry := range strings.Split(val, "\n") {
+				if err := s.Set(entry); err != nil {
+					id, _, _ := strings.Cut(entry, "=")
+					return warnings, fmt.Errorf("config %s: line %d: %s.%s: %w", src.name, fv.line, k, id, err)
+				}
 			}
-			if val == "" {
-				continue
-			}
-		} else if s.path {
-			val = resolvePaths(val, filepath.Dir(fc.path))
+			continue
 		}
-		if err := s.set(o, val); err != nil {
+		var err error
+		switch {
+		case !src.trusted:
+			err = confine(s, val, src, func(msg string) { warn(fv.line, k+": "+msg) })
+		case s.Path:
+			err = s.Set(resolvePaths(val, filepath.Dir(fc.path)))
+		default:
+			err = s.Set(val)
+		}
+		if err != nil {
 			return warnings, fmt.Errorf("config %s: line %d: %s: %w", src.name, fv.line, k, err)
 		}
-	}
-	if fc.ruleSeverity != nil && o.Secrets.RuleSeverity == nil {
-		o.Secrets.RuleSeverity = fc.ruleSeverity
 	}
 	base := filepath.Base(fc.path)
 	for _, r := range fc.ignores {
@@ -307,74 +320,58 @@ func (fc *fileConfig) apply(o *Options, skip func(s setting) bool, src source) (
 }
 
 // confine applies the checkout's own value of a repository setting: paths
-// must stay in the root (policy files named here are then read from the
-// policy source, value files from the checkout), and images are pulled as
-// the images a checkout references are (never with the pipeline's
-// credentials). It returns the value still to set ("" when done or ignored).
-func (fc *fileConfig) confine(o *Options, s setting, key, val string, src source, warn func(string)) (string, error) {
-	if s.path {
+// must stay in the root; a setting that keeps repository values apart
+// (SetRepo: policy files read from the policy source, images pulled as the
+// images a checkout references are) gets them root-relative, the others
+// as paths in the root.
+func confine(s scanners.Setting, val string, src source, warn func(string)) error {
+	if s.Path {
 		var kept []string
-		for _, p := range splitList(val) {
+		for _, p := range scanners.SplitList(val) {
 			rel, err := src.root.Rel(p, src.dir)
 			if err != nil {
-				warn(fmt.Sprintf("%s: %q is outside the scan root; ignored (the checkout's configuration names files in the checkout only)", key, p))
+				warn(fmt.Sprintf("%q is outside the scan root; ignored (the checkout's configuration names files in the checkout only)", p))
 				continue
 			}
 			kept = append(kept, rel)
 		}
 		if len(kept) == 0 {
-			return "", nil
+			return nil
 		}
-		switch s.flag {
-		case "baseline":
-			o.RepoBaseline = kept[0]
-			return "", nil
-		case "secrets-config":
-			o.Secrets.RepoConfig = kept[0]
-			return "", nil
+		if s.SetRepo != nil {
+			return s.SetRepo(strings.Join(kept, ","), warn)
 		}
 		for i, rel := range kept {
 			kept[i] = filepath.Join(src.root.Dir(), filepath.FromSlash(rel))
 		}
-		return strings.Join(kept, ","), nil
+		return s.Set(strings.Join(kept, ","))
 	}
-	if s.flag == "image" {
-		for _, v := range splitList(val) {
-			r, err := imageref.ParseRef(v)
-			if err != nil {
-				return "", err
-			}
-			if r.Source == imageref.DockerArchive || r.Source == imageref.OCILayout {
-				warn(fmt.Sprintf("%s: %q is an image archive; the checkout's configuration may name images by reference only (give archives with --image); ignored", key, v))
-				continue
-			}
-			o.Image.RepoImages = append(o.Image.RepoImages, v)
-		}
-		return "", nil
+	if s.SetRepo != nil {
+		return s.SetRepo(val, warn)
 	}
-	return val, nil
+	return s.Set(val)
 }
 
 // suggestKey names the key a user most likely meant: the key of the flag
 // written as a key (secrets-archive-depth is secrets.max-archive-depth), a
 // known key with the same last part, or one a typo away.
-func suggestKey(key string) string {
+func suggestKey(key string, all []scanners.Setting) string {
 	last := key[strings.LastIndexByte(key, '.')+1:]
-	for _, s := range settings {
-		if s.flag == key || s.flag == last {
-			return s.fileKey()
+	for _, s := range all {
+		if s.Flag != "" && (s.Flag == key || s.Flag == last) {
+			return s.FileKey()
 		}
 	}
-	for _, s := range settings {
-		k := s.fileKey()
+	for _, s := range all {
+		k := s.FileKey()
 		if k[strings.LastIndexByte(k, '.')+1:] == last {
 			return k
 		}
 	}
 	best, dist := "", 3
-	for _, s := range settings {
-		if d := levenshtein.Distance(key, s.fileKey(), nil); d < dist {
-			best, dist = s.fileKey(), d
+	for _, s := range all {
+		if d := levenshtein.Distance(key, s.FileKey(), nil); d < dist {
+			best, dist = s.FileKey(), d
 		}
 	}
 	return best

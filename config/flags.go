@@ -49,7 +49,7 @@ type flagSet struct {
 	config *string
 }
 
-func newFlagSet(out io.Writer) *flagSet {
+func newFlagSet(out io.Writer, settings []scanners.Setting) *flagSet {
 	f := &flagSet{
 		fs:     pflag.NewFlagSet("tollgate scan", pflag.ContinueOnError),
 		values: map[string]*[]string{},
@@ -58,22 +58,25 @@ func newFlagSet(out io.Writer) *flagSet {
 	f.fs.SetOutput(out)
 	f.fs.SortFlags = false
 	for _, s := range settings {
-		usage := s.usage
-		if s.def != "" && !s.isBool { // pflag prints a boolean's default itself
-			usage += " (default " + s.def + ")"
+		if s.Flag == "" {
+			continue // a .tollgate.yaml key only
 		}
-		usage += "; env " + s.Env() + "; " + s.keyHelp()
-		if s.isBool {
-			f.bools[s.flag] = f.fs.BoolP(s.flag, s.short, s.def == "true", usage)
+		usage := s.Usage
+		if s.Default != "" && !s.Bool { // pflag prints a boolean's default itself
+			usage += " (default " + s.Default + ")"
+		}
+		usage += "; env " + s.Env() + "; " + keyHelp(s)
+		if s.Bool {
+			f.bools[s.Flag] = f.fs.BoolP(s.Flag, s.Short, s.Default == "true", usage)
 			continue
 		}
 		vals := &[]string{}
-		f.values[s.flag] = vals
-		arg := s.arg
+		f.values[s.Flag] = vals
+		arg := s.Arg
 		if arg == "" {
 			arg = "VALUE"
 		}
-		f.fs.VarP(&listValue{vals: vals, arg: arg}, s.flag, s.short, usage)
+		f.fs.VarP(&listValue{vals: vals, arg: arg}, s.Flag, s.Short, usage)
 	}
 	f.config = f.fs.StringP("config", "c", "", "read settings from `FILE` (default: "+DefaultFile+" at the scan root); env TOLLGATE_CONFIG")
 	return f
@@ -90,9 +93,18 @@ func (l *listValue) Set(v string) error { *l.vals = append(*l.vals, v); return n
 func (l *listValue) String() string     { return strings.Join(*l.vals, ",") }
 func (l *listValue) Type() string       { return l.arg }
 
-// Usage writes the flags of `tollgate scan`.
-func Usage(w io.Writer) {
-	fmt.Fprint(w, newFlagSet(io.Discard).fs.FlagUsages())
+// Usage writes the flags of `tollgate scan` with the engines' own.
+func Usage(w io.Writer, engines scanners.Registry) {
+	o := Defaults(engines)
+	fmt.Fprint(w, newFlagSet(io.Discard, o.allSettings()).fs.FlagUsages())
+}
+
+// Settings lists every setting of a run with these engines: Tollgate's,
+// then each engine's (for the task's inputs and the documentation; their
+// Set functions write to a throwaway Options).
+func Settings(engines scanners.Registry) []scanners.Setting {
+	o := Defaults(engines)
+	return o.allSettings()
 }
 
 // Parse builds the scan's Options from its arguments (those after "scan"),
@@ -137,7 +149,9 @@ func MergeUsage(w io.Writer) {
 }
 
 func parse(ctx context.Context, engines scanners.Registry, args []string, getenv func(string) string, merge bool) (Options, []string, error) {
-	f := newFlagSet(io.Discard)
+	o := Defaults(engines)
+	all := o.allSettings() // bound to o
+	f := newFlagSet(io.Discard, all)
 	var path *string
 	if merge {
 		path = f.fs.String("path", ".", "")
@@ -145,8 +159,6 @@ func parse(ctx context.Context, engines scanners.Registry, args []string, getenv
 	if err := f.fs.Parse(args); err != nil {
 		return Options{}, nil, usageErr(err)
 	}
-	o := Defaults()
-	o.Registry = engines
 	rest := f.fs.Args()
 	switch {
 	case merge:
@@ -157,27 +169,31 @@ func parse(ctx context.Context, engines scanners.Registry, args []string, getenv
 	default:
 		return Options{}, nil, usageErr(fmt.Errorf("scan takes one path, got %d: %q", len(rest), rest))
 	}
-	o, err := o.load(ctx, f, getenv)
+	if err := o.load(ctx, f, all, getenv); err != nil {
+		return Options{}, nil, err
+	}
 	if !merge {
 		rest = nil
 	}
-	return o, rest, err
+	return o, rest, nil
 }
 
-func (o Options) load(ctx context.Context, f *flagSet, getenv func(string) string) (Options, error) {
+// load reads the environment, the configuration file and the flags into o,
+// through its settings (all, bound to o).
+func (o *Options) load(ctx context.Context, f *flagSet, all []scanners.Setting, getenv func(string) string) error {
 	if fi, err := os.Stat(o.Path); err != nil {
-		return Options{}, usageErr(fmt.Errorf("scan path: %w", err))
+		return usageErr(fmt.Errorf("scan path: %w", err))
 	} else if !fi.IsDir() {
-		return Options{}, usageErr(fmt.Errorf("scan path %s: not a directory", o.Path))
+		return usageErr(fmt.Errorf("scan path %s: not a directory", o.Path))
 	}
 	root, err := checkout.Open(o.Path)
 	if err != nil {
-		return Options{}, usageErr(err)
+		return usageErr(err)
 	}
 	defer root.Close()
 
-	fromFlag := func(s setting) bool { return f.fs.Changed(s.flag) }
-	fromEnv := func(s setting) bool { return getenv(s.Env()) != "" }
+	fromFlag := func(s scanners.Setting) bool { return s.Flag != "" && f.fs.Changed(s.Flag) }
+	fromEnv := func(s scanners.Setting) bool { return s.Flag != "" && getenv(s.Env()) != "" }
 
 	// Where policy comes from is the pipeline's to say, and is known before
 	// any policy file is read.
@@ -186,7 +202,7 @@ func (o Options) load(ctx context.Context, f *flagSet, getenv func(string) strin
 		policyFrom = vs[len(vs)-1]
 	}
 	if err := validPolicyFrom(policyFrom); err != nil {
-		return Options{}, usageErr(err)
+		return usageErr(err)
 	}
 	o.Policy, o.Warnings = resolvePolicy(ctx, root, policyFrom, getenv)
 
@@ -194,82 +210,78 @@ func (o Options) load(ctx context.Context, f *flagSet, getenv func(string) strin
 	if cfgPath == "" {
 		cfgPath = getenv("TOLLGATE_CONFIG")
 	}
-	skip := func(s setting) bool { return fromFlag(s) || fromEnv(s) }
+	skip := func(s scanners.Setting) bool { return fromFlag(s) || fromEnv(s) }
 	if cfgPath != "" {
 		b, err := checkout.ReadTrusted(cfgPath, maxConfigSize)
 		if err != nil {
-			return Options{}, usageErr(fmt.Errorf("config %s: %w", cfgPath, checkoutCause(err)))
+			return usageErr(fmt.Errorf("config %s: %w", cfgPath, checkoutCause(err)))
 		}
-		fc, err := parseConfig(b, cfgPath)
+		fc, err := parseConfig(b, cfgPath, all)
 		if err != nil {
-			return Options{}, usageErr(err)
+			return usageErr(err)
 		}
-		if _, err := fc.apply(&o, skip, source{trusted: true, name: cfgPath}); err != nil {
-			return Options{}, usageErr(err)
+		if _, err := fc.apply(o, all, skip, source{trusted: true, name: cfgPath}); err != nil {
+			return usageErr(err)
 		}
 		o.ConfigFile = cfgPath
-	} else if err := o.repoConfig(ctx, root, skip); err != nil {
-		return Options{}, usageErr(err)
+	} else if err := o.repoConfig(ctx, root, all, skip); err != nil {
+		return usageErr(err)
 	}
 
-	for _, s := range settings {
+	for _, s := range all {
 		if fromFlag(s) || !fromEnv(s) {
 			continue
 		}
-		if err := s.set(&o, getenv(s.Env())); err != nil {
-			return Options{}, usageErr(fmt.Errorf("%s: %w", s.Env(), err))
+		if err := s.Set(getenv(s.Env())); err != nil {
+			return usageErr(fmt.Errorf("%s: %w", s.Env(), err))
 		}
 	}
-	for _, s := range settings {
+	for _, s := range all {
 		if !fromFlag(s) {
 			continue
 		}
-		if s.isBool {
-			if err := s.set(&o, strconv.FormatBool(*f.bools[s.flag])); err != nil {
-				return Options{}, usageErr(fmt.Errorf("--%s: %w", s.flag, err))
+		if s.Bool {
+			if err := s.Set(strconv.FormatBool(*f.bools[s.Flag])); err != nil {
+				return usageErr(fmt.Errorf("--%s: %w", s.Flag, err))
 			}
 			continue
 		}
-		for _, v := range *f.values[s.flag] {
-			if err := s.set(&o, v); err != nil {
-				return Options{}, usageErr(fmt.Errorf("--%s: %w", s.flag, err))
+		for _, v := range *f.values[s.Flag] {
+			if err := s.Set(v); err != nil {
+				return usageErr(fmt.Errorf("--%s: %w", s.Flag, err))
 			}
 		}
 	}
-	// A pull request's base, as the CI system names it.
-	if o.Secrets.Since == "" {
-		for _, v := range []string{"SYSTEM_PULLREQUEST_TARGETBRANCH", "GITHUB_BASE_REF"} {
-			if b := getenv(v); b != "" {
-				o.Secrets.Since, o.Secrets.SinceFrom = b, v
-				break
-			}
+	// What engines take from the environment alone: a pull request's base
+	// as the CI system names it, a registry password.
+	for _, e := range o.Registry {
+		if d, ok := o.EngineOptions[e.Name].(scanners.EnvDefaults); ok {
+			d.FromEnv(getenv)
 		}
 	}
-	// Secrets never come from flags or files.
-	o.Image.Password = getenv("TOLLGATE_REGISTRY_PASSWORD")
-	if o.Image.CacheDir == "" {
-		o.Image.CacheDir = vulndb.DefaultCacheDir(getenv)
+	if o.CacheDir == "" {
+		o.CacheDir = vulndb.DefaultCacheDir(getenv)
 	}
 	if err := o.Validate(); err != nil {
-		return Options{}, usageErr(err)
+		return usageErr(err)
 	}
-	if err := o.requestedImages(fromFlag, fromEnv); err != nil {
-		return Options{}, usageErr(err)
+	if err := o.requested(all, fromFlag, fromEnv); err != nil {
+		return usageErr(err)
 	}
 	if o.Gate.NewOnly && o.Baseline == "" && o.RepoBaseline == "" {
-		return Options{}, usageErr(errors.New("--new-only counts only the findings that are new against a baseline: give --baseline FILE (without one, every finding is new)"))
+		return usageErr(errors.New("--new-only counts only the findings that are new against a baseline: give --baseline FILE (without one, every finding is new)"))
 	}
 	if o.Policy.PullRequest {
 		o.policyChanges(ctx, root)
 	}
-	return o, nil
+	return nil
 }
 
 // repoConfig reads the checkout's own .tollgate.yaml from the policy
 // source: a file the reader refuses (a FIFO, a link out of the root, too
 // large) is a warning and the defaults apply; a file that does not parse is
 // a configuration error (exit 2), as it is on the target branch.
-func (o *Options) repoConfig(ctx context.Context, root *checkout.Root, skip func(setting) bool) error {
+func (o *Options) repoConfig(ctx context.Context, root *checkout.Root, all []scanners.Setting, skip func(scanners.Setting) bool) error {
 	files := o.Policy.Files(ctx, root)
 	name := DefaultFile
 	if o.Policy.Commit != "" {
@@ -284,11 +296,11 @@ func (o *Options) repoConfig(ctx context.Context, root *checkout.Root, skip func
 			Message: fmt.Sprintf("%s was not read (%v); the built-in defaults apply", name, checkoutCause(err))})
 		return nil
 	}
-	fc, err := parseConfig(b, name)
+	fc, err := parseConfig(b, name, all)
 	if err != nil {
 		return err
 	}
-	warnings, err := fc.apply(o, skip, source{root: root, dir: ".", name: name})
+	warnings, err := fc.apply(o, all, skip, source{root: root, dir: ".", name: name})
 	o.Warnings = append(o.Warnings, warnings...)
 	if err != nil {
 		return err
@@ -306,9 +318,12 @@ func (o *Options) policyChanges(ctx context.Context, root *checkout.Root) {
 	ownConfig := o.Policy.Defaults
 	if !o.Policy.Defaults {
 		paths := PolicyFileNames()
-		for _, p := range []string{o.Secrets.RepoConfig, o.RepoBaseline} {
-			if p != "" {
-				paths = append(paths, p)
+		if o.RepoBaseline != "" {
+			paths = append(paths, o.RepoBaseline)
+		}
+		for _, e := range o.Registry {
+			if pf, ok := o.EngineOptions[e.Name].(scanners.PolicyFiler); ok {
+				paths = append(paths, pf.PolicyFiles()...)
 			}
 		}
 		target := o.Policy.Files(ctx, root)
@@ -329,7 +344,7 @@ func (o *Options) policyChanges(ctx context.Context, root *checkout.Root) {
 	if err != nil {
 		return
 	}
-	fc, err := parseFile(b)
+	fc, err := parseFile(b, o.allSettings())
 	if err != nil {
 		return
 	}
@@ -355,18 +370,17 @@ func checkoutCause(err error) error {
 	return err
 }
 
-// requestedImages makes sure an image the user named is scanned or the run
-// says why: named on the command line together with --scanners that leave
-// the image engine out, it is a usage error naming both; when one of the two
-// comes from a configuration file, a warning.
-func (o *Options) requestedImages(fromFlag, fromEnv func(setting) bool) error {
-	images := append(slices.Clone(o.Image.Images), o.Image.RepoImages...)
-	if len(o.Engines) == 0 || slices.Contains(o.Engines, scanners.EngineImage) || len(images) == 0 {
+// requested makes sure what the user named for an engine to scan (an
+// image) is scanned or the run says why: named on the command line together
+// with --scanners that leave the engine out, it is a usage error naming
+// both; when one of the two comes from a configuration file, a warning.
+func (o *Options) requested(all []scanners.Setting, fromFlag, fromEnv func(scanners.Setting) bool) error {
+	if len(o.Engines) == 0 {
 		return nil
 	}
 	where := func(flag string) (string, bool) {
-		for _, s := range settings {
-			if s.flag != flag {
+		for _, s := range all {
+			if s.Flag != flag {
 				continue
 			}
 			switch {
@@ -375,18 +389,28 @@ func (o *Options) requestedImages(fromFlag, fromEnv func(setting) bool) error {
 			case fromEnv(s):
 				return s.Env(), true
 			}
-			return s.fileKey() + " in " + DefaultFile, false
+			return s.FileKey() + " in " + DefaultFile, false
 		}
 		return flag, false
 	}
-	sw, sCLI := where("scanners")
-	iw, iCLI := where("image")
-	if sCLI && iCLI {
-		return fmt.Errorf("%s names image(s) to scan (%s) but %s %s leaves the image engine out: add image to %s, or drop %s",
-			iw, strings.Join(images, ", "), sw, strings.Join(o.Engines, ","), sw, iw)
+	for _, e := range o.Registry {
+		r, ok := o.EngineOptions[e.Name].(scanners.Requester)
+		if !ok || slices.Contains(o.Engines, e.Name) {
+			continue
+		}
+		flag, targets := r.Requested()
+		if len(targets) == 0 {
+			continue
+		}
+		sw, sCLI := where("scanners")
+		tw, tCLI := where(flag)
+		if sCLI && tCLI {
+			return fmt.Errorf("%s names %s(s) to scan (%s) but %s %s leaves the %s engine out: add %s to %s, or drop %s",
+				tw, flag, strings.Join(targets, ", "), sw, strings.Join(o.Engines, ","), e.Name, e.Name, sw, tw)
+		}
+		o.Warnings = append(o.Warnings, scanners.Notification{Level: scanners.LevelWarning, Code: flag + "s-not-scanned",
+			Message: fmt.Sprintf("%d %s(s) named by %s are not scanned: %s (%s) leaves the %s engine out; add %s to it",
+				len(targets), flag, tw, sw, strings.Join(o.Engines, ","), e.Name, e.Name)})
 	}
-	o.Warnings = append(o.Warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "images-not-scanned",
-		Message: fmt.Sprintf("%d image(s) named by %s are not scanned: %s (%s) leaves the image engine out; add image to it",
-			len(images), iw, sw, strings.Join(o.Engines, ","))})
 	return nil
 }

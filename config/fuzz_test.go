@@ -21,8 +21,9 @@ func FuzzParseFile(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
+	all := Settings(testEngines)
 	f.Fuzz(func(t *testing.T, content string) {
-		fc, err := parseFile([]byte(content))
+		fc, err := parseFile([]byte(content), all)
 		if err != nil {
 			if !regexp.MustCompile(`line \d+`).MatchString(err.Error()) {
 				t.Fatalf("error does not name a line: %q (from %q)", err, content)

@@ -14,7 +14,6 @@ import (
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
-	"github.com/tollgate/tollgate/scanners/images"
 )
 
 // PROptions are the pull-request decoration's settings: review threads for
@@ -87,75 +86,32 @@ type Options struct {
 	NoResultCache   bool
 	ResultCacheSize int64
 
-	Secrets SecretsOptions
-	IaC     IaCOptions
-	Image   ImageOptions
+	// CacheDir holds the vulnerability DB (CacheDir/db) and the result cache
+	// (CacheDir/results).
+	CacheDir string
+	// EngineOptions are the engines' own options by engine name, made by
+	// each registry entry's Options and set by its settings.
+	EngineOptions map[string]scanners.EngineOptions
 }
 
-// SecretsOptions configure the secrets engine.
-type SecretsOptions struct {
-	// Config is a gitleaks TOML the pipeline author named; empty:
-	// RepoConfig, else .gitleaks.toml from the policy source, else gitleaks'
-	// default rules.
-	Config string
-	// RepoConfig is a gitleaks TOML the checkout's .tollgate.yaml names
-	// (root-relative), read from the policy source.
-	RepoConfig   string
-	Severity     scanners.Severity
-	RuleSeverity map[string]scanners.Severity
-	Exclude      []string
-	// MaxArchiveDepth lets gitleaks look inside zip/tar archives.
-	MaxArchiveDepth int
-	// Mode is worktree, commits or history.
-	Mode string
-	// Since is the base of commits mode; SinceFrom says where it came from
-	// (--since, SYSTEM_PULLREQUEST_TARGETBRANCH, GITHUB_BASE_REF).
-	Since, SinceFrom string
-	// NoExtraRules turns Tollgate's extra rules off.
-	NoExtraRules bool
-	// NoEmulatorAllowlist reports the emulators' published keys too.
-	NoEmulatorAllowlist bool
-	// NoHardcoded turns the hardcoded-credential rules off.
-	NoHardcoded bool
-}
-
-// IaCOptions configure the IaC engine.
-type IaCOptions struct {
-	FileTypes       []string
-	Exclude         []string
-	DownloadModules bool
-	CheckPaths      []string
-	Namespaces      []string
-	TFVars          []string
-	HelmValues      []string
-	CFParams        []string
-}
-
-// ImageOptions are the image engine's own options, set by the image
-// flags and keys. DiscoverRegistries empty means
-// DefaultDiscoverRegistries here (the engine reads empty as none: the
-// registry entry fills the default in); Password is read from
-// TOLLGATE_REGISTRY_PASSWORD only.
-type ImageOptions = images.Options
-
-// DefaultDiscoverRegistries are the public registries a Dockerfile or a
-// manifest usually names: discovered images are pulled only from these, the
-// hosts of --image, and --discover-registry.
-func DefaultDiscoverRegistries() []string {
-	return []string{"docker.io", "mcr.microsoft.com", "ghcr.io", "gcr.io", "quay.io", "registry.k8s.io", "public.ecr.aws"}
-}
-
-// Defaults returns the options of a scan with no flags, env or file.
-func Defaults() Options {
-	return Options{
-		Path:        ".",
-		Format:      "table",
-		Gate:        policy.Gate{Thresholds: policy.DefaultThresholds()},
-		MaxFileSize: scanners.DefaultMaxFileSize,
-		MaxDepth:    scanners.DefaultMaxDepth,
-		Secrets:     SecretsOptions{Severity: scanners.SeverityHigh},
-		Image:       ImageOptions{Discover: true},
+// Defaults returns the options of a scan with no flags, env or file, for
+// the engines a run knows.
+func Defaults(engines scanners.Registry) Options {
+	o := Options{
+		Path:          ".",
+		Registry:      engines,
+		Format:        "table",
+		Gate:          policy.Gate{Thresholds: policy.DefaultThresholds()},
+		MaxFileSize:   scanners.DefaultMaxFileSize,
+		MaxDepth:      scanners.DefaultMaxDepth,
+		EngineOptions: map[string]scanners.EngineOptions{},
 	}
+	for _, e := range engines {
+		if e.Options != nil {
+			o.EngineOptions[e.Name] = e.Options()
+		}
+	}
+	return o
 }
 
 // Validate checks values that flags and files cannot type-check.
@@ -165,13 +121,6 @@ func (o *Options) Validate() error {
 	}
 	if _, err := report.FormatByName(o.Format); err != nil {
 		return fmt.Errorf("--format: %w", err)
-	}
-	for _, lists := range [][]string{o.Exclude, o.Secrets.Exclude, o.IaC.Exclude} {
-		for _, g := range lists {
-			if !doublestar.ValidatePattern(g) {
-				return fmt.Errorf("exclude: invalid glob %q", g)
-			}
-		}
 	}
 	if o.MaxFileSize <= 0 {
 		return fmt.Errorf("--max-file-size must be positive")

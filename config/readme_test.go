@@ -6,29 +6,31 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/scanners"
 )
 
 // referenceRow is a setting's row of the README's flag reference.
-func referenceRow(s setting) string {
-	arg := s.arg
-	if m := regexp.MustCompile("`([A-Z]+)`").FindStringSubmatch(s.usage); m != nil {
+func referenceRow(s scanners.Setting) string {
+	arg := s.Arg
+	if m := regexp.MustCompile("`([A-Z]+)`").FindStringSubmatch(s.Usage); m != nil {
 		arg = m[1]
 	}
-	flag := "--" + s.flag
-	if !s.isBool {
+	flag := "--" + s.Flag
+	if !s.Bool {
 		if arg == "" {
 			arg = "VALUE"
 		}
 		flag += " " + arg
 	}
-	key := "`" + s.fileKey() + "`"
-	if !s.repo {
+	key := "`" + s.FileKey() + "`"
+	if !s.Repo {
 		key += " (pipeline only)"
 	}
-	usage := strings.ReplaceAll(s.usage, "`", "")
+	usage := strings.ReplaceAll(s.Usage, "`", "")
 	usage = strings.ReplaceAll(usage, "|", `\|`)
-	if s.def != "" {
-		usage += " (default " + s.def + ")"
+	if s.Default != "" {
+		usage += " (default " + s.Default + ")"
 	}
 	return fmt.Sprintf("| `%s` | `%s` | %s | %s |", flag, s.Env(), key, usage)
 }
@@ -43,7 +45,10 @@ func TestREADMEDocumentsEveryFlag(t *testing.T) {
 	}
 	readme := string(b)
 	print := os.Getenv("TOLLGATE_PRINT_REFERENCE") == "1"
-	for _, s := range settings {
+	for _, s := range Settings(testEngines) {
+		if s.Flag == "" {
+			continue // a .tollgate.yaml key only, in the README's configuration example
+		}
 		row := referenceRow(s)
 		if print {
 			fmt.Println(row)
@@ -51,18 +56,18 @@ func TestREADMEDocumentsEveryFlag(t *testing.T) {
 		}
 		found := false
 		for _, line := range strings.Split(readme, "\n") {
-			if strings.HasPrefix(line, "| `--"+s.flag+"`") || strings.HasPrefix(line, "| `--"+s.flag+" ") {
+			if strings.HasPrefix(line, "| `--"+s.Flag+"`") || strings.HasPrefix(line, "| `--"+s.Flag+" ") {
 				found = true
-				if !strings.Contains(line, "`"+s.Env()+"`") || !strings.Contains(line, "`"+s.fileKey()+"`") {
-					t.Errorf("README row of --%s does not name %s and key %s:\n%s", s.flag, s.Env(), s.fileKey(), line)
+				if !strings.Contains(line, "`"+s.Env()+"`") || !strings.Contains(line, "`"+s.FileKey()+"`") {
+					t.Errorf("README row of --%s does not name %s and key %s:\n%s", s.Flag, s.Env(), s.FileKey(), line)
 				}
-				if !s.repo && !strings.Contains(line, "pipeline only") {
-					t.Errorf("README row of --%s does not say the checkout's own file cannot set it:\n%s", s.flag, line)
+				if !s.Repo && !strings.Contains(line, "pipeline only") {
+					t.Errorf("README row of --%s does not say the checkout's own file cannot set it:\n%s", s.Flag, line)
 				}
 			}
 		}
 		if !found {
-			t.Errorf("README has no row for --%s; want:\n%s", s.flag, row)
+			t.Errorf("README has no row for --%s; want:\n%s", s.Flag, row)
 		}
 	}
 }
@@ -79,7 +84,7 @@ func TestREADMEConfigExamplesParse(t *testing.T) {
 		t.Fatalf("found %d .tollgate.yaml examples in the README, want the settings and the suppressions ones", len(blocks))
 	}
 	for _, m := range blocks {
-		fc, err := parseFile([]byte(m[1]))
+		fc, err := parseFile([]byte(m[1]), Settings(testEngines))
 		if err != nil {
 			t.Errorf("README example does not parse: %v\n%s", err, m[1])
 			continue

@@ -19,10 +19,10 @@ import (
 // checkout is the pull request's, and entries it carried would be results
 // it chose for itself.
 func resultCache(opts config.Options, version string, log *slog.Logger) (*scanners.ResultCache, *scanners.Notification) {
-	if opts.NoResultCache || opts.Image.CacheDir == "" {
+	if opts.NoResultCache || opts.CacheDir == "" {
 		return nil, nil
 	}
-	dir := filepath.Join(opts.Image.CacheDir, "results")
+	dir := filepath.Join(opts.CacheDir, "results")
 	warn := func(msg string) *scanners.Notification {
 		log.Warn(msg)
 		return &scanners.Notification{Level: scanners.LevelWarning, Code: "result-cache", Message: msg}

@@ -45,9 +45,10 @@ func Builtin() Registry {
 	trivyVersion := func() string { return "trivy " + iac.TrivyVersion }
 	return Registry{
 		{
-			EngineInfo: scanners.EngineInfo{Name: scanners.EngineSecrets, Aliases: []string{"secret"}, TaskInput: "failOnSecrets"},
-			DefaultOn:  func(config.Options) bool { return true },
-			New:        newSecrets,
+			EngineInfo: scanners.EngineInfo{Name: scanners.EngineSecrets, Aliases: []string{"secret"}, TaskInput: "failOnSecrets",
+				Options: func() scanners.EngineOptions { return secrets.DefaultOptions() }},
+			DefaultOn: func(config.Options) bool { return true },
+			New:       newSecrets,
 			Explain: func(id string, _ func(string) string) (scanners.Rule, bool, error) {
 				// The gitleaks config of the directory explain runs in, if any.
 				var own []byte
@@ -61,9 +62,10 @@ func Builtin() Registry {
 			},
 		},
 		{
-			EngineInfo: scanners.EngineInfo{Name: scanners.EngineIaC, Aliases: []string{"config", "misconfig", "misconfiguration"}, TaskInput: "failOnIac"},
-			DefaultOn:  func(config.Options) bool { return true },
-			New:        newIaC,
+			EngineInfo: scanners.EngineInfo{Name: scanners.EngineIaC, Aliases: []string{"config", "misconfig", "misconfiguration"}, TaskInput: "failOnIac",
+				Options: func() scanners.EngineOptions { return iac.DefaultOptions() }},
+			DefaultOn: func(config.Options) bool { return true },
+			New:       newIaC,
 			Explain: func(id string, _ func(string) string) (scanners.Rule, bool, error) {
 				r, ok := iac.Explain(id)
 				return r, ok, nil
@@ -71,11 +73,15 @@ func Builtin() Registry {
 			Version: trivyVersion,
 		},
 		{
-			EngineInfo: scanners.EngineInfo{Name: scanners.EngineImage, Aliases: []string{"images", "vuln", "vulnerabilities"}, TaskInput: "failOnImage"},
+			EngineInfo: scanners.EngineInfo{Name: scanners.EngineImage, Aliases: []string{"images", "vuln", "vulnerabilities"}, TaskInput: "failOnImage",
+				Options: func() scanners.EngineOptions { return images.DefaultOptions() }},
 			// The image engine applies when there are images to scan;
 			// discovery alone does not turn it on (it would reach out to
 			// registries).
-			DefaultOn: func(o config.Options) bool { return len(o.Image.Images)+len(o.Image.RepoImages) > 0 },
+			DefaultOn: func(o config.Options) bool {
+				_, named := engineOptions[images.Options](o, scanners.EngineImage).Requested()
+				return len(named) > 0
+			},
 			New: func(_ context.Context, o config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
 				io := ImageOptions(o)
 				io.Cache = rc
@@ -159,48 +165,40 @@ func (r Registry) Explain(id string, getenv func(string) string) (engine string,
 	return "", scanners.Rule{}, false, errs
 }
 
+// engineOptions is a built-in engine's options value in o (its defaults
+// when o was not built by config).
+func engineOptions[T any, P interface {
+	*T
+	scanners.EngineOptions
+}](o config.Options, name string) P {
+	if v, ok := o.EngineOptions[name].(P); ok {
+		return v
+	}
+	return new(T)
+}
+
 func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
-	e := secrets.New(secrets.Options{
-		ConfigPath:           opts.Secrets.Config,
-		RepoConfig:           opts.Secrets.RepoConfig,
-		Policy:               policyFiles(ctx, opts),
-		ReviewCheckoutConfig: opts.Policy.PullRequest && changed(opts.Policy, opts.Secrets.RepoConfig, config.GitleaksConfigFile),
-		Severity:             opts.Secrets.Severity,
-		RuleSeverity:         opts.Secrets.RuleSeverity,
-		MaxArchiveDepth:      opts.Secrets.MaxArchiveDepth,
-		Mode:                 opts.Secrets.Mode,
-		Since:                opts.Secrets.Since,
-		SinceFrom:            opts.Secrets.SinceFrom,
-		NoExtraRules:         opts.Secrets.NoExtraRules,
-		NoEmulatorAllowlist:  opts.Secrets.NoEmulatorAllowlist,
-		NoHardcoded:          opts.Secrets.NoHardcoded,
-		Exclude:              config.Matcher(opts.Exclude, opts.Secrets.Exclude),
-		Cache:                rc,
-	}, log)
-	return scanners.Excluding(e, config.Matcher(opts.Secrets.Exclude))
+	so := *engineOptions[secrets.Options](opts, scanners.EngineSecrets)
+	so.Policy = policyFiles(ctx, opts)
+	so.ReviewCheckoutConfig = opts.Policy.PullRequest && changed(opts.Policy, so.RepoConfig, config.GitleaksConfigFile)
+	so.Skip = config.Matcher(opts.Exclude, so.Exclude)
+	so.Cache = rc
+	return scanners.Excluding(secrets.New(so, log), config.Matcher(so.Exclude))
 }
 
 func newIaC(_ context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
-	e := iac.New(iac.Options{
-		FileTypes:       opts.IaC.FileTypes,
-		DownloadModules: opts.IaC.DownloadModules,
-		CheckPaths:      opts.IaC.CheckPaths,
-		Namespaces:      opts.IaC.Namespaces,
-		TFVars:          opts.IaC.TFVars,
-		HelmValueFiles:  opts.IaC.HelmValues,
-		CFParams:        opts.IaC.CFParams,
-		Cache:           rc,
-	}, log)
-	return scanners.Excluding(e, config.Matcher(opts.IaC.Exclude))
+	io := *engineOptions[iac.Options](opts, scanners.EngineIaC)
+	io.Cache = rc
+	return scanners.Excluding(iac.New(io, log), config.Matcher(io.Exclude))
 }
 
-// ImageOptions are the image engine's options of a scan: the image flags
-// (config.ImageOptions is the engine's type) with the default discovery
-// registries filled in.
+// ImageOptions are the image engine's options of a scan: its settings, the
+// cache directory, and the default discovery registries when none is set.
 func ImageOptions(opts config.Options) images.Options {
-	o := opts.Image
+	o := *engineOptions[images.Options](opts, scanners.EngineImage)
+	o.CacheDir = opts.CacheDir
 	if len(o.DiscoverRegistries) == 0 {
-		o.DiscoverRegistries = config.DefaultDiscoverRegistries()
+		o.DiscoverRegistries = images.DefaultDiscoverRegistries()
 	}
 	return o
 }

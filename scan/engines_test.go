@@ -47,7 +47,10 @@ func TestParseKnowsTheRegistry(t *testing.T) {
 	if got := strings.Join(reg.Enabled(opts).Infos().Names(), ","); got != "secrets,iac" {
 		t.Errorf("default engines %q", got)
 	}
-	opts.Image.Images = []string{"docker-archive:x.tar"}
+	opts, err = config.Parse(t.Context(), reg.Infos(), []string{"--image", "docker-archive:x.tar", root}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := strings.Join(reg.Enabled(opts).Infos().Names(), ","); got != "secrets,iac,image" {
 		t.Errorf("default engines with an image %q", got)
 	}

@@ -17,7 +17,7 @@ const (
 )
 
 // EngineInfo is what the layers below package scan know of an engine: its
-// name and the other names users may give it.
+// names, its options and its task input.
 type EngineInfo struct {
 	// Name is the engine's name in flags, configuration, SARIF
 	// (tollgate/engine) and the console.
@@ -28,6 +28,11 @@ type EngineInfo struct {
 	// TaskInput is the pipeline task's input of the engine's own
 	// threshold (failOnSecrets), "" for none.
 	TaskInput string
+	// Options makes the engine's options value with its defaults, for one
+	// run: config binds its settings (flags, .tollgate.yaml keys, task
+	// inputs) and keeps it in config.Options by the engine's name. nil: the
+	// engine has no options.
+	Options func() EngineOptions
 }
 
 // Registry lists the engines a run knows, in report order.

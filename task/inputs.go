@@ -11,6 +11,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/mattn/go-shellwords"
 
+	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -48,14 +49,27 @@ func boolInput(getenv func(string) string, name string, def bool) (bool, error) 
 // are validated exactly as the command line is.
 func Args(engines scanners.Registry, getenv func(string) string) ([]string, error) {
 	var args []string
-	add := func(flag, input string) {
-		if v := Input(getenv, input); v != "" {
-			args = append(args, "--"+flag, v)
+	// Every setting that has a task input, Tollgate's and the engines'.
+	for _, st := range config.Settings(engines) {
+		v := Input(getenv, st.TaskInput)
+		switch {
+		case st.TaskInput == "" || v == "":
+		case st.Bool:
+			if _, err := strconv.ParseBool(v); err != nil {
+				return nil, fmt.Errorf("input %s: %q is not true or false", st.TaskInput, v)
+			}
+			args = append(args, "--"+st.Flag+"="+strings.ToLower(v))
+		case st.TaskLines:
+			for _, item := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
+				if item = strings.TrimSpace(item); item != "" {
+					args = append(args, "--"+st.Flag, item)
+				}
+			}
+		default:
+			args = append(args, "--"+st.Flag, v)
 		}
 	}
-	add("scanners", "scanners")
-	add("secrets-mode", "secretsMode")
-	add("fail-on", "failOn")
+	// Each engine's threshold, after failOn's.
 	for _, e := range engines {
 		if e.TaskInput == "" {
 			continue
@@ -64,41 +78,13 @@ func Args(engines scanners.Registry, getenv func(string) string) ([]string, erro
 			args = append(args, "--fail-on", e.Name+"="+v)
 		}
 	}
-	for _, line := range strings.FieldsFunc(Input(getenv, "images"), func(r rune) bool { return r == '\n' || r == '\r' }) {
-		if line = strings.TrimSpace(line); line != "" {
-			args = append(args, "--image", line)
-		}
-	}
-	for _, b := range []struct{ flag, input string }{
-		{"discover-images", "discoverImages"}, {"ignore-unfixed", "ignoreUnfixed"},
-		{"new-only", "newOnly"}, {"offline", "offline"}, {"secrets-extra-rules", "secretsExtraRules"}, {"secrets-hardcoded", "secretsHardcoded"},
-		{"pr-comments", "prComments"}, {"pr-comments-required", "prCommentsRequired"},
-	} {
-		if v := Input(getenv, b.input); v != "" {
-			if _, err := strconv.ParseBool(v); err != nil {
-				return nil, fmt.Errorf("input %s: %q is not true or false", b.input, v)
-			}
-			args = append(args, "--"+b.flag+"="+strings.ToLower(v))
-		}
-	}
 	if on, err := boolInput(getenv, "resultCache", true); err != nil {
 		return nil, err
 	} else if !on {
 		args = append(args, "--no-result-cache")
 	}
-	add("policy-from", "policySource")
-	for _, h := range strings.FieldsFunc(Input(getenv, "discoverRegistries"), func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
-		if h = strings.TrimSpace(h); h != "" {
-			args = append(args, "--discover-registry", h)
-		}
-	}
-	add("config", "configFile")
-	add("max-pr-comments", "maxPrComments")
-	add("baseline", "baseline")
-	for _, repo := range strings.FieldsFunc(Input(getenv, "dbRepository"), func(r rune) bool { return r == '\n' || r == ',' }) {
-		if repo = strings.TrimSpace(repo); repo != "" {
-			args = append(args, "--db-repository", repo)
-		}
+	if v := Input(getenv, "configFile"); v != "" {
+		args = append(args, "--config", v)
 	}
 	cacheDir := Input(getenv, "cacheDir")
 	if cacheDir == "" && getenv("TOLLGATE_CACHE_DIR") == "" && getenv("AGENT_TOOLSDIRECTORY") != "" {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,8 +18,20 @@ import (
 )
 
 // licenses is a throwaway fourth engine: it reports every file named
-// LICENSE.proprietary. It exists only in this test.
-type licenses struct{}
+// LICENSE.<name> for the license names its options deny. It exists only in
+// this test.
+type licenses struct{ deny []string }
+
+// licensesOptions are its options, with one setting: --licenses-deny,
+// TOLLGATE_LICENSES_DENY, the key licenses.deny and the task input
+// licensesDeny.
+type licensesOptions struct{ deny []string }
+
+func (o *licensesOptions) Bind() []scanners.Setting {
+	return []scanners.Setting{{Flag: "licenses-deny", Arg: "NAME", Key: "licenses.deny", Repo: true, TaskInput: "licensesDeny", TaskLines: true,
+		Usage: "license names to report (repeatable)",
+		Set:   func(v string) error { o.deny = append(o.deny, scanners.SplitList(v)...); return nil }}}
+}
 
 func (licenses) Name() string { return "licenses" }
 func (licenses) Tool() scanners.Tool {
@@ -29,7 +42,7 @@ func (l licenses) Scan(_ context.Context, t *scanners.Target) (res scanners.Resu
 	res = scanners.Result{Engine: l.Name(), Tool: l.Tool(),
 		Rules: []scanners.Rule{{ID: "LIC-1", Name: "ProprietaryLicense", Title: "A proprietary license", Severity: scanners.SeverityMedium}}}
 	for _, f := range t.Files {
-		if filepath.Base(f.Path) == "LICENSE.proprietary" {
+		if name, ok := strings.CutPrefix(filepath.Base(f.Path), "LICENSE."); ok && slices.Contains(l.deny, name) {
 			res.Findings = append(res.Findings, scanners.Finding{Engine: l.Name(), RuleID: "LIC-1", Title: "A proprietary license",
 				Severity: scanners.SeverityMedium, Message: "a proprietary license", Location: scanners.Location{Path: f.Path, StartLine: 1},
 				Fingerprint: scanners.Fingerprint(l.Name(), "LIC-1", f.Path), Identity: f.Path})
@@ -45,10 +58,11 @@ func (l licenses) Scan(_ context.Context, t *scanners.Target) (res scanners.Resu
 // task's inputs and outputs, the SARIF log and the console table.
 func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 	reg := append(scan.Builtin(), scan.Engine{
-		EngineInfo: scanners.EngineInfo{Name: "licenses", Aliases: []string{"license"}, TaskInput: "failOnLicenses"},
-		DefaultOn:  func(config.Options) bool { return false },
-		New: func(context.Context, config.Options, *slog.Logger, *scanners.ResultCache) scanners.Engine {
-			return licenses{}
+		EngineInfo: scanners.EngineInfo{Name: "licenses", Aliases: []string{"license"}, TaskInput: "failOnLicenses",
+			Options: func() scanners.EngineOptions { return &licensesOptions{} }},
+		DefaultOn: func(config.Options) bool { return false },
+		New: func(_ context.Context, o config.Options, _ *slog.Logger, _ *scanners.ResultCache) scanners.Engine {
+			return licenses{deny: o.EngineOptions["licenses"].(*licensesOptions).deny}
 		},
 		Explain: func(id string, _ func(string) string) (scanners.Rule, bool, error) {
 			return scanners.Rule{ID: "LIC-1"}, id == "LIC-1", nil
@@ -58,8 +72,22 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 
 	// --scanners: unknown names are refused naming the fourth engine.
 	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "LICENSE.proprietary"), []byte("All rights reserved.\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, content := range map[string]string{
+		"LICENSE.proprietary": "All rights reserved.\n",
+		"LICENSE.gpl":         "GNU GENERAL PUBLIC LICENSE\n",
+		"LICENSE.mit":         "MIT License\n",
+		// The engine's options from the checkout's own file.
+		config.DefaultFile: "licenses:\n  deny: [proprietary]\n",
+	} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Its setting is a flag, an environment variable and a key in help.
+	var help strings.Builder
+	config.Usage(&help, reg.Infos())
+	if !strings.Contains(help.String(), "--licenses-deny NAME") || !strings.Contains(help.String(), "TOLLGATE_LICENSES_DENY; key licenses.deny") {
+		t.Errorf("help lacks the engine's setting:\n%s", help.String())
 	}
 	_, err := config.Parse(t.Context(), reg.Infos(), []string{"--scanners", "sast", root}, func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), "want secrets, iac, image, licenses") {
@@ -78,6 +106,7 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 		"INPUT_SCANNERS":                 "secrets,license", // the alias
 		"INPUT_FAILON":                   "critical",
 		"INPUT_FAILONLICENSES":           "medium", // the engine's own threshold input
+		"INPUT_LICENSESDENY":             "gpl",    // and its own setting's input
 		"INPUT_OFFLINE":                  "true",
 		"INPUT_RESULTCACHE":              "false",
 		"BUILD_ARTIFACTSTAGINGDIRECTORY": staging,
@@ -85,9 +114,12 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 	}
 	getenv := func(k string) string { return env[k] }
 	args, err := Args(reg.Infos(), getenv)
-	if err != nil || !strings.Contains(strings.Join(args, " "), "--fail-on licenses=medium") {
+	if err != nil || !strings.Contains(strings.Join(args, " "), "--fail-on licenses=medium") || !strings.Contains(strings.Join(args, " "), "--licenses-deny gpl") {
 		t.Errorf("task inputs: %q %v", args, err)
 	}
+	// A flag beats the file: without the input, the checkout's file says
+	// what the engine denies.
+	delete(env, "INPUT_LICENSESDENY")
 	var stdout bytes.Buffer
 	code := Run(t.Context(), slog.New(slog.DiscardHandler), reg, &stdout, getenv, "test")
 	out := stdout.String()
@@ -124,8 +156,13 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 		res := r.Result
 		engines = append(engines, res.Engine)
 		if res.Engine == "licenses" {
-			if res.Tool.Name != "licensee" || len(res.Rules) != 1 || len(res.Findings) != 1 || res.Findings[0].RuleID != "LIC-1" ||
-				res.Findings[0].Location.Path != "LICENSE.proprietary" {
+			// Denied by the checkout's file (proprietary), not gpl or mit.
+			var paths []string
+			for _, f := range res.Findings {
+				paths = append(paths, f.Location.Path)
+			}
+			slices.Sort(paths)
+			if res.Tool.Name != "licensee" || len(res.Rules) != 1 || strings.Join(paths, ",") != "LICENSE.proprietary" {
 				t.Errorf("licenses run: %+v", res)
 			}
 		}
@@ -136,7 +173,8 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 }
 
 // TestTaskJSONHasEveryEngineInput: each engine's threshold input is an
-// input of task.json, in the policy group.
+// input of task.json, in the policy group, and so is every setting's task
+// input (Tollgate's and the engines').
 func TestTaskJSONHasEveryEngineInput(t *testing.T) {
 	b, err := os.ReadFile("../task.json")
 	if err != nil {
@@ -163,6 +201,16 @@ func TestTaskJSONHasEveryEngineInput(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("task.json has no input %s for the %s engine", e.TaskInput, e.Name)
+		}
+	}
+	for _, st := range config.Settings(scan.Builtin().Infos()) {
+		if st.TaskInput != "" && !slices.ContainsFunc(task.Inputs, func(in struct {
+			Name  string `json:"name"`
+			Group string `json:"groupName"`
+		}) bool {
+			return in.Name == st.TaskInput
+		}) {
+			t.Errorf("task.json has no input %s for --%s", st.TaskInput, st.Flag)
 		}
 	}
 }

@@ -155,7 +155,7 @@ func execFallback(args []string, stdout, stderr io.Writer, getenv func(string) s
 
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, usage)
-	config.Usage(w)
+	config.Usage(w, scan.Builtin().Infos())
 	fmt.Fprint(w, "\nMerge flags (with the scan flags above that apply to the gate and the reports):\n")
 	config.MergeUsage(w)
 	fmt.Fprint(w, "\nDB flags:\n")

@@ -30,6 +30,9 @@ const TrivyVersion = versions.Trivy
 type Options struct {
 	// FileTypes limits the scanned types (names as in TypeNames); empty means all.
 	FileTypes []string
+	// Exclude are the engine's own path globs (--iac-exclude): the
+	// registry leaves those files out of its target.
+	Exclude []string
 	// DownloadModules lets Terraform fetch remote module sources. Off by
 	// default: a pull request must not make the scanner fetch arbitrary URLs.
 	DownloadModules bool

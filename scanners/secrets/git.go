@@ -106,7 +106,7 @@ func (s *Engine) scanGit(ctx context.Context, t *scanners.Target, dets *detector
 			mu.Unlock()
 			return nil
 		}
-		if s.opts.Exclude != nil && excludedPath(fr.FilePath, s.opts.Exclude) {
+		if s.opts.Skip != nil && excludedPath(fr.FilePath, s.opts.Skip) {
 			return nil
 		}
 		found := dets.find(ctx, fr)
@@ -139,7 +139,7 @@ func (s *Engine) scanDiff(ctx context.Context, root, base, head string, dets *de
 		if f.IsDelete || f.IsBinary {
 			return
 		}
-		if s.opts.Exclude != nil && excludedPath(f.NewName, s.opts.Exclude) {
+		if s.opts.Skip != nil && excludedPath(f.NewName, s.opts.Skip) {
 			return
 		}
 		for _, tf := range f.TextFragments {

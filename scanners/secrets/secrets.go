@@ -78,9 +78,13 @@ type Options struct {
 	// NoHardcoded turns off the hardcoded-credential class (passwords
 	// under credential-named keys, credential stores, connection strings).
 	NoHardcoded bool
-	// Exclude drops findings in excluded paths in git modes (in worktree mode
-	// the walk already left those files out).
-	Exclude func(path string, dir bool) bool
+	// Exclude are the engine's own path globs (--secrets-exclude): the
+	// registry leaves those files out of its target.
+	Exclude []string
+	// Skip drops findings in excluded paths (every engine's and the
+	// engine's own) in git modes (in worktree mode the walk already left
+	// those files out).
+	Skip func(path string, dir bool) bool
 	// Cache keeps worktree results by file (nil: off).
 	Cache *scanners.ResultCache
 }

@@ -17,3 +17,28 @@ func Get(m *yaml.Node, key string) *yaml.Node {
 	}
 	return nil
 }
+
+// Containers calls fn for every item of a containers, initContainers or
+// ephemeralContainers list (Kubernetes pod specs, wherever a workload nests
+// them), in document order, with the list's name.
+func Containers(n *yaml.Node, fn func(list string, c *yaml.Node)) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			switch k.Value {
+			case "containers", "initContainers", "ephemeralContainers":
+				if v.Kind == yaml.SequenceNode {
+					for _, c := range v.Content {
+						fn(k.Value, c)
+					}
+					continue
+				}
+			}
+			Containers(v, fn)
+		}
+		return
+	}
+	for _, c := range n.Content {
+		Containers(c, fn)
+	}
+}

@@ -196,7 +196,10 @@ func k8sIdentity(content []byte, r region, message string) string {
 	id := scalar(yamlnode.Get(doc, "kind")) + "/" + scalar(yamlnode.Get(md, "namespace")) + "/" + scalar(yamlnode.Get(md, "name"))
 	var lists []string
 	var items []*yaml.Node
-	collectContainers(doc, &lists, &items)
+	yamlnode.Containers(doc, func(list string, c *yaml.Node) {
+		lists = append(lists, list)
+		items = append(items, c)
+	})
 	j := -1
 	if m := containerInMessage.FindStringSubmatch(message); m != nil {
 		for k, c := range items {
@@ -226,31 +229,6 @@ func mentions(message, word string) bool {
 
 func sameObject(a, b *yaml.Node) bool {
 	return scalar(yamlnode.Get(a, "kind")) == scalar(yamlnode.Get(b, "kind")) && scalar(yamlnode.Get(yamlnode.Get(a, "metadata"), "name")) == scalar(yamlnode.Get(yamlnode.Get(b, "metadata"), "name"))
-}
-
-// collectContainers lists every item of the object's containers,
-// initContainers and ephemeralContainers lists, wherever they are nested.
-func collectContainers(n *yaml.Node, lists *[]string, items *[]*yaml.Node) {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			switch k.Value {
-			case "containers", "initContainers", "ephemeralContainers":
-				if v.Kind == yaml.SequenceNode {
-					for _, c := range v.Content {
-						*lists = append(*lists, k.Value)
-						*items = append(*items, c)
-					}
-					continue
-				}
-			}
-			collectContainers(v, lists, items)
-		}
-		return
-	}
-	for _, c := range n.Content {
-		collectContainers(c, lists, items)
-	}
 }
 
 var (

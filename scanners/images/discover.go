@@ -310,8 +310,10 @@ func yamlImages(p string, content []byte) ([]Found, []scanners.Notification) {
 		}
 		switch {
 		case yamlnode.Get(root, "apiVersion") != nil && yamlnode.Get(root, "kind") != nil:
-			walkImages(root, func(n *yaml.Node) {
-				addImage(&found, &notes, n.Value, p, n.Line, "kubernetes")
+			yamlnode.Containers(root, func(_ string, c *yaml.Node) {
+				if img := yamlnode.Get(c, "image"); img != nil && img.Kind == yaml.ScalarNode {
+					addImage(&found, &notes, img.Value, p, img.Line, "kubernetes")
+				}
 			})
 		case isCompose(p, root):
 			services := yamlnode.Get(root, "services")
@@ -352,31 +354,4 @@ func isCompose(p string, root *yaml.Node) bool {
 	named := strings.HasPrefix(base, "docker-compose") || strings.HasPrefix(base, "compose")
 	services := yamlnode.Get(root, "services")
 	return services != nil && services.Kind == yaml.MappingNode && (named || yamlnode.Get(root, "version") != nil)
-}
-
-// walkImages calls fn for every scalar "image" field under a containers,
-// initContainers or ephemeralContainers list, at any depth.
-func walkImages(n *yaml.Node, fn func(*yaml.Node)) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			switch k.Value {
-			case "containers", "initContainers", "ephemeralContainers":
-				if v.Kind == yaml.SequenceNode {
-					for _, c := range v.Content {
-						if img := yamlnode.Get(c, "image"); img != nil && img.Kind == yaml.ScalarNode {
-							fn(img)
-						}
-					}
-					continue
-				}
-			}
-			walkImages(v, fn)
-		}
-	case yaml.SequenceNode:
-		for _, c := range n.Content {
-			walkImages(c, fn)
-		}
-	}
 }

@@ -23,10 +23,13 @@ const DefaultFile = ".tollgate.yaml"
 // maxConfigSize bounds .tollgate.yaml: it comes from the scanned repository.
 const maxConfigSize = 1 << 20
 
-// fileValue is one setting read from the file, in flag syntax.
+// fileValue is one setting read from the file, in flag syntax (a mapping
+// key's entries as "key=value" each).
 type fileValue struct {
-	value string
-	line  int
+	setting scanners.Setting
+	value   string
+	entries []string
+	line    int
 }
 
 // fileConfig is a parsed .tollgate.yaml.
@@ -114,23 +117,23 @@ func (fc *fileConfig) walk(m *yaml.Node, prefix string, keys fileKeys) error {
 				return err
 			}
 		case keys.known[key].Map:
-			val, err := mapping(key, v)
+			entries, err := mapping(key, v)
 			if err != nil {
 				return err
 			}
-			fc.values[key] = fileValue{value: val, line: v.Line}
+			fc.values[key] = fileValue{setting: keys.known[key], entries: entries, line: v.Line}
 		case key == "fail-on" && v.Kind == yaml.MappingNode:
 			val, err := failOnMap(v)
 			if err != nil {
 				return err
 			}
-			fc.values[key] = fileValue{value: val, line: v.Line}
+			fc.values[key] = fileValue{setting: keys.known[key], value: val, line: v.Line}
 		case keys.known[key].Set != nil:
 			val, err := scalarOrList(key, v)
 			if err != nil {
 				return err
 			}
-			fc.values[key] = fileValue{value: val, line: v.Line}
+			fc.values[key] = fileValue{setting: keys.known[key], value: val, line: v.Line}
 		default:
 			if hint := suggestKey(key, keys.all); hint != "" {
 				return fmt.Errorf("line %d: unknown key %q (did you mean %s?)", k.Line, key, hint)
@@ -179,20 +182,20 @@ func failOnMap(v *yaml.Node) (string, error) {
 	return strings.Join(parts, ","), nil
 }
 
-// mapping turns a mapping of plain values into "key=value" lines.
-func mapping(key string, v *yaml.Node) (string, error) {
+// mapping turns a mapping of plain values into "key=value" entries.
+func mapping(key string, v *yaml.Node) ([]string, error) {
 	if v.Kind != yaml.MappingNode {
-		return "", fmt.Errorf("line %d: %s must be a mapping", v.Line, key)
+		return nil, fmt.Errorf("line %d: %s must be a mapping", v.Line, key)
 	}
-	var lines []string
+	var entries []string
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := v.Content[i], v.Content[i+1]
-		if val.Kind != yaml.ScalarNode || strings.Contains(k.Value, "\n") {
-			return "", fmt.Errorf("line %d: %s.%s must be a plain value", val.Line, key, k.Value)
+		if val.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("line %d: %s.%s must be a plain value", val.Line, key, k.Value)
 		}
-		lines = append(lines, k.Value+"="+val.Value)
+		entries = append(entries, k.Value+"="+val.Value)
 	}
-	return strings.Join(lines, "\n"), nil
+	return entries, nil
 }
 
 // ignoreKeys are the keys of an ignore entry.
@@ -262,25 +265,20 @@ type source struct {
 // already set. From the checkout's own file (untrusted) only repository
 // policy applies: a machine setting, a path out of the root or an image
 // archive is ignored, each with a warning naming the key and its line.
-func (fc *fileConfig) apply(o *Options, all []scanners.Setting, skip func(s scanners.Setting) bool, src source) ([]scanners.Notification, error) {
+func (fc *fileConfig) apply(o *Options, skip func(s scanners.Setting) bool, src source) ([]scanners.Notification, error) {
 	keys := make([]string, 0, len(fc.values))
 	for k := range fc.values {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	byKey := map[string]scanners.Setting{}
-	for _, s := range all {
-		byKey[s.FileKey()] = s
-	}
 	var warnings []scanners.Notification
 	warn := func(line int, msg string) {
 		warnings = append(warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "config-key-ignored",
 			Path: DefaultFile, Line: line, Message: fmt.Sprintf("%s line %d: %s", src.name, line, msg)})
 	}
 	for _, k := range keys {
-		s := byKey[k]
 		fv := fc.values[k]
-		val := fv.value
+		s, val := fv.setting, fv.value
 		if !src.trusted && !s.Repo {
 			// Warned even when a flag sets it too: the checkout tried.
 			warn(fv.line, fmt.Sprintf("%s is a pipeline setting that the checkout's own .tollgate.yaml may not set (it reaches the network, the machine, the report files or loads code); ignored. Set it with --%s, %s or a task input", k, s.Flag, s.Env()))
@@ -290,7 +288,7 @@ func (fc *fileConfig) apply(o *Options, all []scanners.Setting, skip func(s scan
 			continue
 		}
 		if s.Map {
-			for _, entry := range strings.Split(val, "\n") {
+			for _, entry := range fv.entries {
 				if err := s.Set(entry); err != nil {
 					id, _, _ := strings.Cut(entry, "=")
 					return warnings, fmt.Errorf("config %s: line %d: %s.%s: %w", src.name, fv.line, k, id, err)

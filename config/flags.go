@@ -95,8 +95,7 @@ func (l *listValue) Type() string       { return l.arg }
 
 // Usage writes the flags of `tollgate scan` with the engines' own.
 func Usage(w io.Writer, engines scanners.Registry) {
-	o := Defaults(engines)
-	fmt.Fprint(w, newFlagSet(io.Discard, o.allSettings()).fs.FlagUsages())
+	fmt.Fprint(w, newFlagSet(io.Discard, Settings(engines)).fs.FlagUsages())
 }
 
 // Settings lists every setting of a run with these engines: Tollgate's,
@@ -220,7 +219,7 @@ func (o *Options) load(ctx context.Context, f *flagSet, all []scanners.Setting, 
 		if err != nil {
 			return usageErr(err)
 		}
-		if _, err := fc.apply(o, all, skip, source{trusted: true, name: cfgPath}); err != nil {
+		if _, err := fc.apply(o, skip, source{trusted: true, name: cfgPath}); err != nil {
 			return usageErr(err)
 		}
 		o.ConfigFile = cfgPath
@@ -300,7 +299,7 @@ func (o *Options) repoConfig(ctx context.Context, root *checkout.Root, all []sca
 	if err != nil {
 		return err
 	}
-	warnings, err := fc.apply(o, all, skip, source{root: root, dir: ".", name: name})
+	warnings, err := fc.apply(o, skip, source{root: root, dir: ".", name: name})
 	o.Warnings = append(o.Warnings, warnings...)
 	if err != nil {
 		return err

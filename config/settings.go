@@ -112,14 +112,7 @@ func (o *Options) settings() []scanners.Setting {
 		{Flag: "pr-comments", TaskInput: "prComments", Key: "pr.comments", Usage: "in an Azure Repos pull-request build, post the failing findings on lines the pull request changes as review threads, one summary comment and the security/tollgate/gate status (needs SYSTEM_ACCESSTOKEN in the environment)", Bool: true,
 			Set: func(v string) error { return scanners.SetBool(&o.PR.Comments, v) }},
 		{Flag: "max-pr-comments", TaskInput: "maxPrComments", Arg: "N", Key: "pr.max-comments", Usage: "most review threads Tollgate keeps open on a pull request; the rest are counted in the summary comment", Default: "25",
-			Set: func(v string) error {
-				n, err := strconv.Atoi(strings.TrimSpace(v))
-				if err != nil || n < 0 {
-					return fmt.Errorf("invalid number %q", v)
-				}
-				o.PR.MaxComments = n
-				return nil
-			}},
+			Set: func(v string) error { return scanners.SetCount(&o.PR.MaxComments, v) }},
 		{Flag: "pr-comments-required", TaskInput: "prCommentsRequired", Key: "pr.comments-required", Usage: "with --pr-comments, end with exit 3 when the pull request cannot be decorated (default: a warning, the verdict stands)", Bool: true,
 			Set: func(v string) error { return scanners.SetBool(&o.PR.Required, v) }},
 	}

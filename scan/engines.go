@@ -79,14 +79,10 @@ func Builtin() Registry {
 			// discovery alone does not turn it on (it would reach out to
 			// registries).
 			DefaultOn: func(o config.Options) bool {
-				_, named := engineOptions[images.Options](o, scanners.EngineImage).Requested()
+				_, named := imageOptions(o).Requested()
 				return len(named) > 0
 			},
-			New: func(_ context.Context, o config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
-				io := ImageOptions(o)
-				io.Cache = rc
-				return images.New(io, log)
-			},
+			New: newImage,
 			Explain: func(id string, getenv func(string) string) (scanners.Rule, bool, error) {
 				db, _ := config.ParseDB(nil, getenv)
 				r, ok, err := images.Explain(db.CacheDir, id)
@@ -165,20 +161,8 @@ func (r Registry) Explain(id string, getenv func(string) string) (engine string,
 	return "", scanners.Rule{}, false, errs
 }
 
-// engineOptions is a built-in engine's options value in o (its defaults
-// when o was not built by config).
-func engineOptions[T any, P interface {
-	*T
-	scanners.EngineOptions
-}](o config.Options, name string) P {
-	if v, ok := o.EngineOptions[name].(P); ok {
-		return v
-	}
-	return new(T)
-}
-
 func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
-	so := *engineOptions[secrets.Options](opts, scanners.EngineSecrets)
+	so := *opts.EngineOptions[scanners.EngineSecrets].(*secrets.Options)
 	so.Policy = policyFiles(ctx, opts)
 	so.ReviewCheckoutConfig = opts.Policy.PullRequest && changed(opts.Policy, so.RepoConfig, config.GitleaksConfigFile)
 	so.Skip = config.Matcher(opts.Exclude, so.Exclude)
@@ -187,20 +171,25 @@ func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *
 }
 
 func newIaC(_ context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
-	io := *engineOptions[iac.Options](opts, scanners.EngineIaC)
+	io := *opts.EngineOptions[scanners.EngineIaC].(*iac.Options)
 	io.Cache = rc
 	return scanners.Excluding(iac.New(io, log), config.Matcher(io.Exclude))
 }
 
-// ImageOptions are the image engine's options of a scan: its settings, the
-// cache directory, and the default discovery registries when none is set.
-func ImageOptions(opts config.Options) images.Options {
-	o := *engineOptions[images.Options](opts, scanners.EngineImage)
+func imageOptions(opts config.Options) *images.Options {
+	return opts.EngineOptions[scanners.EngineImage].(*images.Options)
+}
+
+// newImage builds the image engine from its settings, the cache directory,
+// and the default discovery registries when none is set.
+func newImage(_ context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
+	o := *imageOptions(opts)
 	o.CacheDir = opts.CacheDir
 	if len(o.DiscoverRegistries) == 0 {
 		o.DiscoverRegistries = images.DefaultDiscoverRegistries()
 	}
-	return o
+	o.Cache = rc
+	return images.New(o, log)
 }
 
 // Engines builds the engines a scan runs, in report order, with the result

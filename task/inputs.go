@@ -51,14 +51,18 @@ func Args(engines scanners.Registry, getenv func(string) string) ([]string, erro
 	var args []string
 	// Every setting that has a task input, Tollgate's and the engines'.
 	for _, st := range config.Settings(engines) {
+		if st.TaskInput == "" {
+			continue
+		}
 		v := Input(getenv, st.TaskInput)
 		switch {
-		case st.TaskInput == "" || v == "":
+		case v == "":
 		case st.Bool:
-			if _, err := strconv.ParseBool(v); err != nil {
-				return nil, fmt.Errorf("input %s: %q is not true or false", st.TaskInput, v)
+			on, err := boolInput(getenv, st.TaskInput, false)
+			if err != nil {
+				return nil, err
 			}
-			args = append(args, "--"+st.Flag+"="+strings.ToLower(v))
+			args = append(args, "--"+st.Flag+"="+strconv.FormatBool(on))
 		case st.TaskLines:
 			for _, item := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
 				if item = strings.TrimSpace(item); item != "" {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate/tollgate/bench"
 	"github.com/tollgate/tollgate/bench/tree"
+	"github.com/tollgate/tollgate/internal/tollgatebin"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/report/sarifcheck"
 	"github.com/tollgate/tollgate/scanners"
@@ -79,15 +80,12 @@ func TestTreeIsDeterministic(t *testing.T) {
 // and that Tollgate finds what the generator planted; it times nothing.
 func TestSmoke(t *testing.T) {
 	work := t.TempDir()
-	bin := filepath.Join(work, "tollgate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/tollgate")
-	build.Dir = repoRoot(t)
-	build.Env = append(os.Environ(), "GOEXPERIMENT=jsonv2")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	bin, err := tollgatebin.Path(ctx, repoRoot(t), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := bench.Run(ctx, bench.Config{Tollgate: bin, Work: work, RepoRoot: repoRoot(t), Sizes: []int{200}, Runs: 1, ImagePackages: 20})
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,8 @@ labels=()
 if [ "$bake" = true ]; then
   "$docker" build "${args[@]}" --target db -t "$tag-dbstage" .
   updated=$("$docker" run --rm --entrypoint /out/tollgate "$tag-dbstage" db info --cache-dir /out/cache | sed -n 's/^updated \([^ ]*\).*/\1/p')
-  "$docker" rmi "$tag-dbstage" >/dev/null
+  # --no-prune: the stages this build shares with the two below stay cached.
+  "$docker" rmi --no-prune "$tag-dbstage" >/dev/null
   if [ -z "$updated" ]; then echo "the baked DB has no date" >&2; exit 1; fi
   labels=(--label "io.tollgate.vulndb.updated=$updated")
 fi

@@ -32,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/tollgate/tollgate/internal/tollgatebin"
 	"github.com/tollgate/tollgate/report/sarifcheck"
 	"github.com/tollgate/tollgate/scanners/images/imagetest"
 	"github.com/tollgate/tollgate/vulndb/vulndbtest"
@@ -424,13 +425,7 @@ var hostBinary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "tollgate")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tollgate")
-	cmd.Dir = repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building tollgate: %w\n%s", err, out)
-	}
-	return bin, nil
+	return tollgatebin.Path(context.Background(), repoRoot, dir)
 })
 
 // hostScan scans src with the host binary and returns its SARIF path.

@@ -32,6 +32,14 @@ func (o *Outcome) ExitCode() int { return o.Verdict.ExitCode() }
 // be read); everything else is in the Outcome. The engines count their work
 // on meter (nil: not counted) for a progress display.
 func Run(ctx context.Context, log *slog.Logger, reg Registry, opts config.Options, version string, getenv func(string) string, meter *scanners.Meter) (*Outcome, error) {
+	return run(ctx, scanners.Walk, log, reg, opts, version, getenv, meter)
+}
+
+// walkFunc lists a scan's files: scanners.Walk, or in tests a walk that
+// holds until its context ends.
+type walkFunc func(ctx context.Context, root string, o scanners.WalkOptions) (*scanners.Target, error)
+
+func run(ctx context.Context, walk walkFunc, log *slog.Logger, reg Registry, opts config.Options, version string, getenv func(string) string, meter *scanners.Meter) (*Outcome, error) {
 	started := time.Now()
 	for _, w := range opts.Warnings {
 		log.Warn("configuration", "warning", w.Message)
@@ -48,7 +56,7 @@ func Run(ctx context.Context, log *slog.Logger, reg Registry, opts config.Option
 	}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, opts.Timeout, fmt.Errorf("the scan's --timeout (%s) was reached", opts.Timeout))
 		defer cancel()
 	}
 	rc, cacheWarning := resultCache(opts, version, log)
@@ -56,7 +64,7 @@ func Run(ctx context.Context, log *slog.Logger, reg Registry, opts config.Option
 	if d, err := time.ParseDuration(getenv(EngineDelayEnv)); err == nil && d > 0 {
 		engines = delayed(engines, d)
 	}
-	target, err := scanners.Walk(ctx, opts.Path, scanners.WalkOptions{
+	target, err := walk(ctx, opts.Path, scanners.WalkOptions{
 		MaxFileSize: opts.MaxFileSize,
 		MaxDepth:    opts.MaxDepth,
 		Exclude:     config.Matcher(opts.Exclude),
@@ -67,14 +75,14 @@ func Run(ctx context.Context, log *slog.Logger, reg Registry, opts config.Option
 	case err != nil && ctx.Err() != nil:
 		// Interrupted or out of time while listing files: every engine
 		// failed, and the reports still say so.
-		log.Error("scan stopped while listing files", "error", err)
+		log.Error("scan stopped while listing files", "reason", scanners.StopReason(ctx))
 		code := "canceled"
 		if ctx.Err() == context.DeadlineExceeded {
 			code = "timeout"
 		}
 		for _, e := range engines {
 			r := scanners.Result{Engine: e.Name(), Tool: e.Tool(), Started: started, Finished: time.Now()}
-			r.Status.Fail(code, fmt.Errorf("%s engine did not run: the scan stopped while listing files (%v)", e.Name(), ctx.Err()))
+			r.Status.Fail(code, fmt.Errorf("%s engine did not run: %s while the files were being listed", e.Name(), scanners.StopReason(ctx)))
 			results = append(results, r)
 		}
 		if abs, aerr := filepath.Abs(opts.Path); aerr == nil {

@@ -60,7 +60,7 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Engine, limits L
 	own := limits.PerEngine[name]
 	if own > 0 {
 		var cancel context.CancelFunc
-		ectx, cancel = context.WithTimeout(ctx, own)
+		ectx, cancel = context.WithTimeoutCause(ctx, own, fmt.Errorf("its --engine-timeout (%s=%s) was reached", name, own))
 		defer cancel()
 	}
 	grace := limits.Grace
@@ -79,7 +79,7 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Engine, limits L
 		case <-time.After(grace):
 			res = Result{Engine: name}
 			res.Status.Fail("abandoned", fmt.Errorf("%s engine did not stop within %s after %s; its results are lost",
-				name, grace, stopReason(ctx, ectx, name, own)))
+				name, grace, StopReason(ectx)))
 			log.Error("engine abandoned", "grace", grace.String())
 		}
 	}
@@ -88,7 +88,7 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Engine, limits L
 		for i := range res.Status.Notifications {
 			n := &res.Status.Notifications[i]
 			if n.Code == "timeout" || n.Code == "canceled" {
-				n.Message = fmt.Sprintf("%s engine stopped: %s", name, stopReason(ctx, ectx, name, own))
+				n.Message = fmt.Sprintf("%s engine stopped: %s", name, StopReason(ectx))
 			}
 		}
 	}
@@ -136,18 +136,15 @@ func scanSafely(ctx context.Context, log *slog.Logger, t *Target, e Engine) (res
 	return res
 }
 
-// stopReason says which limit ended an engine's context.
-func stopReason(scan, engine context.Context, name string, own time.Duration) string {
-	switch {
-	case scan.Err() == context.Canceled:
-		return "the scan was interrupted (SIGINT/SIGTERM)"
-	case scan.Err() == context.DeadlineExceeded:
-		return "the scan's --timeout was reached"
-	case engine.Err() == context.DeadlineExceeded:
-		return fmt.Sprintf("its --engine-timeout (%s=%s) was reached", name, own)
-	default:
-		return "its context ended"
+// StopReason says why ctx ended, in the words of the limit that ended it:
+// the cause its maker gave (the scan's --timeout, an engine's
+// --engine-timeout, an interrupt, each with its value), which a context
+// derived from it shares, else its error.
+func StopReason(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil {
+		return c.Error()
 	}
+	return "its context has not ended"
 }
 
 // SkippedNotifications turns the walk's skipped entries into notifications

@@ -9,6 +9,8 @@
 #
 # DIST_DIR is GoReleaser's output (`goreleaser release --snapshot --clean`,
 # or a release): checksums.txt and metadata.json (the archives' version).
+# TOLLGATE_RELEASE_TARGETS=linux_amd64 accepts a DIST_DIR with that archive alone (CI's
+# snapshot); by default every archive task/shim/src/install.js installs must be there.
 # TFX=path selects tfx-cli (default: .ci/tools/node_modules/.bin/tfx, from `bash .ci/run`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -58,7 +60,18 @@ node -e '
     if (m && /\.(tar\.gz|zip)$/.test(m[2])) files[m[2]] = m[1];
   }
   const version = JSON.parse(fs.readFileSync(meta, "utf8")).version;
-  if (!version || Object.keys(files).length === 0) { console.error("no version or no checksums"); process.exit(1); }
+  if (!version) { console.error(`${meta}: no version`); process.exit(1); }
+  // A release carries every archive the handler can install; CI builds
+  // linux/amd64 alone (TOLLGATE_RELEASE_TARGETS=linux_amd64).
+  const { ARCHIVES } = require("./task/shim/src/install.js");
+  const only = process.env.TOLLGATE_RELEASE_TARGETS || "all";
+  const want = ARCHIVES.filter(([o, a]) => only === "all" || only === `${o}_${a}`)
+    .map(([o, a]) => `tollgate_${version}_${o}_${a}${o === "windows" ? ".zip" : ".tar.gz"}`).sort();
+  const got = Object.keys(files).sort();
+  if (want.length === 0 || JSON.stringify(want) !== JSON.stringify(got)) {
+    console.error(`checksums.txt lists ${JSON.stringify(got)}, the release needs ${JSON.stringify(want)} (TOLLGATE_RELEASE_TARGETS=${only})`);
+    process.exit(1);
+  }
   fs.writeFileSync(outFile, JSON.stringify({ version, files }, null, 2) + "\n");
 ' "$dist/checksums.txt" "$dist/metadata.json" "$task/shim/checksums.json"
 

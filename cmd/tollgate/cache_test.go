@@ -164,10 +164,12 @@ spec:
 // an unchanged tree comes from the cache; a changed file is scanned again,
 // alone, and so is the Terraform tree a changed module belongs to.
 func TestResultCacheWarmEqualsCold(t *testing.T) {
+	t.Parallel()
 	trees := comparisonTrees(t)
 	big := trees["1k tree"]
 	for name, dir := range trees {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			out, cacheDir := t.TempDir(), t.TempDir()
 			cold := scanTo(t, dir, filepath.Join(out, "cold.sarif"), "--no-result-cache")
 			if st := cacheStats(t, cold); len(st) != 0 {
@@ -305,6 +307,7 @@ func mustRead(t *testing.T, p string) []byte {
 // TestResultCacheImages: an image is a unit, by its ID and the DB: the
 // warm scan's log is the cold scan's, and a new DB is a miss.
 func TestResultCacheImages(t *testing.T) {
+	t.Parallel()
 	cacheDir, archive := imageFixtures(t)
 	out, empty := t.TempDir(), t.TempDir()
 	scan := func(name string, args ...string) string {

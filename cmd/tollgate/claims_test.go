@@ -19,6 +19,7 @@ import (
 
 // CRITICAL and HIGH are SARIF errors, MEDIUM warnings, LOW and UNKNOWN notes.
 func TestSARIFLevels(t *testing.T) {
+	t.Parallel()
 	sarifPath := filepath.Join(t.TempDir(), "demo.sarif")
 	if r := tollgate(t, nil, "scan", "-q", "--sarif", sarifPath, demoDir(t)); r.code != 1 {
 		t.Fatalf("exit %d", r.code)
@@ -44,6 +45,7 @@ func TestSARIFLevels(t *testing.T) {
 
 // A finding whose severity changed against the baseline is "updated".
 func TestBaselineUpdated(t *testing.T) {
+	t.Parallel()
 	base := filepath.Join(t.TempDir(), "base.sarif")
 	if r := tollgate(t, nil, "baseline", base, demoDir(t)); r.code != 0 || !validBaseline(t, base) {
 		t.Fatalf("baseline: exit %d\n%s", r.code, r.stderr)
@@ -70,6 +72,7 @@ func TestBaselineUpdated(t *testing.T) {
 // `tollgate baseline` exits 3 when an engine failed (the baseline would be
 // incomplete), whatever it found.
 func TestBaselineExitsThreeOnEngineFailure(t *testing.T) {
+	t.Parallel()
 	_, archive := imageFixtures(t)
 	base := filepath.Join(t.TempDir(), "base.sarif")
 	r := tollgate(t, nil, "baseline", base, "--image", "docker-archive:"+archive, "--offline", "--cache-dir", t.TempDir(), demoDir(t))
@@ -81,6 +84,7 @@ func TestBaselineExitsThreeOnEngineFailure(t *testing.T) {
 // .trivyignore's exp: dates: a live entry suppresses, an expired one does
 // not and says so.
 func TestTrivyIgnoreExpiry(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	write(t, filepath.Join(root, ".trivyignore"), "KSV-0017 exp:2099-12-31\nAWS-0107 exp:2020-01-01\n")
@@ -111,6 +115,7 @@ func TestTrivyIgnoreExpiry(t *testing.T) {
 // Value files, extra checks, excludes, Ansible and binary Terraform plans,
 // end to end: each changes what is found as the README says.
 func TestIaCInputsEndToEnd(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	write(t, filepath.Join(root, "tf", "main.tf"), sshRuleTF)
 	write(t, filepath.Join(root, "chart", "Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")
@@ -230,6 +235,7 @@ func writePlanSnapshot(t *testing.T, path string) {
 // SIGTERM stops the engines and still writes the log (exit 3); a second
 // signal quits at once (exit 130).
 func TestSignals(t *testing.T) {
+	t.Parallel()
 	code, logText, sarifPath := interrupt(t, syscall.SIGTERM, 1)
 	if code != 3 || !strings.Contains(logText, "interrupted") {
 		t.Fatalf("SIGTERM: exit %d, want 3\n%s", code, logText)

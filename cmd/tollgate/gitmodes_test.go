@@ -165,6 +165,7 @@ func (g gitRun) noLeak(t *testing.T, r prRepo) {
 }
 
 func TestSecretsGitModes(t *testing.T) {
+	t.Parallel()
 	r := newPRRepo(t)
 	full := r.clone(t, 0, true)
 	pr := []string{"SYSTEM_PULLREQUEST_TARGETBRANCH=refs/heads/main"}
@@ -219,6 +220,7 @@ func TestSecretsGitModes(t *testing.T) {
 }
 
 func TestSecretsShallowClone(t *testing.T) {
+	t.Parallel()
 	r := newPRRepo(t)
 	pr := []string{"SYSTEM_PULLREQUEST_TARGETBRANCH=refs/heads/main"}
 

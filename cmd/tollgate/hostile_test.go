@@ -264,6 +264,7 @@ func asScanner(cmd *exec.Cmd) {
 }
 
 func TestHostileRepository(t *testing.T) {
+	t.Parallel()
 	// Anything the scan tries to fetch lands here (as its proxy, and as the
 	// modules' own host): it must stay at zero.
 	var requests atomic.Int64

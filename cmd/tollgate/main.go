@@ -389,7 +389,7 @@ func profile(log *slog.Logger, getenv func(string) string) func() {
 // stop and the reports are still written (exit 3). A second signal quits at
 // once (exit 130).
 func interruptible(log *slog.Logger) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -397,7 +397,7 @@ func interruptible(log *slog.Logger) (context.Context, func()) {
 		select {
 		case s := <-sigs:
 			log.Warn("interrupted: stopping the engines and writing the reports; interrupt again to quit now", "signal", s.String())
-			cancel()
+			cancel(fmt.Errorf("the scan was interrupted (%s)", signalName(s)))
 		case <-done:
 			return
 		}
@@ -412,9 +412,20 @@ func interruptible(log *slog.Logger) (context.Context, func()) {
 		once.Do(func() {
 			signal.Stop(sigs)
 			close(done)
-			cancel()
+			cancel(nil)
 		})
 	}
+}
+
+// signalName is a stop signal as users know it.
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
 
 // setupLogging returns Tollgate's logger and points the engines' own

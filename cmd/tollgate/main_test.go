@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/tollgate/tollgate/internal/tollgatebin"
 	"github.com/tollgate/tollgate/report/sarifcheck"
 	"github.com/tollgate/tollgate/scanners/images/imagetest"
 	"github.com/tollgate/tollgate/vulndb"
@@ -40,12 +41,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "tollgate")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "GOEXPERIMENT=jsonv2")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tollgate:", err)
+	binary, err = tollgatebin.Path(context.Background(), "../..", dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -220,6 +218,7 @@ func validateSARIF(t *testing.T, path, ruleKinds string) {
 var validated sync.Map
 
 func TestDemoScan(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	sarifPath := filepath.Join(out, "demo.sarif")
 	r := tollgate(t, nil, "scan", "--sarif", sarifPath, demoDir(t))
@@ -275,6 +274,7 @@ func TestDemoScan(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	demo := demoDir(t)
 	for _, tc := range []struct {
 		name string
@@ -330,6 +330,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestConfigFile(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	write(t, filepath.Join(root, ".tollgate.yaml"), "# demo policy\nfail-on:\n  default: none\n  secrets: high\nscanners: [iac]\n")
@@ -355,6 +356,7 @@ func TestConfigFile(t *testing.T) {
 }
 
 func TestNoSecretInAnyOutput(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	sarifPath := filepath.Join(out, "x.sarif")
 	jsonPath := filepath.Join(out, "x.json")
@@ -390,6 +392,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 }
 
 func TestSymlinksStayInsideTheRoot(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	root := filepath.Join(base, "repo")
 	outside := filepath.Join(base, "outside")
@@ -431,6 +434,7 @@ func TestSymlinksStayInsideTheRoot(t *testing.T) {
 }
 
 func TestMalformedFilesAreReported(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	write(t, filepath.Join(root, "infra/broken.tf"), "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n  acl = \n")
 	write(t, filepath.Join(root, "k8s/broken.yaml"), "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n")
@@ -472,6 +476,7 @@ func TestMalformedFilesAreReported(t *testing.T) {
 }
 
 func TestSARIFIsDeterministic(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.sarif"), filepath.Join(dir, "b.sarif")
 	for _, p := range []string{a, b} {
@@ -549,6 +554,7 @@ func imageFixtures(t *testing.T) (cacheDir, archive string) {
 }
 
 func TestImageScan(t *testing.T) {
+	t.Parallel()
 	cache, archive := imageFixtures(t)
 	sarifPath := filepath.Join(t.TempDir(), "out.sarif")
 	r := tollgate(t, nil, "scan", "--image", "docker-archive:"+archive, "--cache-dir", cache, "--offline",
@@ -583,6 +589,7 @@ func TestImageScan(t *testing.T) {
 }
 
 func TestOfflineWithoutDBKeepsOtherResults(t *testing.T) {
+	t.Parallel()
 	_, archive := imageFixtures(t)
 	sarifPath := filepath.Join(t.TempDir(), "out.sarif")
 	r := tollgate(t, nil, "scan", "--image", "docker-archive:"+archive, "--cache-dir", t.TempDir(), "--offline",
@@ -609,6 +616,7 @@ func TestOfflineWithoutDBKeepsOtherResults(t *testing.T) {
 }
 
 func TestDBDownloadCommand(t *testing.T) {
+	t.Parallel()
 	src := t.TempDir()
 	if err := vulndbtest.Write(src, vulndbtest.Default()); err != nil {
 		t.Fatal(err)

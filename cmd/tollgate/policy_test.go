@@ -82,6 +82,7 @@ func editFile(t *testing.T, path string, edit func(string) string) {
 }
 
 func TestEverySuppressionSource(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	first, _ := scanJSON(t, root, "--fail-on", "none")
@@ -215,6 +216,7 @@ func shift(t *testing.T, root string) {
 // fingerprint: new, and the old one absent. A baseline that predates
 // tollgate/v2 still matches, with a warning.
 func TestLineShiftKeepsFingerprints(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	cache, archive := imageFixtures(t)
@@ -297,6 +299,7 @@ func TestLineShiftKeepsFingerprints(t *testing.T) {
 }
 
 func TestBaselineNewAndAbsent(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	base := filepath.Join(t.TempDir(), "baseline.sarif")
@@ -386,6 +389,7 @@ func TestBaselineNewAndAbsent(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ id, want string }{
 		{"KSV017", "KSV-0017 (iac, HIGH)"},
 		{"AVD-AWS-0086", "AWS-0086 (iac, HIGH)"},

@@ -148,6 +148,7 @@ func writesOf(reqs []string) []string {
 // target branch accepts the privileged pod, their threads are resolved
 // fixed and won't fix. The verdict is the scan's throughout.
 func TestTaskDecoratesThePullRequest(t *testing.T) {
+	t.Parallel()
 	repo := newPRDecoRepo(t)
 	s := adofake.New(jobToken,
 		adofake.Change{Path: "/infra/main.tf", ChangeType: "edit"},
@@ -257,6 +258,7 @@ func TestTaskDecoratesThePullRequest(t *testing.T) {
 // prCommentsRequired the task fails with exit 3. Outside a pull request
 // nothing is sent.
 func TestTaskDecorationForbidden(t *testing.T) {
+	t.Parallel()
 	repo := newPRDecoRepo(t)
 	s := adofake.New(jobToken, adofake.Change{Path: "/k8s/pod.yaml", ChangeType: "add"}, adofake.Change{Path: "/app/settings.py", ChangeType: "add"})
 	defer s.Close()
@@ -292,6 +294,7 @@ func TestTaskDecorationForbidden(t *testing.T) {
 // TestScanPRComments: `tollgate scan --pr-comments` decorates from the same
 // pipeline variables, under its own cap.
 func TestScanPRComments(t *testing.T) {
+	t.Parallel()
 	repo := newPRDecoRepo(t)
 	s := adofake.New(jobToken, adofake.Change{Path: "/infra/main.tf", ChangeType: "edit"},
 		adofake.Change{Path: "/k8s/pod.yaml", ChangeType: "add"}, adofake.Change{Path: "/app/settings.py", ChangeType: "add"})

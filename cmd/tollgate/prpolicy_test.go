@@ -138,6 +138,7 @@ func underReview(l sarifLog) map[string]string {
 // would hide is shown as an underReview suppression that does not count.
 // With policySource: checkout the pull request's own policy applies.
 func TestPullRequestCannotLowerItsOwnGate(t *testing.T) {
+	t.Parallel()
 	repo := newPRPolicyRepo(t)
 	for name, file := range prCases {
 		t.Run(name, func(t *testing.T) {
@@ -216,6 +217,7 @@ func TestPullRequestCannotLowerItsOwnGate(t *testing.T) {
 // warning naming fetchDepth: 0; `tollgate scan --policy-from` does the same
 // outside a pipeline.
 func TestPullRequestPolicyFallbacks(t *testing.T) {
+	t.Parallel()
 	repo := newPRPolicyRepo(t)
 	shallow := repo.clone(t, "lenient-config", 1)
 	r, cmds, sarifPath, _ := prTask(t, shallow, nil)

@@ -71,9 +71,11 @@ func sameWithoutShard(t *testing.T, what, a, b string) {
 // one scan's log (timestamps, cache counts and the shard property aside),
 // valid for the Multitool and the schema, with the one scan's exit code.
 func TestShardsUnionEqualsOneScan(t *testing.T) {
+	t.Parallel()
 	trees := comparisonTrees(t)
 	for name, dir := range trees {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			out := t.TempDir()
 			single := filepath.Join(out, "single.sarif")
 			r := tollgate(t, nil, "scan", "-q", "--offline", "--scanners", "secrets,iac", "--no-result-cache", "--sarif", single, dir)
@@ -148,6 +150,7 @@ func firstDiff(a, b []string) string {
 // twice, shards of different splits and a log that is not a shard's end in
 // exit 2 naming the shard or the file, and no log is written.
 func TestMergeRefusesAnIncompleteSetOfShards(t *testing.T) {
+	t.Parallel()
 	dir, out := demoDir(t), t.TempDir()
 	shard := func(k, n int) string {
 		p := filepath.Join(out, fmt.Sprintf("s%d-%d.sarif", k, n))
@@ -197,6 +200,7 @@ func TestMergeRefusesAnIncompleteSetOfShards(t *testing.T) {
 // TestMergeRefusesShardLogsFromTheCheckout: a log inside the checkout
 // --path names is the pull request's to write, and would steer the gate.
 func TestMergeRefusesShardLogsFromTheCheckout(t *testing.T) {
+	t.Parallel()
 	checkout, out := t.TempDir(), t.TempDir()
 	copyDir(t, demoDir(t), checkout)
 	var logs []string
@@ -227,6 +231,7 @@ func TestMergeRefusesShardLogsFromTheCheckout(t *testing.T) {
 // to merge decide as they do for one scan, while the shards, given them
 // too, pass.
 func TestMergeAppliesTheGateOnce(t *testing.T) {
+	t.Parallel()
 	dir, out := demoDir(t), t.TempDir()
 	base := filepath.Join(out, "base.sarif")
 	if r := tollgate(t, nil, "baseline", base, "-q", "--offline", "--scanners", "secrets,iac", dir); r.code != 0 {
@@ -273,6 +278,7 @@ func TestMergeAppliesTheGateOnce(t *testing.T) {
 // finding and passes; the merge job reads the downloaded artifacts,
 // publishes CodeAnalysisLogs and fails by the gate as one scan would.
 func TestTaskShardsAndMerge(t *testing.T) {
+	t.Parallel()
 	src := demoDir(t)
 	workspace := t.TempDir()
 	for k := 1; k <= 2; k++ {

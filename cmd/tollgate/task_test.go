@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -115,6 +116,7 @@ spec:
 }
 
 func TestTaskAsTheAgentRunsIt(t *testing.T) {
+	t.Parallel()
 	root := hostileRepo(t)
 	env, staging, tmp := agentEnv(t, root, "1", map[string]string{"failOn": "high", "publishJUnit": "true", "maxIssues": "5"})
 	r := tollgate(t, env, "task")
@@ -246,6 +248,7 @@ func TestTaskAsTheAgentRunsIt(t *testing.T) {
 }
 
 func TestTaskRerunsWriteDistinctSARIF(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	env1, staging, _ := agentEnv(t, root, "1", map[string]string{"failOn": "none"})
@@ -293,6 +296,7 @@ func TestTaskRerunsWriteDistinctSARIF(t *testing.T) {
 }
 
 func TestTaskResults(t *testing.T) {
+	t.Parallel()
 	clean := t.TempDir()
 	write(t, filepath.Join(clean, "README.md"), "nothing to see\n")
 	_, archive := imageFixtures(t)
@@ -323,6 +327,7 @@ func TestTaskResults(t *testing.T) {
 }
 
 func TestShimRunsTheBinary(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	env, _, _ := agentEnv(t, root, "1", map[string]string{"runner": "binary", "failOn": "critical"})
@@ -347,6 +352,7 @@ func TestShimRunsTheBinary(t *testing.T) {
 // .ci/run): the task, the bundled shim and the archives' checksums, no
 // binary, under 5 MB.
 func TestVSIX(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	dist, err := filepath.Abs("../../dist")
 	must(t, err)
@@ -391,8 +397,18 @@ func TestVSIX(t *testing.T) {
 	raw, err = os.ReadFile(filepath.Join(out, "vsix", "tollgate-task", "shim", "checksums.json"))
 	must(t, err)
 	must(t, json.Unmarshal(raw, &sums))
-	if sums.Version != meta.Version || len(sums.Files) != 5 {
-		t.Errorf("checksums.json: version %q (dist has %q), %d archives, want 5", sums.Version, meta.Version, len(sums.Files))
+	// Exactly the archives of dist/checksums.txt; build-vsix.sh checks
+	// those are the ones the handler installs (all five in a release).
+	distSums := map[string]string{}
+	raw, err = os.ReadFile(filepath.Join(dist, "checksums.txt"))
+	must(t, err)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && (strings.HasSuffix(f[1], ".tar.gz") || strings.HasSuffix(f[1], ".zip")) {
+			distSums[f[1]] = f[0]
+		}
+	}
+	if sums.Version != meta.Version || len(sums.Files) == 0 || !maps.Equal(sums.Files, distSums) {
+		t.Errorf("checksums.json: version %q (dist has %q), archives %v, want %v", sums.Version, meta.Version, sums.Files, distSums)
 	}
 	for name, sum := range sums.Files {
 		f, err := os.Open(filepath.Join(dist, name))
@@ -430,5 +446,32 @@ func TestVSIX(t *testing.T) {
 	must(t, err)
 	if !regexp.MustCompile(`ghcr\.io/tollgate/tollgate:0\.1\.0["']`).Match(shim) {
 		t.Error("the packaged shim is not pinned to the task's version")
+	}
+
+	// A release's folder that lacks an archive the handler installs is
+	// refused, naming what is missing: agents of that platform could not
+	// install the task's binary.
+	partial := t.TempDir()
+	for _, f := range []string{"metadata.json", "checksums.txt"} {
+		raw, err := os.ReadFile(filepath.Join(dist, f))
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(partial, f), raw, 0o644))
+	}
+	full, err := os.ReadFile(filepath.Join(dist, "checksums.txt"))
+	must(t, err)
+	var keep []string
+	for _, line := range strings.Split(string(full), "\n") {
+		if !strings.Contains(line, "_linux_amd64.tar.gz") {
+			keep = append(keep, line)
+		}
+	}
+	must(t, os.WriteFile(filepath.Join(partial, "checksums.txt"), []byte(strings.Join(keep, "\n")), 0o644))
+	for _, targets := range []string{"all", "linux_amd64"} {
+		cmd := exec.Command("bash", "../../task/build-vsix.sh", t.TempDir(), partial)
+		cmd.Env = append(os.Environ(), "TOLLGATE_RELEASE_TARGETS="+targets)
+		b, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "_linux_amd64.tar.gz") || !strings.Contains(string(b), "the release needs") {
+			t.Errorf("build-vsix.sh without the linux/amd64 archive (TOLLGATE_RELEASE_TARGETS=%s): %v\n%s", targets, err, b)
+		}
 	}
 }

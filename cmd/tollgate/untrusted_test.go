@@ -176,6 +176,7 @@ func registryWithAuth(t *testing.T) (host string, seen func() []string) {
 // value into any output; everything it tried is a warning naming the key and
 // its line, and every engine's findings are still reported.
 func TestUntrustedCheckout(t *testing.T) {
+	t.Parallel()
 	tr := newTrap(t)
 	own, ownAuths := registryWithAuth(t)
 	u := buildUntrusted(t, tr.host())
@@ -322,6 +323,7 @@ deny[msg] {
 // Special files named as any config file end in a notification within the
 // test's time, and the rest of the scan completes.
 func TestUntrustedSpecialConfigFiles(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	must(t, fifo.Make(filepath.Join(root, ".tollgate.yaml")))
@@ -362,6 +364,7 @@ func TestUntrustedSpecialConfigFiles(t *testing.T) {
 // matches every finding of an engine say so; a requested image that cannot
 // be pulled fails the run (exit 3) instead of passing it.
 func TestFailClosed(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	copyDir(t, demoDir(t), root)
 	write(t, filepath.Join(root, ".tollgate.yaml"), "exclude: [\"**\"]\n")

@@ -74,14 +74,15 @@ LABEL org.opencontainers.image.title="Tollgate (static)" \
 FROM ${RUNTIME_IMAGE} AS full
 ARG VERSION=0.1.0
 ARG REVISION=unknown
-# git reads pull-request history; it must trust a checkout owned by the agent's user.
+# git reads pull-request history. No safe.directory here: Tollgate trusts
+# the one repository it scans, per command (scanners/gitrepo), never every
+# repository (an embedded one a pull request commits included).
 RUN set -e; \
     if ! command -v git >/dev/null || [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then \
       apt-get update; \
       apt-get install -y --no-install-recommends ca-certificates git; \
       rm -rf /var/lib/apt/lists/*; \
     fi; \
-    git config --system --add safe.directory '*'; \
     if ! getent passwd 10001 >/dev/null; then \
       useradd --uid 10001 --user-group --home-dir /home/tollgate --create-home --shell /bin/bash tollgate; \
     fi

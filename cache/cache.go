@@ -1,12 +1,18 @@
 // Package cache is Tollgate's result cache on disk: content-addressed
 // entries (a key is a digest of everything a result depends on), written
-// atomically, each with a checksum, bounded in size with least-recently-used
-// eviction, and safe to share between processes. A damaged, truncated or
-// foreign entry is a miss, never an error and never a wrong result.
+// atomically, each authenticated with a keyed MAC, bounded in size with
+// least-recently-used eviction, and safe to share between processes. A
+// damaged, truncated, foreign, copied or forged entry is a miss, never an
+// error and never a wrong result: the MAC's key is a secret of the cache
+// directory (created on first use, readable by its owner alone), and it
+// covers the entry's name, so an entry made anywhere else, or moved to
+// another name, does not verify.
 package cache
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -27,10 +33,13 @@ const DefaultMaxBytes = 512 << 20
 
 // magic starts every entry; a file without it is not an entry of this
 // format (another tool's, an older Tollgate's) and reads as a miss.
-const magic = "TOLLGATE-RESULT-CACHE-1\n"
+const magic = "TOLLGATE-RESULT-CACHE-2\n"
 
-// header is magic, the payload's SHA-256 and its length.
+// header is magic, the entry's MAC and the payload's length.
 const headerSize = len(magic) + sha256.Size + 8
+
+// keyFile holds the directory's MAC key.
+const keyFile = "mac.key"
 
 // maxEntry bounds one entry, so that a damaged length never makes a reader
 // allocate more than this.
@@ -60,9 +69,10 @@ func (k Key) String() string { return hex.EncodeToString(k[:]) }
 // Cache is a directory of entries. Its methods are safe for concurrent use,
 // within one process and across processes sharing the directory.
 type Cache struct {
-	dir string
-	max int64
-	log *slog.Logger
+	dir    string
+	max    int64
+	log    *slog.Logger
+	secret []byte // the MAC key
 
 	hits, misses, puts atomic.Int64
 }
@@ -84,7 +94,63 @@ func Open(dir string, maxBytes int64, log *slog.Logger) (*Cache, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("result cache %s: %w", dir, err)
 	}
-	return &Cache{dir: dir, max: maxBytes, log: log}, nil
+	secret, err := macKey(dir)
+	if err != nil {
+		return nil, fmt.Errorf("result cache %s: %w", dir, err)
+	}
+	return &Cache{dir: dir, max: maxBytes, log: log, secret: secret}, nil
+}
+
+// macKey reads the directory's MAC key, creating it on first use: 32
+// random bytes, readable by the owner alone, written once (a process that
+// loses the race to create it reads the winner's).
+func macKey(dir string) ([]byte, error) {
+	p := filepath.Join(dir, keyFile)
+	for range 50 {
+		b, err := os.ReadFile(p)
+		if err == nil && len(b) == 32 {
+			return b, nil
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("its key: %w", err)
+		}
+		if err == nil { // being written by another process, or damaged
+			if fi, serr := os.Stat(p); serr == nil && time.Since(fi.ModTime()) > time.Minute {
+				return nil, fmt.Errorf("its key %s is damaged (%d bytes): remove the folder", p, len(b))
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("its key: %w", err)
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("its key: %w", err)
+		}
+		_, werr := f.Write(key)
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			return nil, fmt.Errorf("its key: %w", err)
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("its key %s could not be read", p)
+}
+
+// mac authenticates an entry: its key (name) and payload, under the
+// directory's secret.
+func (c *Cache) mac(k Key, payload []byte) []byte {
+	m := hmac.New(sha256.New, c.secret)
+	m.Write(k[:])
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(payload)))
+	m.Write(n[:])
+	m.Write(payload)
+	return m.Sum(nil)
 }
 
 // Dir is the cache's directory.
@@ -105,7 +171,7 @@ func (c *Cache) path(k Key) string {
 // this format is a miss. A hit marks the entry used (for eviction).
 func (c *Cache) Get(k Key) ([]byte, bool) {
 	p := c.path(k)
-	b, err := readEntry(p)
+	b, err := c.readEntry(k, p)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			c.log.Debug("result cache: entry ignored", "entry", p, "why", err)
@@ -119,7 +185,7 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 	return b, true
 }
 
-func readEntry(p string) ([]byte, error) {
+func (c *Cache) readEntry(k Key, p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -145,8 +211,8 @@ func readEntry(p string) ([]byte, error) {
 	if uint64(len(payload)) != n {
 		return nil, fmt.Errorf("truncated: %d of %d bytes", len(payload), n)
 	}
-	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
-		return nil, errors.New("checksum mismatch")
+	if !hmac.Equal(c.mac(k, payload), sum) {
+		return nil, errors.New("its MAC does not verify (damaged, or not written with this folder's key)")
 	}
 	return payload, nil
 }
@@ -178,7 +244,7 @@ func (c *Cache) Put(k Key, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("result cache: %w", err)
 	}
-	sum := sha256.Sum256(payload)
+	sum := c.mac(k, payload)
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(payload)))
 	buf := make([]byte, 0, headerSize+len(payload))

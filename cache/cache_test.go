@@ -2,6 +2,8 @@ package cache
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -236,6 +238,62 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := hammer(c, 1600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestForgedAndCopiedEntriesAreMisses: an entry written without the
+// folder's key (by whoever can write the folder, or carried in from
+// elsewhere) is a miss: one forged with a plain SHA-256 of its payload
+// (the format before the MAC), one copied from another cache folder, and
+// one moved to another entry's name. The key is the owner's alone.
+func TestForgedAndCopiedEntriesAreMisses(t *testing.T) {
+	c, other := open(t, 0), open(t, 0)
+	forged := []byte("no findings")
+	k := NewKey([]byte("unit"))
+	// Forged: the right format, a checksum anyone can compute.
+	sum := sha256.Sum256(forged)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(forged)))
+	entry := append(append(append([]byte(magic), sum[:]...), n[:]...), forged...)
+	must(t, os.MkdirAll(filepath.Dir(c.path(k)), 0o700))
+	must(t, os.WriteFile(c.path(k), entry, 0o600))
+	if _, ok := c.Get(k); ok {
+		t.Fatal("an entry forged with a plain checksum was a hit")
+	}
+	// Copied: a real entry of another cache folder.
+	must(t, other.Put(k, forged))
+	b, err := os.ReadFile(other.path(k))
+	must(t, err)
+	must(t, os.WriteFile(c.path(k), b, 0o600))
+	if _, ok := c.Get(k); ok {
+		t.Fatal("an entry copied from another cache folder was a hit")
+	}
+	// Moved: this folder's own entry under another name.
+	k2 := NewKey([]byte("other unit"))
+	must(t, c.Put(k2, []byte("findings: 3")))
+	b, err = os.ReadFile(c.path(k2))
+	must(t, err)
+	must(t, os.WriteFile(c.path(k), b, 0o600))
+	if _, ok := c.Get(k); ok {
+		t.Fatal("an entry moved to another name was a hit")
+	}
+	// The key: the owner's alone, and the same for every process.
+	fi, err := os.Stat(filepath.Join(c.Dir(), keyFile))
+	must(t, err)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the key file's mode is %v", fi.Mode().Perm())
+	}
+	again, err := Open(c.Dir(), 0, nil)
+	must(t, err)
+	if got, ok := again.Get(k2); !ok || string(got) != "findings: 3" {
+		t.Errorf("another opening of the folder does not read its entries: %q %v", got, ok)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/checkout"
+	"github.com/tollgate/tollgate/scanners/gitrepo"
 	"github.com/tollgate/tollgate/vulndb"
 )
 
@@ -190,6 +191,19 @@ func (o *Options) load(ctx context.Context, f *flagSet, all []scanners.Setting, 
 		return usageErr(err)
 	}
 	defer root.Close()
+	// The repository, found once (gitrepo.Open): every git fact of the
+	// scan is asked of it. Nil when the scan root is not in a git checkout.
+	o.Repo, err = gitrepo.Open(ctx, o.Path)
+	if err != nil {
+		o.Repo = nil
+		if !errors.Is(err, gitrepo.ErrNoGit) {
+			return usageErr(err)
+		}
+	}
+	for _, d := range o.Repo.Embedded() {
+		o.Warnings = append(o.Warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "embedded-git-dir",
+			Message: fmt.Sprintf("%s is laid out as a git directory (HEAD, objects/, refs/): git would have used it as the repository; Tollgate never does, and reads the repository of %s", d, o.Repo.Top())})
+	}
 
 	fromFlag := func(s scanners.Setting) bool { return s.Flag != "" && f.fs.Changed(s.Flag) }
 	fromEnv := func(s scanners.Setting) bool { return s.Flag != "" && getenv(s.Env()) != "" }
@@ -203,19 +217,25 @@ func (o *Options) load(ctx context.Context, f *flagSet, all []scanners.Setting, 
 	if err := validPolicyFrom(policyFrom); err != nil {
 		return usageErr(err)
 	}
-	o.Policy, o.Warnings = resolvePolicy(ctx, root, policyFrom, getenv)
+	var notes []scanners.Notification
+	o.Policy, notes = resolvePolicy(ctx, o.Repo, policyFrom, getenv)
+	o.Warnings = append(o.Warnings, notes...)
 
 	cfgPath := *f.config
 	if cfgPath == "" {
 		cfgPath = getenv("TOLLGATE_CONFIG")
 	}
 	skip := func(s scanners.Setting) bool { return fromFlag(s) || fromEnv(s) }
+	// What the pipeline names (flags, variables, its configuration file):
+	// in a pull-request build, its files inside the checkout are read from
+	// the target branch (see pinned.go).
+	pipe := o.pipelineSettings(ctx, root, all)
 	if cfgPath != "" {
-		b, err := checkout.ReadTrusted(cfgPath, maxConfigSize)
+		b, err := o.readPipelineConfig(ctx, root, cfgPath)
 		if err != nil {
 			return usageErr(fmt.Errorf("config %s: %w", cfgPath, checkoutCause(err)))
 		}
-		fc, err := parseConfig(b, cfgPath, all)
+		fc, err := parseConfig(b, cfgPath, pipe)
 		if err != nil {
 			return usageErr(err)
 		}
@@ -227,7 +247,7 @@ func (o *Options) load(ctx context.Context, f *flagSet, all []scanners.Setting, 
 		return usageErr(err)
 	}
 
-	for _, s := range all {
+	for _, s := range pipe {
 		if fromFlag(s) || !fromEnv(s) {
 			continue
 		}
@@ -235,7 +255,7 @@ func (o *Options) load(ctx context.Context, f *flagSet, all []scanners.Setting, 
 			return usageErr(fmt.Errorf("%s: %w", s.Env(), err))
 		}
 	}
-	for _, s := range all {
+	for _, s := range pipe {
 		if !fromFlag(s) {
 			continue
 		}

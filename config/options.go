@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/gitrepo"
 )
 
 // PROptions are the pull-request decoration's settings: review threads for
@@ -73,6 +74,12 @@ type Options struct {
 	PolicyFrom string
 	// Policy says where repository policy files are read from.
 	Policy PolicySource
+	// Repo is the git repository of the scan root, opened once for every
+	// git fact the scan needs (nil: not a git checkout).
+	Repo *gitrepo.Repo
+	// pins are the target branch's copies of the files the pipeline names
+	// inside the checkout, in a pull-request build (Close removes them).
+	pins pinned
 	// Warnings are configuration problems that did not stop the scan (a key
 	// the checkout's .tollgate.yaml may not set, a refused policy file, a
 	// pull request's policy change): logged, and in every engine's SARIF run

@@ -56,6 +56,8 @@ type PolicySource struct {
 	// Changed are the policy files the pull request changes, with what
 	// they would change.
 	Changed []PolicyChange
+	// repo reads the target's files.
+	repo *gitrepo.Repo
 }
 
 // PolicyChange is a policy file that differs between the target branch and
@@ -69,13 +71,12 @@ type PolicyChange struct {
 
 // Files returns the reader of policy files: the checkout's root, the target
 // branch's tree, or nothing (the built-in defaults).
-func (p PolicySource) Files(ctx context.Context, root *checkout.Root) checkout.Files {
+func (p PolicySource) Files(ctx context.Context, root checkout.Files) checkout.Files {
 	switch {
 	case p.Defaults:
 		return checkout.None{Why: p.Why}
-	case p.Commit != "":
-		repo := &gitrepo.Repo{Dir: root.Dir()}
-		return repo.Tree(ctx, p.Commit, p.Name)
+	case p.Commit != "" && p.repo != nil:
+		return p.repo.Tree(ctx, p.Commit, p.Name)
 	default:
 		return root
 	}
@@ -83,7 +84,7 @@ func (p PolicySource) Files(ctx context.Context, root *checkout.Root) checkout.F
 
 // resolvePolicy decides where policy comes from: --policy-from, else the
 // pull request's target branch named by the CI system, else the checkout.
-func resolvePolicy(ctx context.Context, root *checkout.Root, policyFrom string, getenv func(string) string) (PolicySource, []scanners.Notification) {
+func resolvePolicy(ctx context.Context, repo *gitrepo.Repo, policyFrom string, getenv func(string) string) (PolicySource, []scanners.Notification) {
 	ref, from := "", ""
 	switch policyFrom {
 	case PolicyCheckout:
@@ -109,17 +110,21 @@ func resolvePolicy(ctx context.Context, root *checkout.Root, policyFrom string, 
 			Message: fmt.Sprintf("this is a pull-request build (%s=%s), so repository policy (.tollgate.yaml, .gitleaksignore, .gitleaks.toml, .trivyignore, inline gitleaks:allow and trivy:ignore) comes from the target branch, but %s: the built-in defaults apply, not the pull request's own policy files. Fetch the target branch: `fetchDepth: 0` on the Azure Pipelines checkout step (GitHub Actions: `fetch-depth: 0`), or `git fetch origin %s`",
 				from, short, why, short)}}
 	}
-	repo, err := gitrepo.Open(ctx, root.Dir())
-	if err != nil {
+	if repo == nil {
 		return fallback("the scan root is not a git checkout")
 	}
-	commit, ok := repo.Resolve(ctx, ref)
-	if !ok {
-		return fallback(fmt.Sprintf("the target branch %s is not in the clone", short))
+	res, ok := repo.Resolve(ctx, ref)
+	var notes []scanners.Notification
+	if w := res.ShadowWarning(ref); w != "" {
+		notes = append(notes, scanners.Notification{Level: scanners.LevelWarning, Code: "ref-shadowed", Message: w})
 	}
-	src.Commit = commit
-	src.Name = fmt.Sprintf("%s (%s)", short, commit[:min(12, len(commit))])
-	return src, nil
+	if !ok {
+		src, more := fallback(fmt.Sprintf("the target branch %s is not in the clone (as refs/remotes/origin/%s or refs/heads/%s)", short, short, short))
+		return src, append(notes, more...)
+	}
+	src.Commit, src.repo = res.Commit, repo
+	src.Name = fmt.Sprintf("%s (%s)", short, res.Commit[:min(12, len(res.Commit))])
+	return src, notes
 }
 
 // policyChanges compares each policy file of the target with the checkout's.

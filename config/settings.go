@@ -25,11 +25,11 @@ func (o *Options) settings() []scanners.Setting {
 	return []scanners.Setting{
 		{Flag: "scanners", TaskInput: "scanners", Repo: true, Arg: "ENGINES", Short: "s", Usage: "engines to run, comma-separated: " + strings.Join(o.Registry.Names(), ", ") + " (default: all that apply)",
 			Set: func(v string) error { o.Engines = scanners.SplitList(v); return nil }},
-		{Flag: "sarif", Usage: "write the SARIF 2.1.0 log to `FILE`", Path: true,
+		{Flag: "sarif", Usage: "write the SARIF 2.1.0 log to `FILE`", Path: true, Writes: true,
 			Set: func(v string) error { o.SARIF = v; return nil }},
 		{Flag: "format", Arg: "FORMAT", Short: "f", Usage: "report format on --output: " + strings.Join(report.FormatNames(), ", "), Default: "table",
 			Set: func(v string) error { o.Format = strings.ToLower(v); return nil }},
-		{Flag: "output", Short: "o", Usage: "write the report to `FILE` instead of stdout", Path: true,
+		{Flag: "output", Short: "o", Usage: "write the report to `FILE` instead of stdout", Path: true, Writes: true,
 			Set: func(v string) error { o.Output = v; return nil }},
 		{Flag: "fail-on", TaskInput: "failOn", Repo: true, Arg: "SEVERITY", Usage: "fail at or above this severity: critical, high, medium, low, unknown or none; per engine: secrets=low,iac=high (repeatable)", Default: "high",
 			Set: func(v string) error { return o.Gate.Thresholds.Set(v) }},
@@ -84,7 +84,7 @@ func (o *Options) settings() []scanners.Setting {
 			Set: func(v string) error { return scanners.SetBool(&o.Gate.NewOnly, v) }},
 		{Flag: "sarif-category", Repo: true, Arg: "NAME", Key: "category", Usage: "SARIF automationDetails category, for several analyses of one repository",
 			Set: func(v string) error { o.Category = v; return nil }},
-		{Flag: "cache-dir", Usage: "`DIR` of the vulnerability DB and the result cache (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db; results: DIR/results)", Path: true,
+		{Flag: "cache-dir", Usage: "`DIR` of the vulnerability DB and the result cache (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db; results: DIR/results)", Path: true, Writes: true,
 			Set: func(v string) error { o.CacheDir = v; return nil }},
 		{Flag: "shard", Arg: "K/N", Usage: "scan only the K-th of N parts of the units (files, IaC groups, images), for N parallel jobs; the gate and the baseline are applied by `tollgate merge` over the N logs",
 			Set: func(v string) error {

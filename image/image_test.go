@@ -204,6 +204,56 @@ func TestDockerRunOnTheDemo(t *testing.T) {
 	}
 }
 
+// TestHistoryOfAnotherUsersCheckout: the full image (git, no
+// safe.directory of its own) scans the history of a checkout that another
+// user owns, as a container job mounts the agent's checkout: Tollgate
+// trusts that one repository for its own git commands, and no other. An
+// image that trusted every repository (safe.directory '*') let git use a
+// repository a pull request commits as files.
+func TestHistoryOfAnotherUsersCheckout(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "repo")
+	gitc := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = src
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gitc("init", "-q", "-b", "main")
+	token := "ghp_" + "R8fT2vLq9XwZ4mN7pK3sD6hJ1cB5yA0eUi2o"
+	if err := os.WriteFile(filepath.Join(src, "app.py"), []byte("TOKEN = \""+token+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitc("add", "-A")
+	gitc("commit", "-q", "-m", "add")
+	if err := os.WriteFile(filepath.Join(src, "app.py"), []byte("TOKEN = None\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitc("commit", "-q", "-am", "remove")
+	if out, err := exec.Command("chmod", "-R", "a+rX", src).CombinedOutput(); err != nil {
+		t.Fatalf("chmod: %v %s", err, out)
+	}
+	// The checkout belongs to this machine's user, the scan runs as 10001.
+	args := append(append([]string{}, hardened...), "-v", src+":/src:ro", tag,
+		"scan", "--scanners", "secrets", "--secrets-mode", "history", "--format", "json", "/src")
+	r := docker(t, args...)
+	if r.code != 1 || !strings.Contains(r.stdout, "app.py") || !strings.Contains(r.stdout, "github-pat") {
+		t.Fatalf("exit %d, want 1 with the removed token found in the history\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, token) {
+		t.Error("the token's value is in the output")
+	}
+	// The image trusts no repository for git used directly.
+	args = append(append([]string{}, hardened...), "-v", src+":/src:ro", "--entrypoint", "git", tag, "-C", "/src", "log", "--oneline")
+	if r := docker(t, args...); r.code == 0 || !strings.Contains(r.stderr, "dubious ownership") {
+		t.Errorf("git in the image trusts another user's repository: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestVersionShowsTheBakedDB(t *testing.T) {
 	for _, img := range []string{tag, staticTag} {
 		r := docker(t, "run", "--rm", "--network", "none", img, "version")

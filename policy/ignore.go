@@ -136,10 +136,20 @@ func anyDoublestar(pattern string, values []string) bool {
 // Ignores suppresses the findings that ignore entries name: .tollgate.yaml's
 // ignore list and the ignore files (.gitleaksignore, .trivyignore,
 // .trivyignore.yaml), all read from the policy source.
+//
+// An entry that names a finding by its place alone (a gitleaks fingerprint,
+// FILE:RULE:LINE: there is no secret in it) names whatever sits there: in a
+// pull-request build (Lines set) a finding on a line the pull request adds
+// or changes is not the one the entry was written for, so the suppression
+// is under review and the finding still counts, as an inline comment the
+// pull request writes is.
 type Ignores struct {
 	Rules []IgnoreRule
 	Now   time.Time
 	Log   *slog.Logger
+	// Lines, in a pull-request build, tells the lines the pull request adds
+	// (Inline's rule: nil Added means every line may be).
+	Lines *Inline
 }
 
 // Name implements Step.
@@ -147,7 +157,18 @@ func (Ignores) Name() string { return "ignore" }
 
 // Process implements Step.
 func (c Ignores) Process(results []scanners.Result) error {
-	applyIgnores(c.Log, results, c.Rules, c.Now, scanners.SuppressionAccepted, "")
+	rules := c.Rules
+	if c.Lines != nil && c.Lines.Review {
+		rules = nil
+		for _, r := range c.Rules {
+			if r.GitleaksFingerprint == "" {
+				rules = append(rules, r)
+				continue
+			}
+			c.placeBound(results, r)
+		}
+	}
+	applyIgnores(c.Log, results, rules, c.Now, scanners.SuppressionAccepted, "")
 	for _, rule := range c.Rules {
 		if !rule.matchesAll() || rule.Expired(c.Now) {
 			continue
@@ -172,6 +193,42 @@ func (c Ignores) Process(results []scanners.Result) error {
 		}
 	}
 	return nil
+}
+
+// placeBound applies an entry that names a finding by its place: accepted
+// where the line is the target's, under review where the pull request
+// wrote it.
+func (c Ignores) placeBound(results []scanners.Result, r IgnoreRule) {
+	var here, changed []*scanners.Finding
+	for ri := range results {
+		for fi := range results[ri].Findings {
+			f := &results[ri].Findings[fi]
+			if !r.Matches(f) {
+				continue
+			}
+			lines := []int{f.Location.StartLine}
+			for l := f.Location.StartLine + 1; l <= f.Location.EndLine; l++ {
+				lines = append(lines, l)
+			}
+			if c.Lines.addedAny(f.Location.Path, lines) {
+				changed = append(changed, f)
+			} else {
+				here = append(here, f)
+			}
+		}
+	}
+	if r.Expired(c.Now) {
+		applyIgnores(c.Log, results, []IgnoreRule{r}, c.Now, scanners.SuppressionAccepted, "") // the expiry warning
+		return
+	}
+	for _, f := range here {
+		suppress(f, scanners.Suppression{Kind: scanners.SuppressionExternal, Justification: r.Reason, Source: r.Source, Status: scanners.SuppressionAccepted})
+	}
+	for _, f := range changed {
+		suppress(f, scanners.Suppression{Kind: scanners.SuppressionExternal, Source: r.Source, Status: scanners.SuppressionUnderReview,
+			Justification: fmt.Sprintf("%s names this place (%s), and this pull request adds or changes its line (%s:%d): what it accepted was the line as %s has it, so this finding still counts",
+				r.Source, r.GitleaksFingerprint, f.Location.Path, f.Location.StartLine, c.Lines.Target)})
+	}
 }
 
 // matchesAll reports whether the entry names nothing in particular: each of

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +167,53 @@ func TestBaseline(t *testing.T) {
 	g := Gate{Thresholds: DefaultThresholds(), NewOnly: true}
 	if v := g.Decide(results); v.Failing != 2 || v.New != 2 || v.Absent != 1 {
 		t.Errorf("new-only verdict %+v", v)
+	}
+}
+
+// TestPlaceBoundEntriesOnChangedLines: a .gitleaksignore line of the target
+// branch (FILE:RULE:LINE, no secret in it) accepts the secret that sits on
+// a line the pull request leaves alone, but not a new secret the pull
+// request writes on that line: that one is under review and still counts.
+// An entry that names what it accepts (an id) applies either way.
+func TestPlaceBoundEntriesOnChangedLines(t *testing.T) {
+	secret := func(path string, line int, fp string) scanners.Finding {
+		return scanners.Finding{Engine: "secrets", RuleID: "github-pat", Severity: scanners.SeverityHigh,
+			Location: scanners.Location{Path: path, StartLine: line}, Fingerprint: fp,
+			Secret: &scanners.SecretDetail{GitleaksFingerprint: path + ":github-pat:" + strconv.Itoa(line)}}
+	}
+	results := []scanners.Result{{Engine: "secrets", Findings: []scanners.Finding{
+		secret("app/old.py", 3, "old"), secret("app/new.py", 7, "new"), secret("app/test.py", 2, "test"),
+	}}}
+	rules := []IgnoreRule{
+		{GitleaksFingerprint: "app/old.py:github-pat:3", Reason: "rotated", Source: ".gitleaksignore:1"},
+		{GitleaksFingerprint: "app/new.py:github-pat:7", Reason: "rotated", Source: ".gitleaksignore:2"},
+		{ID: "github-pat", Path: "app/test.py", Reason: "test data", Source: ".tollgate.yaml:4"},
+	}
+	lines := &Inline{Review: true, Target: "the target branch main (1a2b3c)", Added: func(p string, l int) bool {
+		return p == "app/new.py" && l == 7 || p == "app/test.py"
+	}}
+	if err := (Ignores{Rules: rules, Now: time.Now(), Lines: lines}).Process(results); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range results[0].Findings {
+		status := f.Suppressions[0].Status
+		switch f.Fingerprint {
+		case "old", "test":
+			if status != scanners.SuppressionAccepted {
+				t.Errorf("%s: %q, want accepted", f.Fingerprint, status)
+			}
+		case "new":
+			if status != scanners.SuppressionUnderReview || !strings.Contains(f.Suppressions[0].Justification, "adds or changes its line (app/new.py:7)") {
+				t.Errorf("new: %+v, want under review", f.Suppressions[0])
+			}
+		}
+	}
+	// Outside a pull-request build the same entries all apply.
+	results[0].Findings = []scanners.Finding{secret("app/new.py", 7, "new")}
+	if err := (Ignores{Rules: rules, Now: time.Now()}).Process(results); err != nil {
+		t.Fatal(err)
+	}
+	if s := results[0].Findings[0].Suppressions; len(s) != 1 || s[0].Status != scanners.SuppressionAccepted {
+		t.Errorf("outside a pull request: %+v", s)
 	}
 }

@@ -15,9 +15,9 @@ import (
 
 // resultCache opens the result cache of a scan: DIR/results of the cache
 // directory, unless it is off. A cache that cannot be used is a warning,
-// and the scan runs without it. One inside the scan root is refused: the
-// checkout is the pull request's, and entries it carried would be results
-// it chose for itself.
+// and the scan runs without it. One inside the checkout (the scan root, or
+// the repository it belongs to) is refused: the checkout is the pull
+// request's, and entries it carried would be results it chose for itself.
 func resultCache(opts config.Options, version string, log *slog.Logger) (*scanners.ResultCache, *scanners.Notification) {
 	if opts.NoResultCache || opts.CacheDir == "" {
 		return nil, nil
@@ -27,8 +27,10 @@ func resultCache(opts config.Options, version string, log *slog.Logger) (*scanne
 		log.Warn(msg)
 		return &scanners.Notification{Level: scanners.LevelWarning, Code: "result-cache", Message: msg}
 	}
-	if inside(rootDir(opts.Path), dir) {
-		return nil, warn(fmt.Sprintf("the result cache %s is inside the scanned folder, whose files are not trusted to say what was found: it is not used (give --cache-dir outside it)", dir))
+	for _, checkout := range []string{rootDir(opts.Path), opts.Repo.Top()} {
+		if checkout != "" && inside(checkout, dir) {
+			return nil, warn(fmt.Sprintf("the result cache %s is inside the checkout %s, whose files are not trusted to say what was found: it is not used (give --cache-dir outside it)", dir, checkout))
+		}
 	}
 	store, err := cache.Open(dir, opts.ResultCacheSize, log)
 	if err != nil {
@@ -85,4 +87,17 @@ func inside(root, p string) bool {
 	}
 	_, err = paths.Native().Rel(root, abs, "")
 	return err == nil
+}
+
+// rootDir is the scan root as an absolute path with symbolic links
+// resolved, as the walk sees it.
+func rootDir(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		return resolved
+	}
+	return abs
 }

@@ -167,6 +167,7 @@ func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *
 	so.ReviewCheckoutConfig = opts.Policy.PullRequest && changed(opts.Policy, so.RepoConfig, config.GitleaksConfigFile)
 	so.Skip = config.Matcher(opts.Exclude, so.Exclude)
 	so.Cache = rc
+	so.Repo = opts.Repo
 	return scanners.Excluding(secrets.New(so, log), config.Matcher(so.Exclude))
 }
 

@@ -21,25 +21,10 @@ import (
 // the checkout (each engine's confined reader of the walked root), else the
 // target branch's tree or nothing.
 func policyFiles(ctx context.Context, opts config.Options) checkout.Files {
-	p := opts.Policy
-	switch {
-	case p.Defaults:
-		return checkout.None{Why: p.Why}
-	case p.Commit != "":
-		return (&gitrepo.Repo{Dir: rootDir(opts.Path)}).Tree(ctx, p.Commit, p.Name)
+	if f := opts.Policy.Files(ctx, nil); f != nil {
+		return f
 	}
 	return nil
-}
-
-func rootDir(p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
-		return resolved
-	}
-	return abs
 }
 
 // changed reports whether the pull request changes one of the files (the
@@ -72,7 +57,7 @@ func policySteps(ctx context.Context, log *slog.Logger, opts config.Options, tar
 	inline := policy.Inline{Review: p.PullRequest, Target: files.Origin()}
 	var errs []error
 	if p.PullRequest && p.Commit != "" {
-		added, err := addedLines(ctx, target.Root, p.Commit)
+		added, err := addedLines(ctx, opts.Repo, p.Commit)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("the lines this pull request adds could not be listed, so every inline suppression is under review: %w", err))
 		} else {
@@ -81,7 +66,11 @@ func policySteps(ctx context.Context, log *slog.Logger, opts config.Options, tar
 	}
 	rules, err := policy.LoadIgnoreFiles(files)
 	errs = append(errs, err)
-	steps := []policy.Step{inline, policy.Ignores{Rules: append(slices.Clone(opts.Ignore), rules...), Now: now, Log: log}}
+	ignores := policy.Ignores{Rules: append(slices.Clone(opts.Ignore), rules...), Now: now, Log: log}
+	if p.PullRequest {
+		ignores.Lines = &inline
+	}
+	steps := []policy.Step{inline, ignores}
 	if p.PullRequest {
 		proposed := slices.Clone(opts.ProposedIgnores)
 		if own, err := policy.LoadIgnoreFiles(target.Checkout()); err == nil {
@@ -95,21 +84,18 @@ func policySteps(ctx context.Context, log *slog.Logger, opts config.Options, tar
 	return steps, errors.Join(errs...)
 }
 
-// addedLines lists the lines the checkout adds against the target commit:
-// from their merge base when the clone has it (exactly the pull request's
-// changes), else from the target itself.
-func addedLines(ctx context.Context, root, target string) (gitrepo.Added, error) {
-	repo, err := gitrepo.Open(ctx, root)
-	if err != nil {
-		return nil, err
+// addedLines lists the lines the checkout's commit (HEAD) adds against the
+// target commit: from their merge base when the clone has it (exactly the
+// pull request's changes), else from the target itself.
+func addedLines(ctx context.Context, repo *gitrepo.Repo, target string) (gitrepo.Added, error) {
+	if repo == nil {
+		return nil, gitrepo.ErrNoGit
 	}
 	base := target
-	if head, err := repo.Head(ctx); err == nil {
-		if mb := repo.MergeBase(ctx, target, head); mb != "" {
-			base = mb
-		}
+	if mb := repo.MergeBase(ctx, target, "HEAD"); mb != "" {
+		base = mb
 	}
-	return repo.AddedLines(ctx, base, "")
+	return repo.AddedLines(ctx, base, "HEAD")
 }
 
 // loadBaseline reads the baseline: the pipeline author's file (through the

@@ -41,6 +41,7 @@ type walkFunc func(ctx context.Context, root string, o scanners.WalkOptions) (*s
 
 func run(ctx context.Context, walk walkFunc, log *slog.Logger, reg Registry, opts config.Options, version string, getenv func(string) string, meter *scanners.Meter) (*Outcome, error) {
 	started := time.Now()
+	opts.Repo.SetLogger(log)
 	for _, w := range opts.Warnings {
 		log.Warn("configuration", "warning", w.Message)
 	}
@@ -170,7 +171,7 @@ func outcome(ctx context.Context, opts config.Options, version string, getenv fu
 		ToolVersion:    version,
 		Category:       opts.Category,
 		Automation:     report.AutomationFromEnv(getenv),
-		VersionControl: versionControl(ctx, root, getenv),
+		VersionControl: versionControl(ctx, opts.Repo, getenv),
 		Started:        started,
 		Finished:       time.Now(),
 		RunProperties:  map[string]any{report.PropVersion: version},
@@ -190,8 +191,8 @@ func legacyBaselineWarning(log *slog.Logger, base *policy.BaselineSet) scanners.
 // versionControl describes the scanned revision: from git when the root is
 // a checkout, else from the pipeline's variables. Credentials in the remote
 // URL are removed.
-func versionControl(ctx context.Context, root string, getenv func(string) string) *report.VersionControl {
-	if repo, err := gitrepo.Open(ctx, root); err == nil {
+func versionControl(ctx context.Context, repo *gitrepo.Repo, getenv func(string) string) *report.VersionControl {
+	if repo != nil {
 		if head, err := repo.Head(ctx); err == nil {
 			if uri := repo.RemoteURL(ctx); uri != "" {
 				return &report.VersionControl{RepositoryURI: uri, Revision: head, Branch: repo.Branch(ctx)}

@@ -28,6 +28,9 @@ type Setting struct {
 	// Path marks file paths: resolved against the configuration file's
 	// folder, and confined to the root in the checkout's own file.
 	Path bool
+	// Writes marks a path Tollgate writes (a report, a cache), never reads
+	// as an input: not read from a pull request's target branch.
+	Writes bool
 	// Repo marks what repository policy (the checkout's own .tollgate.yaml)
 	// may set: what to scan and how strictly. Every other setting reaches
 	// out of the checkout (the network, the machine, the report files, code

@@ -13,7 +13,6 @@ import (
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
-	"github.com/tollgate/tollgate/scanners/gitrepo"
 	"github.com/tollgate/tollgate/task/prcomments"
 )
 
@@ -155,29 +154,24 @@ func commentFinding(f *scanners.Finding, prefix string) prcomments.Finding {
 // the checkout changes against the pull request's target branch (from
 // their merge base), nil when the clone cannot say.
 func localChanges(ctx context.Context, log *slog.Logger, opts config.Options, targetBranch string) (string, func(string, int) bool) {
-	repo, err := gitrepo.Open(ctx, opts.Path)
-	if err != nil {
-		log.Info("pull-request comments: the scan root is not a git checkout; the server's file list decides", "error", err)
+	repo := opts.Repo
+	if repo == nil {
+		log.Info("pull-request comments: the scan root is not a git checkout; the server's file list decides")
 		return "", nil
 	}
-	prefix, err := repo.Prefix(ctx)
-	if err != nil {
-		log.Info("pull-request comments: the scan root's place in the repository is unknown", "error", err)
-		return "", nil
-	}
+	prefix := repo.Prefix()
 	target := opts.Policy.Commit
 	if target == "" && targetBranch != "" {
-		target, _ = repo.Resolve(ctx, targetBranch)
+		res, _ := repo.Resolve(ctx, targetBranch)
+		target = res.Commit
 	}
 	if target == "" {
 		log.Info("pull-request comments: the target branch is not in the clone (fetchDepth: 0 brings it); threads go only on files the pull request adds")
 		return prefix, nil
 	}
 	base := target
-	if head, err := repo.Head(ctx); err == nil {
-		if mb := repo.MergeBase(ctx, target, head); mb != "" {
-			base = mb
-		}
+	if mb := repo.MergeBase(ctx, target, "HEAD"); mb != "" {
+		base = mb
 	}
 	added, err := repo.AddedLines(ctx, base, "HEAD")
 	if err != nil {

@@ -78,6 +78,7 @@ func Run(ctx context.Context, log *slog.Logger, reg scan.Registry, stdout io.Wri
 		cmds.Complete(Failed, "Tollgate: invalid task inputs")
 		return policy.ExitUsage
 	}
+	defer opts.Close()
 	if opts.Category == "" {
 		opts.Category = "tollgate"
 	}

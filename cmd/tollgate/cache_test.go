@@ -278,21 +278,27 @@ func TestResultCacheWarmEqualsCold(t *testing.T) {
 	})
 
 	t.Run("a cache inside the checkout is not used", func(t *testing.T) {
-		dir, out := t.TempDir(), t.TempDir()
+		// Inside the scan root, and inside the repository but outside the
+		// scan root (a pull request can commit a cache folder anywhere in
+		// its checkout, with entries that say its files have no findings).
+		repo, out := t.TempDir(), t.TempDir()
+		git(t, repo, "init", "-q", "-b", "main")
+		dir := filepath.Join(repo, "app")
 		copyDir(t, demoDir(t), dir)
-		inside := filepath.Join(dir, ".cache")
-		r := tollgate(t, nil, "scan", "--offline", "--scanners", "secrets,iac", "--cache-dir", inside, "--sarif", filepath.Join(out, "a.sarif"), dir)
-		if r.code != 1 {
-			t.Fatalf("exit %d\n%s", r.code, r.stderr)
-		}
-		if _, err := os.Stat(filepath.Join(inside, "results")); err == nil {
-			t.Error("results were written to a cache inside the scanned folder")
-		}
-		if !strings.Contains(r.stderr, "inside the scanned folder") {
-			t.Errorf("no warning that the cache is not used:\n%s", r.stderr)
-		}
-		if st := cacheStats(t, filepath.Join(out, "a.sarif")); len(st) != 0 {
-			t.Errorf("cache counts %v for a cache that was not used", st)
+		for _, inside := range []string{filepath.Join(dir, ".cache"), filepath.Join(repo, ".tollgate-cache")} {
+			r := tollgate(t, nil, "scan", "--offline", "--scanners", "secrets,iac", "--cache-dir", inside, "--sarif", filepath.Join(out, "a.sarif"), dir)
+			if r.code != 1 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(inside, "results")); err == nil {
+				t.Errorf("results were written to a cache inside the checkout: %s", inside)
+			}
+			if !strings.Contains(r.stderr, "is inside the checkout") {
+				t.Errorf("%s: no warning that the cache is not used:\n%s", inside, r.stderr)
+			}
+			if st := cacheStats(t, filepath.Join(out, "a.sarif")); len(st) != 0 {
+				t.Errorf("%s: cache counts %v for a cache that was not used", inside, st)
+			}
 		}
 	})
 }

@@ -66,25 +66,11 @@ Scan flags:
 `
 
 func main() {
+	if err := reexec(); err != nil {
+		fmt.Fprintf(os.Stderr, "tollgate: %s\n", err)
+	}
 	iac.SkipRuleRegistry() // before any goroutine: it replaces a Trivy package variable
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, holdToken()))
-}
-
-// holdToken moves the job's access token (SYSTEM_ACCESSTOKEN, mapped for
-// --pr-comments) out of the process environment, so that no child process
-// (git, gitleaks' git log) inherits it, into the getenv the commands read.
-func holdToken() func(string) string {
-	const name = "SYSTEM_ACCESSTOKEN"
-	token, held := os.LookupEnv(name)
-	if held {
-		_ = os.Unsetenv(name)
-	}
-	return func(k string) string {
-		if k == name {
-			return token
-		}
-		return os.Getenv(k)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, holdSecrets()))
 }
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -305,6 +291,7 @@ func runWith(args []string, stdout, stderr io.Writer, getenv func(string) string
 		fmt.Fprintln(stderr, "Run 'tollgate help' for usage.")
 		return policy.ExitUsage
 	}
+	defer opts.Close()
 	if adjust != nil {
 		adjust(&opts)
 	}

@@ -115,9 +115,10 @@ type sarifLog struct {
 			Branch        string `json:"branch"`
 		} `json:"versionControlProvenance"`
 		Results []struct {
-			RuleID  string `json:"ruleId"`
-			Level   string `json:"level"`
-			Message struct {
+			RuleID        string `json:"ruleId"`
+			Level         string `json:"level"`
+			BaselineState string `json:"baselineState"`
+			Message       struct {
 				Text string `json:"text"`
 			} `json:"message"`
 			Locations []struct {

@@ -191,6 +191,13 @@ deny[msg] {
   msg := sprintf("%v", [resp])
 }
 `)
+	// The same through a `with` replacement, which names no built-in call.
+	write(t, filepath.Join(checks, "swap.rego"), `package user.swap
+deny[msg] {
+  r := json.marshal({"method": "GET", "url": "http://`+tr.host()+`/from-with"}) with json.marshal as http.send
+  msg := sprintf("%v", [r])
+}
+`)
 	write(t, filepath.Join(checks, "ok.rego"), `# METADATA
 # title: Pods are named
 # custom:
@@ -278,7 +285,8 @@ deny[msg] {
 	}
 	notes := strings.Join(log.notifications(), "\n")
 	for _, want := range []string{
-		"custom check " + filepath.Join(checks, "exfil.rego") + " was not loaded: it calls http.send",
+		"custom check " + filepath.Join(checks, "exfil.rego") + " was not loaded: it uses http.send",
+		"custom check " + filepath.Join(checks, "swap.rego") + " was not loaded: it uses http.send",
 		"image " + tr.host() + "/acme/base:1 was not scanned",
 		"--discover-registry " + tr.host(),
 		"git::https://dev.azure.com/acme/p/_git/mods//net",

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"hash"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
@@ -137,26 +137,28 @@ func readNamed(root *checkout.Root, p string) ([]byte, error) {
 	return checkout.ReadTrusted(abs, maxInputFile)
 }
 
-// forbiddenBuiltins are the OPA built-in functions that reach the network or
-// the process environment. A custom check is code: it may compute anything
-// over the configuration it is given, but it never sends a request (Trivy
-// compiles checks with every built-in, http.send included) and never reads
-// the environment, where the pipeline's credentials are. The net.cidr_*
-// functions are pure computation and stay available.
-func forbiddenBuiltins() []string {
-	return []string{"http.send", "net.lookup_ip_addr", "opa.runtime"}
-}
-
-// vetChecks reads every .rego file under the check paths, refuses the ones
-// that call a forbidden built-in (a notification naming the check and the
-// built-in) or do not parse, and copies the rest into checkDir.
+// vetChecks reads every .rego file under the check paths and compiles them
+// together, with Trivy's libraries, against checkCapabilities: a check
+// that calls a built-in outside them, or names one in a `with ... as`
+// replacement, does not compile and is not loaded (a notification names the
+// file and the compiler's error, which names the built-in), nor is one that
+// does not parse. The rest are copied into checkDir.
 func (in *inputs) vetChecks(root *checkout.Root, paths []string) ([]tg.Notification, error) {
 	var notes []tg.Notification
+	refuse := func(f string, err error) {
+		notes = append(notes, tg.Notification{Level: tg.LevelError, Code: "check-refused",
+			Message: fmt.Sprintf("custom check %s was not loaded: %v", f, err)})
+	}
 	dir := filepath.Join(in.tmp, "checks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("custom checks: %w", err)
 	}
-	n := 0
+	type check struct {
+		name string
+		src  []byte
+		mod  *ast.Module
+	}
+	var checks []check
 	for _, p := range paths {
 		files, err := regoFiles(p)
 		if err != nil {
@@ -166,25 +168,119 @@ func (in *inputs) vetChecks(root *checkout.Root, paths []string) ([]tg.Notificat
 		}
 		for _, f := range files {
 			b, err := readNamed(root, f)
-			if err == nil {
-				err = vetModule(f, b)
-			}
 			if err != nil {
-				notes = append(notes, tg.Notification{Level: tg.LevelError, Code: "check-refused",
-					Message: fmt.Sprintf("custom check %s was not loaded: %v", f, err)})
+				refuse(f, err)
 				continue
 			}
-			n++
-			in.record("check", f, b)
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("check-%04d.rego", n)), b, 0o600); err != nil {
-				return nil, fmt.Errorf("custom check %s: %w", f, err)
+			mod, err := rego.ParseRegoModule(f, string(b))
+			if err != nil {
+				refuse(f, fmt.Errorf("it does not parse: %w", err))
+				continue
 			}
+			checks = append(checks, check{f, b, mod})
 		}
 	}
-	if n > 0 {
+	libs, err := rego.LoadEmbeddedLibraries()
+	if err != nil {
+		return nil, fmt.Errorf("Trivy's Rego libraries: %w", err)
+	}
+	// Compile what is left until it compiles: a module the compiler names in
+	// an error is refused with that error, and the others compiled again.
+	for len(checks) > 0 {
+		modules := maps.Clone(libs)
+		for _, c := range checks {
+			modules[c.name] = c.mod
+		}
+		compiler := ast.NewCompiler().WithCapabilities(checkCapabilities())
+		compiler.SetErrorLimit(0)
+		compiler.Compile(modules)
+		if !compiler.Failed() {
+			break
+		}
+		bad := map[string][]string{}
+		for _, e := range compiler.Errors {
+			file := ""
+			if e.Location != nil {
+				file = e.Location.File
+			}
+			bad[file] = append(bad[file], e.Message)
+		}
+		kept := checks[:0]
+		for _, c := range checks {
+			if msgs, ok := bad[c.name]; ok {
+				why := "it does not compile with the built-ins a custom check may use (none that reaches the network or the environment, or is random)"
+				if names := excludedBuiltins(c.mod); len(names) > 0 {
+					why = fmt.Sprintf("it uses %s, which a custom check may not (no network, no environment, nothing random): OPA's compiler refuses it", strings.Join(names, ", "))
+				}
+				refuse(c.name, fmt.Errorf("%s: %s", why, strings.Join(msgs, "; ")))
+				continue
+			}
+			kept = append(kept, c)
+		}
+		if len(kept) == len(checks) { // an error in no custom check: refuse them all
+			for _, c := range checks {
+				refuse(c.name, fmt.Errorf("the checks do not compile together: %v", compiler.Errors))
+			}
+			kept = nil
+		}
+		checks = kept
+	}
+	for i, c := range checks {
+		in.record("check", c.name, c.src)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("check-%04d.rego", i+1)), c.src, 0o600); err != nil {
+			return nil, fmt.Errorf("custom check %s: %w", c.name, err)
+		}
+	}
+	if len(checks) > 0 {
 		in.checkDir = dir
 	}
 	return notes, nil
+}
+
+// excludedBuiltins names the built-ins outside checkCapabilities that a
+// module refers to (called, or named in a `with`), for the message: the
+// compiler is what refuses them.
+func excludedBuiltins(mod *ast.Module) []string {
+	allowed := map[string]bool{}
+	for _, b := range checkCapabilities().Builtins {
+		allowed[b.Name] = true
+	}
+	found := map[string]bool{}
+	ast.WalkRefs(mod, func(r ast.Ref) bool {
+		name := r.String()
+		if _, builtin := ast.BuiltinMap[name]; builtin && !allowed[name] {
+			found[name] = true
+		}
+		return false
+	})
+	out := make([]string, 0, len(found))
+	for n := range found {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkCapabilities are the OPA built-ins a custom check may use: this
+// OPA's, less every one OPA marks non-deterministic (http.send,
+// net.lookup_ip_addr, opa.runtime, rand.intn, uuid.rfc4122, the JWT
+// signers) but the clock (time.now_ns: Trivy's own libraries read it, to
+// compare certificate and key expiry dates): a check is code that computes
+// over the configuration it is given, and never sends a request or reads
+// the process's environment, where the pipeline's credentials are. OPA's
+// compiler refuses a call of any other, and a `with` that replaces a
+// function by one.
+func checkCapabilities() *ast.Capabilities {
+	c := ast.CapabilitiesForThisVersion()
+	kept := c.Builtins[:0]
+	for _, b := range c.Builtins {
+		if !b.Nondeterministic || b.Name == ast.NowNanos.Name {
+			kept = append(kept, b)
+		}
+	}
+	c.Builtins = kept
+	c.AllowNet = []string{}
+	return c
 }
 
 // regoFiles lists the .rego files a check path names (a file, or a
@@ -212,49 +308,4 @@ func regoFiles(p string) ([]string, error) {
 	})
 	sort.Strings(out)
 	return out, err
-}
-
-// vetModule parses a check as Trivy will and names the first forbidden
-// built-in it calls.
-func vetModule(name string, src []byte) error {
-	mod, err := rego.ParseRegoModule(name, string(src))
-	if err != nil {
-		return fmt.Errorf("it does not parse: %w", err)
-	}
-	if used := forbiddenCalls(mod); len(used) > 0 {
-		return fmt.Errorf("it calls %s, which custom checks may not use (no network, no environment)", strings.Join(used, ", "))
-	}
-	return nil
-}
-
-// forbiddenCalls lists the forbidden built-ins a module calls, sorted.
-func forbiddenCalls(mod *ast.Module) []string {
-	forbidden := forbiddenBuiltins()
-	found := map[string]bool{}
-	check := func(op ast.Ref) {
-		name := op.String()
-		if slices.Contains(forbidden, name) {
-			found[name] = true
-		}
-	}
-	ast.WalkExprs(mod, func(e *ast.Expr) bool {
-		if e.IsCall() {
-			check(e.Operator())
-		}
-		return false
-	})
-	ast.WalkTerms(mod, func(t *ast.Term) bool {
-		if c, ok := t.Value.(ast.Call); ok && len(c) > 0 {
-			if ref, ok := c[0].Value.(ast.Ref); ok {
-				check(ref)
-			}
-		}
-		return false
-	})
-	out := make([]string, 0, len(found))
-	for name := range found {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	_ "unsafe" // for go:linkname, see extendDepth
@@ -108,6 +109,9 @@ const maxExtendDepth = 2
 // only ever opens files Tollgate wrote. *tmp is the directory of the copies.
 func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *string) ([]byte, error) {
 	doc, ext, pathKey, extPath := extendOf(content)
+	if dup := caseDuplicates(doc, ""); dup != "" {
+		return nil, fmt.Errorf("%s: gitleaks reads its configuration case-insensitively (viper), so it would keep one of them at random; the configuration is refused", dup)
+	}
 	if extPath == "" {
 		return content, nil
 	}
@@ -165,6 +169,53 @@ func extendOf(content []byte) (doc, ext map[string]any, pathKey, extPath string)
 		}
 	}
 	return doc, ext, pathKey, extPath
+}
+
+// caseDuplicates names the first keys of a table (or a table below it)
+// that differ only in case, as "keys path and PATH in [extend]"; "" when
+// there are none. Arrays of tables are searched too.
+func caseDuplicates(v any, where string) string {
+	switch t := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		seen := map[string]string{}
+		for _, k := range keys {
+			if other, dup := seen[strings.ToLower(k)]; dup {
+				in := "the top level"
+				if where != "" {
+					in = "[" + where + "]"
+				}
+				return fmt.Sprintf("keys %q and %q in %s differ only in case", other, k, in)
+			}
+			seen[strings.ToLower(k)] = k
+		}
+		for _, k := range keys {
+			sub := k
+			if where != "" {
+				sub = where + "." + k
+			}
+			if d := caseDuplicates(t[k], sub); d != "" {
+				return d
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if d := caseDuplicates(e, where); d != "" {
+				return d
+			}
+		}
+	case []map[string]any:
+		for _, e := range t {
+			if d := caseDuplicates(e, where); d != "" {
+				return d
+			}
+		}
+	}
+	return ""
 }
 
 // extendsDigest digests the files a configuration extends, as

@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,9 +9,8 @@ import (
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/report"
 	"github.com/zricethezav/gitleaks/v8/sources"
-	"golang.org/x/text/encoding/unicode"
-	"golang.org/x/text/transform"
 
+	"github.com/tollgate/tollgate/internal/utf16text"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -65,22 +63,14 @@ func pathAllowed(cfg *config.Config, p string) bool {
 	return false
 }
 
-// utf16Aware decodes a file that starts with a UTF-16 byte-order mark
-// (Windows tools write PowerShell scripts, .reg and .config files so) into
-// UTF-8 for the detector, which otherwise sees NUL bytes and skips the file
-// as binary. Line breaks survive decoding, so lines are the file's own. Any
-// other file, archives included, is passed on as it is.
-//
-// Only the file's contents decide, never its name.
+// utf16Aware decodes a file that starts as UTF-16 text (utf16text.Is)
+// into UTF-8 for the detector, which otherwise sees NUL bytes and skips the
+// file as binary. Any other file, archives included, is passed on as it is.
 func utf16Aware(f *os.File) io.Reader {
-	head := make([]byte, 8<<10)
+	head := make([]byte, utf16text.Head)
 	n, _ := f.ReadAt(head, 0)
-	head = head[:n]
-	// A byte-order mark, and the NUL bytes every UTF-16 file with a line
-	// break or an ASCII character has (a Latin-1 file may start with the
-	// same two bytes, and has none).
-	if n >= 4 && (head[0] == 0xff && head[1] == 0xfe || head[0] == 0xfe && head[1] == 0xff) && bytes.IndexByte(head[2:], 0) >= 0 {
-		return transform.NewReader(f, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+	if utf16text.Is(head[:n]) {
+		return utf16text.NewReader(f)
 	}
 	return f
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate/tollgate/internal/versions"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/checkout"
+	"github.com/tollgate/tollgate/scanners/gitrepo"
 )
 
 // GitleaksVersion is the gitleaks module version Tollgate is built with.
@@ -70,6 +71,9 @@ type Options struct {
 	// Since is the base of commits mode: a ref, or a pull request's target
 	// branch. SinceFrom names where it came from, for messages.
 	Since, SinceFrom string
+	// Repo is the scan root's git repository (nil: not a git checkout),
+	// which commits and history modes read.
+	Repo *gitrepo.Repo
 	// NoExtraRules turns off Tollgate's extra rules (rules/tollgate.toml).
 	NoExtraRules bool
 	// NoEmulatorAllowlist reports the emulators' published keys too

@@ -126,6 +126,30 @@ func TestExtendPathStaysInTheRoot(t *testing.T) {
 		if _, err := scan(bad); err == nil || !strings.Contains(err.Error(), ".gitleaks.toml") {
 			t.Errorf("extend path %s: error %v, want a refusal naming .gitleaks.toml", bad, err)
 		}
+	} // Keys that differ only in case: gitleaks (viper) reads keys
+	// case-insensitively and keeps one of two at random, so a confined
+	// `path` beside an unconfined `PATH` made it read outside the root in
+	// about a third of the runs. Refused, every time, whichever way round.
+	for _, cfg := range []string{
+		"[extend]\npath = \"config/base.toml\"\nPATH = \"/dev/zero\"\n",
+		"[extend]\nPATH = \"config/base.toml\"\npath = \"/dev/zero\"\n",
+		"[extend]\npath = \"config/base.toml\"\n[EXTEND]\npath = \"/dev/zero\"\n",
+		"[[rules]]\nid = \"a\"\nregex = \"a\"\nRegex = \"b\"\n",
+	} {
+		for range 5 {
+			if err := os.WriteFile(filepath.Join(root, ".gitleaks.toml"), []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = secrets.New(secrets.Options{NoExtraRules: true}, log).Scan(context.Background(), tgt)
+			tgt.Close()
+			if err == nil || !strings.Contains(err.Error(), "differ only in case") || !strings.Contains(err.Error(), ".gitleaks.toml") {
+				t.Fatalf("%q: error %v, want a refusal naming the keys", cfg, err)
+			}
+		}
 	}
 }
 

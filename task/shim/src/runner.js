@@ -31,6 +31,8 @@ const PIPELINE_VARIABLES = [
 // The job's access token: the scan gets it only to comment on the pull
 // request (prComments: true), never otherwise.
 const TOKEN = 'SYSTEM_ACCESSTOKEN';
+// The variable that tells tollgate which descriptor carries it.
+const SECRETS_FD = 'TOLLGATE_SECRETS_FD';
 
 function forbidden(env, name) {
   return name.toUpperCase() === TOKEN && !isTrue(input(env, 'prComments'));
@@ -230,8 +232,24 @@ async function run(env, deps) {
     cmd = 'docker';
     args = dockerArgs(env, opts);
   }
+  // The binary gets the token through a pipe (descriptor 3), never in its
+  // environment, where any process of the agent's user could read it from
+  // /proc/PID/environ while the scan runs (Windows has no /proc, and no
+  // descriptor 3 a Go program can open: there it stays in the environment).
+  const childEnv = scanEnv(env);
+  let secrets = null;
+  if (choice.runner === 'binary' && opts.platform !== 'win32' && childEnv[TOKEN] !== undefined) {
+    secrets = JSON.stringify({ [TOKEN]: childEnv[TOKEN] });
+    delete childEnv[TOKEN];
+    childEnv[SECRETS_FD] = '3';
+  }
   return new Promise((resolve) => {
-    const child = deps.spawn(cmd, args, { stdio: 'inherit', env: scanEnv(env) });
+    const stdio = secrets ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit';
+    const child = deps.spawn(cmd, args, { stdio, env: childEnv });
+    if (secrets && child.stdio && child.stdio[3]) {
+      child.stdio[3].on('error', () => { /* the scan reports a missing token */ });
+      child.stdio[3].end(secrets);
+    }
     child.on('error', (err) => {
       fail(deps.stdout, `Tollgate: could not start ${cmd}: ${err.message}`);
       resolve(3);

@@ -3,6 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const { EventEmitter } = require('node:events');
+const { PassThrough } = require('node:stream');
 const path = require('node:path');
 const shim = require('../src/runner.js');
 
@@ -127,9 +128,17 @@ test('PATH lookups follow the agent\'s platform: Windows paths, Path and tollgat
 
 function fakeSpawn(code, calls) {
   return (cmd, args, o) => {
-    calls.push({ cmd, args, env: o.env, stdio: o.stdio });
+    const call = { cmd, args, env: o.env, stdio: o.stdio, fd3: null };
+    calls.push(call);
     const child = new EventEmitter();
-    setImmediate(() => child.emit('close', code, null));
+    if (Array.isArray(o.stdio) && o.stdio[3] === 'pipe') {
+      const pipe = new PassThrough();
+      let text = '';
+      pipe.on('data', (b) => { text += b; });
+      pipe.on('end', () => { call.fd3 = text; });
+      child.stdio = [null, null, null, pipe];
+    }
+    setTimeout(() => child.emit('close', code, null), 5);
     return child;
   };
 }
@@ -155,6 +164,29 @@ test('binary mode runs `tollgate task` and passes its exit code on', async () =>
     assert.strictEqual(calls[0].stdio, 'inherit');
     assert.ok(!('SYSTEM_ACCESSTOKEN' in calls[0].env));
   }
+});
+
+test('binary mode hands the access token over a pipe, never in the environment', async () => {
+  const calls = [];
+  const env = Object.assign({}, agentEnv, { INPUT_RUNNER: 'binary', INPUT_PRCOMMENTS: 'true', PATH: '/opt/tg' });
+  const got = await shim.run(env, Object.assign(opts(), {
+    install: async () => '/opt/tg/tollgate',
+    spawn: fakeSpawn(1, calls), spawnSync: () => assert.fail('no docker probe in binary mode'), stdout: out(),
+  }));
+  assert.strictEqual(got, 1);
+  assert.ok(!('SYSTEM_ACCESSTOKEN' in calls[0].env));
+  assert.strictEqual(calls[0].env.TOLLGATE_SECRETS_FD, '3');
+  assert.deepStrictEqual(calls[0].stdio, ['inherit', 'inherit', 'inherit', 'pipe']);
+  assert.deepStrictEqual(JSON.parse(calls[0].fd3), { SYSTEM_ACCESSTOKEN: 'do-not-pass' });
+  // On a Windows agent (no /proc, no descriptor 3 for Go) it stays in the environment.
+  const win = [];
+  await shim.run(env, Object.assign(opts(), {
+    platform: 'win32',
+    install: async () => 'C:\\tg\\tollgate.exe',
+    spawn: fakeSpawn(0, win), spawnSync: () => assert.fail('no docker probe'), stdout: out(),
+  }));
+  assert.strictEqual(win[0].env.SYSTEM_ACCESSTOKEN, 'do-not-pass');
+  assert.strictEqual(win[0].stdio, 'inherit');
 });
 
 test('docker mode runs the image and passes its exit code on', async () => {

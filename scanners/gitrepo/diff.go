@@ -1,0 +1,285 @@
+package gitrepo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/gitleaks/go-gitdiff/gitdiff"
+	"github.com/h2non/filetype"
+
+	"github.com/tollgate/tollgate/internal/utf16text"
+)
+
+// EmptyTree is git's empty tree: the parent of a root commit.
+const EmptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+// LineRange is an inclusive range of 1-based line numbers.
+type LineRange struct{ Start, End int }
+
+// Added is what a change adds: for each path (relative to the directory
+// the Repo was opened on, slash-separated), the lines of the new version
+// that are new.
+type Added map[string][]LineRange
+
+// Has reports whether line of file p is an added line.
+func (a Added) Has(p string, line int) bool {
+	for _, r := range a[p] {
+		if line >= r.Start && line <= r.End {
+			return true
+		}
+	}
+	return false
+}
+
+// AddedLines lists the lines head adds against base (commits; git diff -U0
+// base head, every changed line of the new side counting as added), in the
+// directory the Repo was opened on. No attribute of the checkout changes
+// what counts, and the lines are the ones the engines read: a file git takes
+// for binary by a NUL byte is compared as text all the same (TextChange),
+// a UTF-16 text file decoded; only a binary format (an image, an archive, an
+// executable: what gitleaks skips too) has none.
+func (r *Repo) AddedLines(ctx context.Context, base, head string) (Added, error) {
+	added := Added{}
+	var binaries []*gitdiff.File
+	err := r.Diff(ctx, []string{"--no-renames", "--full-index"}, base, head, nil, func(f *gitdiff.File) {
+		switch {
+		case f.IsDelete:
+		case f.IsBinary:
+			binaries = append(binaries, f)
+		default:
+			for _, tf := range f.TextFragments {
+				added.add(f.NewName, tf)
+			}
+		}
+	})
+	if err != nil {
+		return added, err
+	}
+	for _, f := range binaries {
+		frags, err := r.TextChange(ctx, f.OldOIDPrefix, f.NewOIDPrefix)
+		if err != nil {
+			return added, fmt.Errorf("%s: %w", f.NewName, err)
+		}
+		for _, tf := range frags {
+			added.add(f.NewName, tf)
+		}
+	}
+	return added, nil
+}
+
+func (a Added) add(name string, tf *gitdiff.TextFragment) {
+	if tf.NewLines > 0 {
+		a[name] = append(a[name], LineRange{Start: int(tf.NewPosition), End: int(tf.NewPosition + tf.NewLines - 1)})
+	}
+}
+
+// zeroOID is how a diff names the blob of a side that does not exist.
+func zeroOID(oid string) bool { return strings.Trim(oid, "0") == "" }
+
+// TextChange compares two blobs that git called binary (by their contents:
+// no attribute is read) as the engines read them: a UTF-16 text file
+// decoded, any other file that is not a binary format split at its line
+// breaks as it is. It returns the new side's changes as text fragments of
+// git's own diff (their added lines are the new blob's), none for a binary
+// format or a blob larger than 64 MiB. oldOID may be zeros (a new file).
+func (r *Repo) TextChange(ctx context.Context, oldOID, newOID string) ([]*gitdiff.TextFragment, error) {
+	head, err := r.blobHead(ctx, newOID)
+	if err != nil {
+		return nil, err
+	}
+	if !utf16text.Is(head) && binaryFormat(head) {
+		return nil, nil
+	}
+	dir, err := os.MkdirTemp("", "tollgate-text-")
+	if err != nil {
+		return nil, fmt.Errorf("comparing as text: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	write := func(oid, name string) (string, error) {
+		p := filepath.Join(dir, name)
+		var b []byte
+		if !zeroOID(oid) {
+			var err error
+			if b, err = r.blob(ctx, oid, maxText); err != nil {
+				return "", err
+			}
+			if utf16text.Is(b) {
+				if b, err = utf16text.Decode(b); err != nil {
+					return "", fmt.Errorf("decoding UTF-16: %w", err)
+				}
+			}
+		}
+		return p, os.WriteFile(p, b, 0o600)
+	}
+	a, err := write(oldOID, "old")
+	if err != nil {
+		return nil, err
+	}
+	b, err := write(newOID, "new")
+	if err != nil {
+		return nil, err
+	}
+	var frags []*gitdiff.TextFragment
+	err = r.stream(ctx, func(rd io.Reader) error {
+		files, err := gitdiff.Parse(rd)
+		if err != nil {
+			return err
+		}
+		for f := range files {
+			frags = append(frags, f.TextFragments...)
+		}
+		return nil
+	}, "diff", "--no-index", "-U0", "--text", "--no-ext-diff", "--no-textconv", "--no-color", "--", a, b)
+	if exit := (*exec.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 1 {
+		err = nil // --no-index exits 1 when the files differ
+	}
+	if errors.Is(err, errTooLarge) {
+		return nil, nil
+	}
+	return frags, err
+}
+
+// binaryFormat reports whether a file that starts with head is in a binary
+// format the engines never read as text (gitleaks' rule: a known magic
+// number of an "application/..." type: archives, executables, documents),
+// as opposed to text that holds a NUL byte.
+func binaryFormat(head []byte) bool {
+	t, err := filetype.Match(head)
+	return err == nil && t != filetype.Unknown && (t.MIME.Type == "application" || t.MIME.Type == "image" || t.MIME.Type == "video" || t.MIME.Type == "audio" || t.MIME.Type == "font")
+}
+
+// maxText bounds a blob compared as text.
+const maxText = 64 << 20
+
+// errTooLarge is a blob over the limit of what is read whole.
+var errTooLarge = errors.New("blob too large")
+
+// blob reads a blob whole, up to limit bytes.
+func (r *Repo) blob(ctx context.Context, oid string, limit int64) ([]byte, error) {
+	if !isObjectName(oid) {
+		return nil, fmt.Errorf("%q is not an object ID", oid)
+	}
+	var buf bytes.Buffer
+	err := r.stream(ctx, func(rd io.Reader) error {
+		n, err := io.Copy(&buf, io.LimitReader(rd, limit+1))
+		if err == nil && n > limit {
+			return fmt.Errorf("blob %s is larger than %d bytes: %w", oid, limit, errTooLarge)
+		}
+		return err
+	}, "cat-file", "blob", oid)
+	return buf.Bytes(), err
+}
+
+// BlobReader streams a blob (an archive a commit adds, for the secrets
+// engine); Close waits for git.
+func (r *Repo) BlobReader(ctx context.Context, oid string) (io.ReadCloser, error) {
+	if !isObjectName(oid) {
+		return nil, fmt.Errorf("%q is not an object ID", oid)
+	}
+	cmd := r.command(ctx, "cat-file", "blob", oid)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("git cat-file: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("git cat-file: %w", err)
+	}
+	return &blobReader{ReadCloser: out, wait: cmd.Wait}, nil
+}
+
+type blobReader struct {
+	io.ReadCloser
+	wait func() error
+}
+
+func (b *blobReader) Close() error {
+	_, _ = io.Copy(io.Discard, b.ReadCloser)
+	return errors.Join(b.ReadCloser.Close(), b.wait())
+}
+
+// Diff runs `git diff -U0` between the commits base and head with the extra
+// options (external diff and text conversion off, and no attribute of the
+// checkout read: see the package comment), limited to paths (literal,
+// relative to the top; nil: the directory the Repo was opened on), and
+// calls each for every file of the patch, in order, with names relative to
+// the directory opened. The patch is read to its end either way.
+func (r *Repo) Diff(ctx context.Context, opts []string, base, head string, paths []string, each func(*gitdiff.File)) error {
+	if !isObjectName(base) && base != EmptyTree || !isObjectName(head) {
+		return fmt.Errorf("git diff: %q and %q must be commit IDs or HEAD", base, head)
+	}
+	args := append([]string{"--literal-pathspecs", "diff", "-U0", "--no-ext-diff", "--no-textconv", "--no-color"}, opts...)
+	if r.prefix != "" {
+		args = append(args, "--relative="+r.prefix)
+	}
+	args = append(append(args, "--end-of-options", base, head, "--"), paths...)
+	return r.patch(ctx, each, args...)
+}
+
+// Log runs `git log -p -U0` with the extra options (a range, filters)
+// and calls each for every file of every commit's patch, in order; names
+// are relative to the top of the repository. No attribute of the checkout
+// applies (see the package comment).
+func (r *Repo) Log(ctx context.Context, opts []string, each func(*gitdiff.File)) error {
+	for _, o := range opts {
+		if !strings.HasPrefix(o, "-") && !isObjectName(o) && !isRange(o) {
+			return fmt.Errorf("git log: %q is neither an option nor a commit range", o)
+		}
+	}
+	args := append([]string{"log", "-p", "-U0", "--no-ext-diff", "--no-textconv", "--no-color", "--full-index"}, opts...)
+	return r.patch(ctx, each, append(args, "--")...)
+}
+
+// patch runs git with args and calls each for every file of the patch it
+// prints, until ctx ends; the patch is read to its end either way.
+func (r *Repo) patch(ctx context.Context, each func(*gitdiff.File), args ...string) error {
+	return r.stream(ctx, func(rd io.Reader) error {
+		files, err := gitdiff.Parse(rd)
+		if err != nil {
+			return err
+		}
+		for f := range files {
+			if ctx.Err() == nil {
+				each(f)
+			}
+		}
+		return nil
+	}, args...)
+}
+
+// isRange reports whether s is BASE..HEAD of object names.
+func isRange(s string) bool {
+	a, b, ok := strings.Cut(s, "..")
+	return ok && isObjectName(a) && isObjectName(b)
+}
+
+// blobHead is the start of a blob: enough for utf16text.Is and
+// binaryFormat. git is stopped once it has been read.
+func (r *Repo) blobHead(ctx context.Context, oid string) ([]byte, error) {
+	if !isObjectName(oid) {
+		return nil, fmt.Errorf("%q is not an object ID", oid)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := r.command(ctx, "cat-file", "blob", oid)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("git cat-file: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("git cat-file: %w", err)
+	}
+	head, err := io.ReadAll(io.LimitReader(out, utf16text.Head))
+	cancel()
+	_ = cmd.Wait() // killed when the blob is longer than its head
+	if err != nil {
+		return nil, fmt.Errorf("git cat-file blob %s: %w", oid, err)
+	}
+	return head, nil
+}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/internal/crash"
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
@@ -87,6 +88,7 @@ func readShards(files []string) ([]shardLog, error) {
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, file := range files {
 		g.Go(func() error {
+			defer crash.Recover("reading the shard log "+file, &errs[i])
 			shards[i], errs[i] = readShard(file)
 			return nil
 		})

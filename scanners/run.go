@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/tollgate/tollgate/internal/crash"
 )
 
 // Engine is one engine.
@@ -43,6 +45,15 @@ func Run(ctx context.Context, log *slog.Logger, t *Target, engines []Engine, lim
 	var g errgroup.Group
 	for i, e := range engines {
 		g.Go(func() error {
+			var err error
+			defer func() {
+				if err != nil { // runOne itself panicked, outside the engine
+					results[i] = Result{Engine: e.Name(), Tool: e.Tool()}
+					results[i].Status.Fail("panic", err)
+					log.Error("engine panicked", "engine", e.Name(), "error", err, "stack", string(err.(*crash.PanicError).Stack))
+				}
+			}()
+			defer crash.Recover("the "+e.Name()+" engine's run", &err)
 			results[i] = runOne(ctx, log, t, e, limits)
 			return nil
 		})
@@ -68,7 +79,7 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Engine, limits L
 		grace = DefaultGrace
 	}
 	done := make(chan Result, 1)
-	go func() { done <- scanSafely(ectx, log, t, e) }()
+	go func() { done <- scanSafely(ectx, log, t, e) }() // scanSafely recovers
 
 	var res Result
 	select {
@@ -124,7 +135,12 @@ func scanSafely(ctx context.Context, log *slog.Logger, t *Target, e Engine) (res
 	res, err := e.Scan(ctx, t)
 	if err != nil {
 		code := "engine-error"
+		var pe *crash.PanicError
 		switch {
+		case errors.As(err, &pe):
+			// A goroutine of the engine panicked and recovered (crash.Recover).
+			code = "engine-panic"
+			log.Error("engine panicked", "where", pe.Where, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
 		case errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded:
 			code = "timeout"
 		case errors.Is(err, context.Canceled) || ctx.Err() == context.Canceled:

@@ -27,6 +27,10 @@ type Settings struct {
 	MaxIssues          int
 }
 
+// DefaultTimeout is the time limit of a scan in a pipeline (the timeout
+// input's default): past it the scan stops and the step fails (exit 3).
+const DefaultTimeout = "30m"
+
 // Input reads a task input as the agent passes it: INPUT_<NAME> with the
 // name upper-cased and spaces as underscores.
 func Input(getenv func(string) string, name string) string {
@@ -81,6 +85,11 @@ func Args(engines scanners.Registry, getenv func(string) string) ([]string, erro
 		if v := Input(getenv, e.TaskInput); v != "" {
 			args = append(args, "--fail-on", e.Name+"="+v)
 		}
+	}
+	if Input(getenv, "timeout") == "" && getenv("TOLLGATE_TIMEOUT") == "" {
+		// A scan in a pipeline always ends: task.json's default, for a run
+		// without the input (the agent passes the default itself).
+		args = append(args, "--timeout", DefaultTimeout)
 	}
 	if on, err := boolInput(getenv, "resultCache", true); err != nil {
 		return nil, err

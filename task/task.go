@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/policy"
@@ -49,8 +50,16 @@ const ShardArtifactPrefix = "tollgate-shard-"
 // Run executes the task and returns the process exit code: 0 when the task
 // succeeded (with or without issues), 1 on a policy failure, 2 on bad
 // inputs, 3 when an engine failed and failOnScannerError is true.
-func Run(ctx context.Context, log *slog.Logger, reg scan.Registry, stdout io.Writer, getenv func(string) string, version string) int {
+func Run(ctx context.Context, log *slog.Logger, reg scan.Registry, stdout io.Writer, getenv func(string) string, version string) (code int) {
 	cmds := NewCommands(stdout)
+	defer func() {
+		// A panic is an error the step reports (exit 3), never Go's exit 2.
+		if p := recover(); p != nil {
+			log.Error("internal error (a bug, please report it)", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			cmds.Complete(Failed, "Tollgate: internal error (a bug, please report it)")
+			code = policy.ExitScannerFailed
+		}
+	}()
 	settings, err := ReadSettings(getenv)
 	if err != nil {
 		cmds.Complete(Failed, "Tollgate: "+err.Error())

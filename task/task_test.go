@@ -53,6 +53,23 @@ func TestArgs(t *testing.T) {
 	if args[len(args)-1] != "/src" {
 		t.Errorf("path is not last: %q", args)
 	}
+	// A pipeline scan always has a time limit: the default, before
+	// extraArgs (which may set another); the input, or TOLLGATE_TIMEOUT,
+	// instead of it.
+	if i, j := strings.Index(got, "--timeout 30m"), strings.Index(got, "--timeout 20m"); i < 0 || j < i {
+		t.Errorf("args %q: want the default --timeout 30m before extraArgs' --timeout 20m", got)
+	}
+	for k, v := range map[string]string{"INPUT_TIMEOUT": "45m", "TOLLGATE_TIMEOUT": "1h"} {
+		env[k] = v
+		args, err := Args(scan.Builtin().Infos(), func(k string) string { return env[k] })
+		delete(env, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(args, " "); strings.Contains(got, "--timeout 30m") || k == "INPUT_TIMEOUT" && !strings.Contains(got, "--timeout 45m") {
+			t.Errorf("%s=%s: args %q", k, v, got)
+		}
+	}
 	env["INPUT_NEWONLY"] = "maybe"
 	if _, err := Args(scan.Builtin().Infos(), func(k string) string { return env[k] }); err == nil {
 		t.Error("a bad boolean accepted")

@@ -33,8 +33,8 @@ type DownloadOptions struct {
 	// config and credential helpers are used (each for its own host).
 	Username, Password string
 	// SendCredentials, when set, says whether Username and Password may go
-	// to a repository's registry host.
-	SendCredentials func(host string) bool
+	// to a repository (its full name, host and path).
+	SendCredentials func(repository string) bool
 	// Backoff between retries of 429 and 5xx answers; zero means 1s, x2, 5 tries.
 	Backoff remote.Backoff
 	// Transport replaces the HTTP transport (tests, proxies).
@@ -92,7 +92,7 @@ func downloadFrom(ctx context.Context, cacheDir, repo string, opt DownloadOption
 			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
 	}
 	user, pass := opt.Username, opt.Password
-	if opt.SendCredentials != nil && !opt.SendCredentials(ref.Context().RegistryStr()) {
+	if opt.SendCredentials != nil && !opt.SendCredentials(ref.Context().Name()) {
 		user, pass = "", ""
 	}
 	ropts = append(ropts, remote.WithAuthFromKeychain(keychain(user, pass)))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -73,7 +74,16 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, holdSecrets()))
 }
 
-func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (code int) {
+	// A panic of the main goroutine is an error (exit 3), never Go's exit
+	// 2, which is Tollgate's usage error; every other goroutine recovers
+	// its own (internal/crash).
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(stderr, "tollgate: internal error (a bug, please report it): %s\n%s", report.SafeText(fmt.Sprint(p)), debug.Stack())
+			code = policy.ExitScannerFailed
+		}
+	}()
 	if len(args) == 0 {
 		printUsage(stderr)
 		return policy.ExitUsage

@@ -91,12 +91,12 @@ func Start(ctx context.Context, m *scanners.Meter, console *Console, o Options) 
 	done := make(chan struct{})
 	switch o.Mode {
 	case Live:
-		go func() { defer close(done); live(ctx, m, console) }()
+		go func() { defer close(done); defer quiet(); live(ctx, m, console) }()
 	case Lines:
 		if o.Interval <= 0 {
 			o.Interval = DefaultInterval
 		}
-		go func() { defer close(done); lines(ctx, m, o) }()
+		go func() { defer close(done); defer quiet(); lines(ctx, m, o) }()
 	default:
 		close(done)
 	}
@@ -275,3 +275,7 @@ func (m Mode) String() string {
 		return "off"
 	}
 }
+
+// quiet, deferred by the display's goroutine, ends the display on a panic
+// instead of the process: progress is not worth a scan's results.
+func quiet() { _ = recover() }

@@ -17,11 +17,11 @@ import (
 // fixture is a git repository made in a test, committed to as a pull
 // request's author would.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir()}
 	f.git("init", "-q", "-b", "main")
@@ -212,20 +212,8 @@ func TestAttributesDoNotHideAddedLines(t *testing.T) {
 // pushed by anyone who can push, never stands for the target branch; the
 // remote branch does, and the tag is named in a warning.
 func TestResolveUsesFullyQualifiedRefs(t *testing.T) {
-	f := newFixture(t)
-	f.write("a", []byte("target\n"))
-	target := f.commit("target")
-	f.git("update-ref", "refs/remotes/origin/main", target)
-	f.write("a", []byte("pull request\n"))
-	pr := f.commit("pull request")
-	f.git("tag", "origin/main", pr)
-	f.git("tag", "-a", "-m", "x", "main", pr)
-	f.git("branch", "origin/main", pr)
-
-	r, err := Open(t.Context(), f.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rf := resolveFixture(t)
+	f, r, target, pr := rf.fixture, rf.repo, rf.target, rf.shadow
 	for _, ref := range []string{"refs/heads/main", "main", "origin/main"} {
 		res, ok := r.Resolve(t.Context(), ref)
 		if !ok || res.Commit != target || res.Ref != "refs/remotes/origin/main" {

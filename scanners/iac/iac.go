@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tollgate/tollgate/cache"
+	"github.com/tollgate/tollgate/internal/crash"
 	"github.com/tollgate/tollgate/internal/versions"
 	tg "github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iactype"
@@ -111,8 +113,13 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	start := func() {
 		startRego.Do(func() {
 			go func() {
-				rs, err := s.initRego(in)
-				regoCh <- regoResult{rs, err}
+				var (
+					rs  *rego.Scanner
+					err error
+				)
+				defer func() { regoCh <- regoResult{rs, err} }()
+				defer crash.Recover("compiling the IaC checks", &err)
+				rs, err = s.initRego(in)
 			}()
 		})
 	}
@@ -181,8 +188,9 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, j := range jobs {
-		g.Go(func() error {
-			err := s.scanGroup(gctx, in, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
+		g.Go(func() (err error) {
+			defer crash.Recover(fmt.Sprintf("the iac engine, on %s %s", j.ft, strings.Join(j.paths[:min(3, len(j.paths))], ", ")), &err)
+			err = s.scanGroup(gctx, in, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
 			gauge.Add(j.units())
 			return err
 		})

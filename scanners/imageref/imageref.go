@@ -82,6 +82,31 @@ func (r Ref) Registry() string {
 	return NormalizeHost(ref.Context().RegistryStr())
 }
 
+// Repository is the registry host and repository path of a named image
+// ("docker.io/library/alpine"), the scope registry credentials are given
+// for; "" for archives and bad names.
+func (r Ref) Repository() string {
+	if r.Source == DockerArchive || r.Source == OCILayout {
+		return ""
+	}
+	return RepositoryOf(r.Name)
+}
+
+// RepositoryOf is the normalized host and repository path of an image
+// reference or repository name ("" when it does not parse): Docker Hub's
+// host spelled docker.io, the host lower-case, tag and digest dropped.
+func RepositoryOf(s string) string {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		repo, rerr := name.NewRepository(s)
+		if rerr != nil {
+			return ""
+		}
+		return NormalizeHost(repo.RegistryStr()) + "/" + repo.RepositoryStr()
+	}
+	return NormalizeHost(ref.Context().RegistryStr()) + "/" + ref.Context().RepositoryStr()
+}
+
 // NormalizeHost lower-cases a registry host and names Docker Hub docker.io.
 func NormalizeHost(h string) string {
 	h = strings.ToLower(strings.TrimSpace(h))

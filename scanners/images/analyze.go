@@ -32,7 +32,7 @@ func (s *Engine) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCac
 		RegistryOptions: ftypes.RegistryOptions{Insecure: s.opts.Insecure},
 		DockerOptions:   ftypes.DockerOptions{Host: s.opts.DockerHost},
 	}
-	if (s.opts.Username != "" || s.opts.Password != "") && slices.Contains(s.credentialHosts(), ref.Registry()) {
+	if (s.opts.Username != "" || s.opts.Password != "") && slices.Contains(s.credentialScopes(), ref.Repository()) {
 		imgOpt.RegistryOptions.Credentials = []ftypes.Credential{{Username: s.opts.Username, Password: s.opts.Password}}
 	}
 	var (

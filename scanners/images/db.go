@@ -54,10 +54,10 @@ func (s *Engine) prepareDB(ctx context.Context, res *scanners.Result) (vulndb.Me
 		dl.Repositories = s.opts.DBRepositories
 	}
 	if dl.Username == "" && dl.Password == "" && (s.opts.Username != "" || s.opts.Password != "") {
-		// The registry credentials go to a DB repository only on a host they
-		// were given for (an --image's registry).
-		hosts := s.credentialHosts()
-		dl.SendCredentials = func(h string) bool { return slices.Contains(hosts, imageref.NormalizeHost(h)) }
+		// The registry credentials go to a DB repository only when the
+		// pipeline named it (--db-repository, or an --image's repository).
+		scopes := s.credentialScopes()
+		dl.SendCredentials = func(repo string) bool { return slices.Contains(scopes, imageref.RepositoryOf(repo)) }
 		dl.Username, dl.Password = s.opts.Username, s.opts.Password
 	}
 	dl.Log, dl.Now = s.log, s.opts.Now

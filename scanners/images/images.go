@@ -66,8 +66,9 @@ type Options struct {
 	IgnoreUnfixed bool
 	// PkgTypes limits packages to os and/or library; empty means both.
 	PkgTypes []string
-	// Username and Password authenticate to the registry hosts of Images
-	// only (and to a DB repository on one of those hosts).
+	// Username and Password authenticate to the repositories of Images
+	// only (host and path), and to the DB repositories named
+	// (DBRepositories).
 	Username, Password string
 	// Insecure allows plain-HTTP and self-signed registries.
 	Insecure bool

@@ -518,8 +518,9 @@ func TestUnwritableTempDir(t *testing.T) {
 	}
 }
 
-// The registry credentials go to the registry hosts of the pipeline's own
-// images only: a discovered image on another host never receives them, and a
+// The registry credentials go to the repositories of the pipeline's own
+// images only (host and path): a discovered image on another host, or in
+// another repository of the same host, never receives them, and a
 // discovered image on a registry that is not allowed is not pulled at all.
 func TestCredentialsScopedToTheirRegistry(t *testing.T) {
 	const user, pass = "ci-bot", "pipeline-s3cret"
@@ -529,7 +530,11 @@ func TestCredentialsScopedToTheirRegistry(t *testing.T) {
 		return func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
-				seen[name] = append(seen[name], r.Header.Get("Authorization"))
+				key := name
+				if strings.Contains(r.URL.Path, "/otherteam/") {
+					key += "/otherteam"
+				}
+				seen[key] = append(seen[key], r.Header.Get("Authorization"))
 				mu.Unlock()
 				next.ServeHTTP(w, r)
 			})
@@ -539,6 +544,7 @@ func TestCredentialsScopedToTheirRegistry(t *testing.T) {
 	other := startRegistry(t, record("other"))
 	trap := startRegistry(t, record("trap"))
 	push(t, own+"/app/api:1", mustImage(t, imagetest.Alpine))
+	push(t, own+"/otherteam/private-svc:1", mustImage(t, imagetest.Alpine))
 	push(t, other+"/base/alpine:3.18", mustImage(t, imagetest.Alpine))
 	push(t, trap+"/x/alpine:3.18", mustImage(t, imagetest.Alpine))
 	mu.Lock()
@@ -546,7 +552,7 @@ func TestCredentialsScopedToTheirRegistry(t *testing.T) {
 	mu.Unlock()
 
 	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "Dockerfile"), []byte("FROM "+other+"/base/alpine:3.18\nFROM "+trap+"/x/alpine:3.18\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "Dockerfile"), []byte("FROM "+other+"/base/alpine:3.18\nFROM "+trap+"/x/alpine:3.18\nFROM "+own+"/otherteam/private-svc:1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
@@ -574,6 +580,16 @@ func TestCredentialsScopedToTheirRegistry(t *testing.T) {
 			t.Errorf("credentials sent to a discovered image's registry: %q", h)
 		}
 	}
+	// Another repository on the pipeline's own host (another team's image,
+	// named by the checkout) is pulled without them.
+	if len(seen["own/otherteam"]) == 0 {
+		t.Error("the discovered image on the pipeline's host was not asked for")
+	}
+	for _, h := range seen["own/otherteam"] {
+		if strings.Contains(h, base64.StdEncoding.EncodeToString([]byte(user+":"+pass))) {
+			t.Errorf("credentials sent to another repository of the pipeline's registry: %q", h)
+		}
+	}
 	if len(seen["trap"]) != 0 {
 		t.Errorf("a registry that is not allowed was contacted %d time(s)", len(seen["trap"]))
 	}
@@ -581,7 +597,7 @@ func TestCredentialsScopedToTheirRegistry(t *testing.T) {
 	if !strings.Contains(notes, "--discover-registry "+trap) {
 		t.Errorf("the image not pulled is not named with the flag: %s", notes)
 	}
-	if len(res.Findings) != 2*len(wantAlpine) {
-		t.Errorf("%d findings, want the pipeline's and the allowed discovered image's", len(res.Findings))
+	if len(res.Findings) != 3*len(wantAlpine) {
+		t.Errorf("%d findings, want the pipeline's and the allowed discovered images'", len(res.Findings))
 	}
 }

@@ -79,8 +79,8 @@ func (s *Engine) allowedRegistries() []string {
 	return append(out, s.credentialHosts()...)
 }
 
-// credentialHosts are the registry hosts of the pipeline's images: the only
-// hosts the registry credentials are sent to.
+// credentialHosts are the registry hosts of the pipeline's images, where
+// repository images may be pulled from.
 func (s *Engine) credentialHosts() []string {
 	var out []string
 	for _, v := range s.opts.Images {
@@ -89,6 +89,28 @@ func (s *Engine) credentialHosts() []string {
 				out = append(out, h)
 			}
 		}
+	}
+	return out
+}
+
+// credentialScopes are the repositories (host and path) the registry
+// credentials are sent to: the pipeline's images, never another repository
+// on their hosts (an image a pull request names in a FROM line, another
+// team's), and the DB repositories the pipeline names (--db-repository).
+func (s *Engine) credentialScopes() []string {
+	var out []string
+	add := func(repo string) {
+		if repo != "" && !slices.Contains(out, repo) {
+			out = append(out, repo)
+		}
+	}
+	for _, v := range s.opts.Images {
+		if r, err := ParseRef(v); err == nil {
+			add(r.Repository())
+		}
+	}
+	for _, v := range s.opts.DBRepositories {
+		add(imageref.RepositoryOf(v))
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/zricethezav/gitleaks/v8/sources"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tollgate/tollgate/internal/crash"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/gitrepo"
 )
@@ -107,7 +108,8 @@ func (s *Engine) scanGit(ctx context.Context, t *scanners.Target, dets *detector
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	scan := func(fr sources.Fragment) {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			defer crash.Recover("the secrets engine, on a change of "+fr.FilePath, &err)
 			if found := dets.find(gctx, fr); len(found) > 0 {
 				mu.Lock()
 				findings = append(findings, found...)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 
 	"github.com/zricethezav/gitleaks/v8/config"
 
@@ -55,7 +56,7 @@ func (s *Engine) readConfig(t *scanners.Target) (configSource, error) {
 			return configSource{content, p, r, filesExtendReader(root)}, configErr(p, err)
 		}
 		content, err := checkout.ReadTrusted(p, maxConfigSize)
-		return configSource{content, p, "", fileExtendReader}, configErr(p, err)
+		return configSource{content, p, "", s.trustedExtendReader(t)}, configErr(p, err)
 	}
 	files := s.policy(t)
 	rel := s.opts.RepoConfig
@@ -71,6 +72,23 @@ func (s *Engine) readConfig(t *scanners.Target) (configSource, error) {
 		name = rel + " (" + files.Origin() + ")"
 	}
 	return configSource{content, name, rel, filesExtendReader(files)}, configErr(name, err)
+}
+
+// trustedExtendReader reads the [extend] paths of the pipeline's own
+// configuration (outside the checkout) as gitleaks does, relative to the
+// working directory, except that a file of the scan root is read from the
+// policy source: in a pull-request build the target branch's copy, never
+// the pull request's.
+func (s *Engine) trustedExtendReader(t *scanners.Target) ExtendReader {
+	root := t.Checkout()
+	return func(p string) ([]byte, error) {
+		if abs, err := filepath.Abs(p); err == nil {
+			if rel, err := root.Rel(abs, ""); err == nil {
+				return s.policy(t).ReadFile(rel, maxConfigSize)
+			}
+		}
+		return fileExtendReader(p)
+	}
 }
 
 func (s *Engine) policy(t *scanners.Target) checkout.Files {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tollgate/tollgate/cache"
+	"github.com/tollgate/tollgate/internal/crash"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -65,8 +66,9 @@ func (s *Engine) scanWorktree(ctx context.Context, t *scanners.Target, res scann
 	gauge.SetTotal(len(t.Files))
 	files := make(chan scanners.File)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
+	g.Go(func() (err error) {
 		defer close(files)
+		defer crash.Recover("the secrets engine's file list", &err)
 		for _, f := range t.Files {
 			select {
 			case files <- f: // taken by a worker: counted as read
@@ -79,7 +81,8 @@ func (s *Engine) scanWorktree(ctx context.Context, t *scanners.Target, res scann
 		return nil
 	})
 	for range s.opts.Workers {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			defer crash.Recover("the secrets engine", &err)
 			buf := make([]byte, 100_000)
 			for f := range files {
 				if f.Size == 0 {

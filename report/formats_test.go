@@ -58,3 +58,74 @@ func TestFormats(t *testing.T) {
 		t.Errorf("JUnit: %v", err)
 	}
 }
+
+// TestMachineFormatsOnTheConsole: JSON, SARIF and JUnit written to stdout
+// (no --output) carry file names and messages from the checkout, and the
+// agent runs a ##vso[ command found anywhere in a line. Through
+// ForConsole every '#' is written as an escape ("\u0023", "&#35;"), so no
+// "##vso[" is left, and the document decodes to the same values: the file
+// name and message come back whole.
+func TestMachineFormatsOnTheConsole(t *testing.T) {
+	s := sampleScan()
+	const name = "##vso[task.setvariable variable=y;isOutput=true]evil.py"
+	s.Results[0].Findings[0].Location.Path = name
+	for _, f := range Formats() {
+		if f.Name == "table" || f.Name == "markdown" {
+			continue // they escape checkout text themselves (TestTable, TestSummary)
+		}
+		var b bytes.Buffer
+		if err := f.Write(f.ForConsole(&b), s, FormatOptions{}); err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		if bytes.Contains(b.Bytes(), []byte("##")) || bytes.Contains(b.Bytes(), []byte("#vso[")) {
+			t.Errorf("%s: a logging command reached the console:\n%s", f.Name, b.String())
+		}
+		switch f.Name {
+		case "json", "sarif":
+			var doc any
+			if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+				t.Fatalf("%s: %v", f.Name, err)
+			}
+			raw, _ := json.Marshal(doc)
+			var back bytes.Buffer
+			enc := json.NewEncoder(&back)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(doc)
+			want := name // SARIF names the file by its URI: the message stands for it
+			if f.Name == "sarif" {
+				want = "A secret <b>matched</b> ##vso[task.complete]"
+			}
+			if !strings.Contains(back.String(), want) {
+				t.Errorf("%s: the file name or message did not come back whole: %s", f.Name, raw)
+			}
+		case "junit":
+			var doc struct {
+				Suites []struct {
+					Cases []struct {
+						Name    string `xml:"name,attr"`
+						Failure *struct {
+							Message string `xml:"message,attr"`
+							Text    string `xml:",chardata"`
+						} `xml:"failure"`
+					} `xml:"testcase"`
+				} `xml:"testsuite"`
+			}
+			if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+				t.Fatalf("junit: %v", err)
+			}
+			found := false
+			for _, su := range doc.Suites {
+				for _, c := range su.Cases {
+					all := c.Name
+					if c.Failure != nil {
+						all += c.Failure.Message + c.Failure.Text
+					}
+					found = found || strings.Contains(all, name)
+				}
+			}
+			if !found {
+				t.Errorf("junit: the file name did not come back whole:\n%s", b.String())
+			}
+		}
+	}
+}

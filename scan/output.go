@@ -39,7 +39,7 @@ func WriteReports(o *Outcome, opts config.Options, stdout io.Writer) error {
 				errs = append(errs, err)
 			}
 		}
-	} else if err := write(stdout); err != nil {
+	} else if err := format.Write(format.ForConsole(stdout), o.Scan, fo); err != nil {
 		errs = append(errs, fmt.Errorf("writing report: %w", err))
 	}
 	return errors.Join(errs...)

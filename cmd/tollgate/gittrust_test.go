@@ -348,3 +348,75 @@ func TestPipelineFilesInTheCheckoutComeFromTheTarget(t *testing.T) {
 		t.Errorf("a branch build with the checkout's own configuration: exit %d, want 0 (its allowlist applies)\n%s", r.code, r.stderr)
 	}
 }
+
+// TestEmbeddedRepositoryRunsNothing: a pull request commits infra/ laid out
+// as a git directory whose config makes the folder its own work tree and
+// names commands as its file-system monitor and a textconv driver, and
+// whose own origin/main carries a .tollgate.yaml that passes everything.
+// Scanning infra (the task's path input, `tollgate scan infra`) used to let
+// git discover that folder as the repository: the commands ran as the
+// agent's user, and the fake origin/main became the target branch. Now no
+// command runs, the checkout's own target branch is the policy, the folder
+// is named in a warning, and the token the pull request adds fails the gate,
+// in worktree and commits modes.
+func TestEmbeddedRepositoryRunsNothing(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(src, 0o755))
+	git(t, src, "init", "-q", "-b", "main")
+	commitFiles(t, src, "main", map[string]string{
+		".tollgate.yaml": "fail-on: high\nscanners: [secrets]\n",
+		"README.md":      "# app\n",
+	})
+	// The fake repository, whose own origin/main passes everything.
+	fake := filepath.Join(t.TempDir(), "fake")
+	must(t, os.MkdirAll(fake, 0o755))
+	git(t, fake, "init", "-q", "-b", "main")
+	commitFiles(t, fake, "fake", map[string]string{".tollgate.yaml": "fail-on: none\nscanners: [secrets]\n", "main.tf": "\n"})
+	git(t, fake, "update-ref", "refs/remotes/origin/main", "HEAD")
+	git(t, src, "checkout", "-q", "-b", "pr", "main")
+	infra := filepath.Join(src, "infra")
+	if out, err := exec.Command("cp", "-r", filepath.Join(fake, ".git"), infra).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	cfg := "[core]\n\tbare = false\n\tworktree = .\n\tfsmonitor = \"touch " + marker + "; false\"\n[diff \"x\"]\n\ttextconv = \"touch " + marker + "; cat\"\n"
+	must(t, os.WriteFile(filepath.Join(infra, "config"), []byte(cfg), 0o644))
+	tok := "ghp_" + "Em5Rb2Kx9Lm4Qp8Zs3Vd6Wf1Hj5Nc0Ye2Ug4"
+	must(t, os.MkdirAll(filepath.Join(infra, "info"), 0o755))
+	must(t, os.WriteFile(filepath.Join(infra, "info", "attributes"), []byte("* diff=x\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(infra, "deploy.py"), []byte("TOKEN = \""+tok+"\"\n"), 0o644))
+	git(t, src, "add", "-A")
+	git(t, src, "commit", "-q", "-m", "the pull request's folder")
+	git(t, src, "checkout", "-q", "-b", "merge", "main")
+	git(t, src, "merge", "-q", "--no-ff", "-m", "Merge", "pr")
+	dir := filepath.Join(t.TempDir(), "s")
+	git(t, filepath.Dir(dir), "clone", "-q", "--branch", "merge", "file://"+src, dir)
+	git(t, dir, "fetch", "-q", "origin", "main:refs/remotes/origin/main")
+
+	for _, mode := range []string{"worktree", "commits"} {
+		r, cmds, sarifPath, _ := prTask(t, dir, map[string]string{"path": filepath.Join(dir, "infra"), "secretsMode": mode})
+		if r.code != 1 || completion(cmds) != "Failed" {
+			t.Errorf("task, %s: exit %d, result %q; want 1, Failed (the checkout's policy, not the fake's)\n%s\n%s", mode, r.code, completion(cmds), r.stdout, tailOf(r.stderr))
+		}
+		if log, _ := readSARIF(t, sarifPath); !log.where()["gitleaks github-pat deploy.py:1"] {
+			t.Errorf("task, %s: the token is not reported: %v", mode, log.where())
+		}
+		if !strings.Contains(r.stdout, "code=embedded-git-dir") {
+			t.Errorf("task, %s: no warning names the embedded git directory:\n%s", mode, r.stdout)
+		}
+		sarif := filepath.Join(t.TempDir(), "cli.sarif")
+		cli := tollgate(t, nil, "scan", "--policy-from", "main", "--secrets-mode", mode, "--since", "main", "--sarif", sarif, filepath.Join(dir, "infra"))
+		if cli.code != 1 {
+			t.Errorf("scan, %s: exit %d, want 1\n%s", mode, cli.code, tailOf(cli.stderr))
+		}
+		for _, text := range []string{r.stdout, r.stderr, cli.stdout, cli.stderr} {
+			if strings.Contains(text, tok) {
+				t.Error("the token reached the output")
+			}
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a command of the embedded repository's config ran")
+	}
+}

@@ -223,9 +223,9 @@ func (r *Repo) Diff(ctx context.Context, opts []string, base, head string, paths
 }
 
 // Log runs `git log -p -U0` with the extra options (a range, filters)
-// and calls each for every file of every commit's patch, in order; names
-// are relative to the top of the repository. No attribute of the checkout
-// applies (see the package comment).
+// and calls each for every file of every commit's patch, in order: the
+// changes in the directory the Repo was opened on, named relative to it.
+// No attribute of the checkout applies (see the package comment).
 func (r *Repo) Log(ctx context.Context, opts []string, each func(*gitdiff.File)) error {
 	for _, o := range opts {
 		if !strings.HasPrefix(o, "-") && !isObjectName(o) && !isRange(o) {
@@ -233,6 +233,10 @@ func (r *Repo) Log(ctx context.Context, opts []string, each func(*gitdiff.File))
 		}
 	}
 	args := append([]string{"log", "-p", "-U0", "--no-ext-diff", "--no-textconv", "--no-color", "--full-index"}, opts...)
+	if r.prefix != "" {
+		// The scan root's changes alone, named relative to it.
+		args = append(args, "--relative="+r.prefix)
+	}
 	return r.patch(ctx, each, append(args, "--")...)
 }
 

@@ -50,6 +50,14 @@ func (s *Engine) classify(ctx context.Context, t *tg.Target, enabled map[detecti
 			notes = append(notes, remoteModuleNotes(f.Path, content)...)
 		}
 		for _, ft := range matchTypes(f.Path, content, cands) {
+			if ft == detection.FileTypeDockerfile {
+				var se *syntaxError
+				if content, se = dockerfileGuard(content); se != nil {
+					notes = append(notes, tg.Notification{Level: tg.LevelWarning, Code: "parse-error", Path: f.Path, Line: se.Line,
+						Message: fmt.Sprintf("%s could not be parsed, so its checks did not run: %s", f.Path, se)})
+					continue
+				}
+			}
 			byType[ft] = append(byType[ft], f.Path)
 			contents[f.Path] = content
 			found()

@@ -58,6 +58,13 @@ func chartGroups(paths []string) [][]string {
 // becomes a notification.
 func (s *Engine) scanGroup(ctx context.Context, in *inputs, contents map[string][]byte, ft detection.FileType, paths []string, rs *rego.Scanner,
 	lines *lineCache, res *tg.Result) error {
+	if ft == detection.FileTypeTerraform {
+		var notes []tg.Notification
+		contents, notes = breakModuleCycles(paths, contents)
+		for _, n := range notes {
+			res.Status.Add(n)
+		}
+	}
 	fsys, err := buildFS(contents, paths)
 	if err != nil {
 		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: "internal", Message: err.Error()})

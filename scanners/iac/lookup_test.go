@@ -1,16 +1,9 @@
 package iac_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/tollgate/tollgate/scanners"
-	"github.com/tollgate/tollgate/scanners/iac"
 )
 
 // TestHelmLookupIsNamed: offline, Helm's lookup finds nothing, so what a
@@ -20,17 +13,8 @@ import (
 // chart without lookup, or with the word in a comment or a string, gets no
 // such notification.
 func TestHelmLookupIsNamed(t *testing.T) {
-	root := t.TempDir()
-	write := func(rel, content string) {
-		t.Helper()
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	files := map[string]string{}
+	write := func(rel, content string) { files[rel] = content }
 	pod := func(name, extra string) string {
 		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\nspec:\n  containers:\n    - name: app\n      image: nginx:1.25\n" + extra
 	}
@@ -39,15 +23,7 @@ func TestHelmLookupIsNamed(t *testing.T) {
 		"{{- if (lookup \"v1\" \"Secret\" .Release.Namespace \"debug\") }}\n"+pod("debug", "      securityContext:\n        privileged: true\n")+"{{- end }}\n")
 	write("charts/plain/Chart.yaml", "apiVersion: v2\nname: plain\nversion: 0.1.0\n")
 	write("charts/plain/templates/pod.yaml", "{{/* lookup is not called here */}}\n# \"lookup\"\n"+pod("plain", "")+"  annotations:\n    note: {{ \"lookup\" | quote }}\n")
-	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
-	res, err := iac.New(iac.Options{}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanFiles(t, files)
 	var named []string
 	for _, n := range res.Status.Notifications {
 		if n.Code == "helm-lookup" {

@@ -1,6 +1,7 @@
 package iac
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	dfparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -37,9 +39,13 @@ func checkSyntax(p string, content []byte, inHelmChart bool) *syntaxError {
 		_, diags := hclparse.NewParser().ParseHCL(content, p)
 		return fromDiags(diags)
 	case strings.HasSuffix(lower, ".yaml") || strings.HasSuffix(lower, ".yml"):
-		// Chart templates and other templated YAML are not YAML until rendered.
-		if inHelmChart || bytes.Contains(content, []byte("{{")) {
+		// Chart templates are not YAML until rendered; other YAML with
+		// template text in it is YAML around it.
+		if inHelmChart {
 			return nil
+		}
+		if bytes.Contains(content, []byte("{{")) {
+			return checkYAML(blankTemplates(content))
 		}
 		return checkYAML(content)
 	case strings.HasSuffix(lower, ".json"):
@@ -237,4 +243,80 @@ func (e *syntaxError) String() string {
 		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
 	}
 	return e.Err.Error()
+}
+
+// blankTemplates replaces every {{ ... }} span of a file that is YAML
+// around its template text (a CloudFormation {{resolve:...}} reference,
+// Jinja in Ansible, template text in a Kubernetes annotation) with as many
+// x's, line breaks kept, so that the rest can be checked as YAML with every
+// line where it was. An unclosed {{ is left as it is.
+func blankTemplates(content []byte) []byte {
+	out := bytes.Clone(content)
+	for i := 0; ; {
+		start := bytes.Index(out[i:], []byte("{{"))
+		if start < 0 {
+			return out
+		}
+		start += i
+		end := bytes.Index(out[start+2:], []byte("}}"))
+		if end < 0 {
+			return out
+		}
+		end += start + 4
+		for j := start; j < end; j++ {
+			if out[j] != '\n' && out[j] != '\r' {
+				out[j] = 'x'
+			}
+		}
+		i = end
+	}
+}
+
+// maxDockerfileLine is the longest line buildkit's Dockerfile parser reads
+// (its bufio.Scanner's default token size, less the line break): a longer
+// one makes it refuse the whole file, and Trivy then skips it silently.
+const maxDockerfileLine = bufio.MaxScanTokenSize - 1
+
+// dockerfileGuard prepares a Dockerfile for Trivy's parser: a comment line
+// longer than buildkit reads (a comment is enough to make it refuse the
+// file, and every check of the file with it) is shortened to "#" in the
+// copy returned, every other line where it was. If the file still does not
+// parse, the error names the file's cause: Docker cannot build it either,
+// and its checks do not run.
+func dockerfileGuard(content []byte) ([]byte, *syntaxError) {
+	out := content
+	copied := false
+	lineNo := 0
+	for off := 0; off < len(out); {
+		lineNo++
+		end := bytes.IndexByte(out[off:], '\n')
+		if end < 0 {
+			end = len(out) - off
+		}
+		line := out[off : off+end]
+		if len(line) > maxDockerfileLine-64 && bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte("#")) {
+			if !copied {
+				out, copied = bytes.Clone(out), true
+				line = out[off : off+end]
+			}
+			// "#" and spaces would still be a long line: cut it.
+			out = append(out[:off+1:off+1], out[off+end:]...)
+			out[off] = '#'
+			end = 1
+		}
+		off += end + 1
+	}
+	if _, err := dfparser.Parse(bytes.NewReader(out)); err != nil {
+		line := 0
+		var le *dfparser.LocationError
+		if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+			line = le.Locations[0][0].Start.Line
+		}
+		msg := err.Error()
+		if errors.Is(err, bufio.ErrTooLong) {
+			msg = fmt.Sprintf("a line is longer than %d bytes, which Docker's Dockerfile parser (buildkit) refuses", maxDockerfileLine)
+		}
+		return out, &syntaxError{Line: line, Err: errors.New(msg), Skip: true}
+	}
+	return out, nil
 }

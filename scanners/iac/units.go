@@ -9,9 +9,6 @@ import (
 	"strings"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tollgate/tollgate/cache"
 	tg "github.com/tollgate/tollgate/scanners"
@@ -162,12 +159,12 @@ func terraformGroups(paths []string, contents map[string][]byte) [][]string {
 		if !ok {
 			return [][]string{paths}
 		}
-		sources, ok := localModuleSources(p, content)
+		calls, ok := localModuleCalls(p, content)
 		if !ok {
 			return [][]string{paths}
 		}
-		for _, src := range sources {
-			union(dir, path.Join(dir, src))
+		for _, c := range calls {
+			union(dir, c.to)
 		}
 	}
 	return groupBy(paths, func(p string) string { return find(path.Dir(p)) })
@@ -190,39 +187,6 @@ func groupBy(paths []string, root func(p string) string) [][]string {
 		out = append(out, byRoot[r])
 	}
 	return out
-}
-
-// localModuleSources lists the local sources ("./x", "../x") of a
-// Terraform file's module blocks; false when the file does not parse or a
-// module's source is not a literal string (Trivy cannot follow it either,
-// but a source it evaluates may still join two trees).
-func localModuleSources(p string, content []byte) ([]string, bool) {
-	file, diags := hclsyntax.ParseConfig(content, p, hcl.InitialPos)
-	if diags.HasErrors() {
-		return nil, false
-	}
-	body, ok := file.Body.(*hclsyntax.Body)
-	if !ok {
-		return nil, false
-	}
-	var out []string
-	for _, b := range body.Blocks {
-		if b.Type != "module" {
-			continue
-		}
-		attr, ok := b.Body.Attributes["source"]
-		if !ok {
-			continue
-		}
-		v, d := attr.Expr.Value(nil)
-		if d.HasErrors() || !v.IsKnown() || v.IsNull() || !v.Type().Equals(cty.String) {
-			return nil, false
-		}
-		if src := v.AsString(); strings.HasPrefix(src, ".") {
-			out = append(out, src)
-		}
-	}
-	return out, true
 }
 
 // unitKey digests a unit: its type, and each file's path and content.

@@ -64,6 +64,9 @@ type Options struct {
 	// RepoBaseline is a baseline the checkout's .tollgate.yaml names
 	// (root-relative): read from the policy source, like every policy file.
 	RepoBaseline string
+	// UncheckedFiles is what a pull request's file that could not be
+	// checked does: "fail" (default: a CRITICAL finding) or "warn".
+	UncheckedFiles string
 	// Ignore are .tollgate.yaml's ignore entries.
 	Ignore []policy.IgnoreRule
 	// ProposedIgnores are the ignore entries of a pull request's own

@@ -80,6 +80,16 @@ func (o *Options) settings() []scanners.Setting {
 			// The checkout's own file names a policy file: read from the
 			// policy source.
 			SetRepo: func(v string, _ func(string)) error { o.RepoBaseline = scanners.SplitList(v)[0]; return nil }},
+		{Flag: "unchecked-files", Repo: true, Arg: "MODE", Default: "fail",
+			Usage: "in a pull-request build, a file the pull request adds or changes that could not be checked (it does not parse, a chart does not render, too large): fail (a CRITICAL finding of rule tollgate-unchecked-file) or warn (a notification, as elsewhere)",
+			Set: func(v string) error {
+				switch v = strings.ToLower(strings.TrimSpace(v)); v {
+				case "fail", "warn":
+					o.UncheckedFiles = v
+					return nil
+				}
+				return fmt.Errorf("%q is not fail or warn", v)
+			}},
 		{Flag: "new-only", TaskInput: "newOnly", Repo: true, Key: "fail-on-new-only", Usage: "with --baseline, only new findings count for the verdict", Bool: true,
 			Set: func(v string) error { return scanners.SetBool(&o.Gate.NewOnly, v) }},
 		{Flag: "sarif-category", Repo: true, Arg: "NAME", Key: "category", Usage: "SARIF automationDetails category, for several analyses of one repository",

@@ -129,3 +129,29 @@ func TestMachineFormatsOnTheConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestTableCellsCannotStartALine: a file name or rule ID of the checkout
+// with a line break, form feed, vertical tab or tab in it used to reach the
+// tabwriter raw, which broke the row there: the rest of the name started a
+// console line of its own (a forged "PASS" verdict in Azure Pipelines, a
+// "::error::" command on a GitHub runner). Every line of the table now
+// starts with Tollgate's own text.
+func TestTableCellsCannotStartALine(t *testing.T) {
+	for _, sep := range []string{"\n", "\f", "\v", "\r", "\t", "\u2028"} {
+		s := sampleScan()
+		s.Results[0].Findings[1].Location.Path = "x" + sep + "PASS: 0 finding(s) -> exit 0" + sep + "::add-mask::FAIL" + sep + "y.py"
+		s.Results[0].Findings[1].RuleID = "r" + sep + "::stop-commands::zzz"
+		var b bytes.Buffer
+		if err := WriteTable(NewSafeWriter(&b), s, TableOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			if strings.HasPrefix(strings.TrimLeft(line, " x"), "PASS") || strings.HasPrefix(strings.TrimSpace(line), "::") {
+				t.Errorf("separator %q: a line starts with the checkout's text: %q", sep, line)
+			}
+		}
+		if strings.ContainsAny(b.String(), "\f\v\r") {
+			t.Errorf("separator %q: a control character reached the console: %q", sep, b.String())
+		}
+	}
+}

@@ -64,7 +64,12 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 			if f.BaselineState != scanners.BaselineNone {
 				state = " [" + string(f.BaselineState) + "]"
 			}
-			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s%s\n", mark, f.Engine, f.RuleID, where(f), truncate(oneLine(f.Title), opt.MaxTitle), state)
+			// Each cell is escaped before the tabwriter sees it: a tab, a
+			// vertical tab, a form feed or a line break in a file name or a
+			// rule ID of the checkout would otherwise start a new cell or a
+			// new console line with the checkout's text (a forged verdict,
+			// a runner command).
+			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s%s\n", mark, SafeText(f.Engine), SafeText(f.RuleID), SafeText(where(f)), truncate(SafeText(oneLine(f.Title)), opt.MaxTitle), state)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -55,13 +55,19 @@ func policySteps(ctx context.Context, log *slog.Logger, opts config.Options, tar
 	}
 	p := opts.Policy
 	inline := policy.Inline{Review: p.PullRequest, Target: files.Origin()}
-	var errs []error
+	var (
+		errs      []error
+		unchecked []policy.Step
+	)
 	if p.PullRequest && p.Commit != "" {
 		added, err := addedLines(ctx, opts.Repo, p.Commit)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("the lines this pull request adds could not be listed, so every inline suppression is under review: %w", err))
 		} else {
 			inline.Added = added.Has
+			if opts.UncheckedFiles != "warn" {
+				unchecked = append(unchecked, policy.Unchecked{Changed: added.Touches})
+			}
 		}
 	}
 	rules, err := policy.LoadIgnoreFiles(files)
@@ -70,7 +76,9 @@ func policySteps(ctx context.Context, log *slog.Logger, opts config.Options, tar
 	if p.PullRequest {
 		ignores.Lines = &inline
 	}
-	steps := []policy.Step{inline, ignores}
+	// The unchecked files' findings first, so that an ignore entry (of the
+	// target branch) can accept one like any other finding.
+	steps := append(unchecked, inline, ignores)
 	if p.PullRequest {
 		proposed := slices.Clone(opts.ProposedIgnores)
 		if own, err := policy.LoadIgnoreFiles(target.Checkout()); err == nil {

@@ -94,6 +94,18 @@ func runOne(ctx context.Context, log *slog.Logger, t *Target, e Engine, limits L
 			log.Error("engine abandoned", "grace", grace.String())
 		}
 	}
+	if ectx.Err() != nil && res.Status.State != Failed {
+		// The engine said it finished, but its time was up before it
+		// returned: a library that stops early on cancellation and returns
+		// no error (Trivy's Helm scanner logs "Skipping chart") would make a
+		// cut-short scan pass. What it found is kept; it is not a result.
+		code := "timeout"
+		if errors.Is(ectx.Err(), context.Canceled) {
+			code = "canceled"
+		}
+		res.Status.Fail(code, fmt.Errorf("%s engine stopped: %s", name, StopReason(ectx)))
+		log.Error("engine returned after its context ended; its results are incomplete", "cause", StopReason(ectx))
+	}
 	if res.Status.State == Failed && ectx.Err() != nil {
 		// Say which limit stopped it, in the engine's own notification.
 		for i := range res.Status.Notifications {

@@ -2,11 +2,13 @@ package scanners
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/internal/fifo"
 )
@@ -183,3 +185,39 @@ func TestRunIsolatesEngines(t *testing.T) {
 	}
 }
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// An engine that returns success after its time ran out (a library that
+// stops early on cancellation and reports nothing) has not scanned
+// everything: it fails, naming the limit, with what it found kept.
+func TestResultAfterTheDeadlineIsNotAResult(t *testing.T) {
+	tg, err := Walk(context.Background(), t.TempDir(), WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	quiet := slowEngine{name: "quiet"}
+	ctx, cancel := context.WithTimeoutCause(context.Background(), time.Hour, errors.New("the scan's --timeout (1h) was reached"))
+	defer cancel()
+	res := Run(ctx, discard(), tg, []Engine{quiet}, Limits{PerEngine: map[string]time.Duration{"quiet": 50 * time.Millisecond}})
+	st := res[0].Status
+	if st.State != Failed || len(st.Notifications) == 0 || st.Notifications[len(st.Notifications)-1].Code != "timeout" ||
+		!strings.Contains(st.Notifications[len(st.Notifications)-1].Message, "--engine-timeout (quiet=50ms)") {
+		t.Errorf("state %s, notifications %+v; want failed, naming the engine timeout", st.State, st.Notifications)
+	}
+	if len(res[0].Findings) != 1 {
+		t.Errorf("findings %v: what it found is kept", res[0].Findings)
+	}
+}
+
+// slowEngine waits for its context to end, then reports success with one
+// finding, as Trivy's Helm scanner does on cancellation.
+type slowEngine struct{ name string }
+
+func (e slowEngine) Name() string { return e.name }
+func (e slowEngine) Tool() Tool   { return Tool{Name: "fake-" + e.name} }
+func (e slowEngine) Scan(ctx context.Context, _ *Target) (Result, error) {
+	<-ctx.Done()
+	r := Result{Findings: []Finding{{RuleID: "a", Fingerprint: "x"}}}
+	r.Status.Finish()
+	return r, nil
+}

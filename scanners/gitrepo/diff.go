@@ -28,6 +28,24 @@ type LineRange struct{ Start, End int }
 // that are new.
 type Added map[string][]LineRange
 
+// Touches reports whether the change adds lines to the file p, or to a
+// file under p when p is a directory.
+func (a Added) Touches(p string) bool {
+	if _, ok := a[p]; ok {
+		return true
+	}
+	prefix := strings.TrimSuffix(p, "/") + "/"
+	if p == "." || p == "" {
+		return len(a) > 0
+	}
+	for f := range a {
+		if strings.HasPrefix(f, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // Has reports whether line of file p is an added line.
 func (a Added) Has(p string, line int) bool {
 	for _, r := range a[p] {

@@ -122,7 +122,7 @@ func FuzzWriteSARIF(f *testing.F) {
 		if reg.StartLine < 1 || reg.EndLine < reg.StartLine {
 			t.Fatalf("invalid region %+v", reg)
 		}
-		if want := firstNonEmpty(msg, title, rule); utf8.ValidString(want) && r.Message.Text != want {
+		if want := firstNonEmpty(msg, title, rule); utf8.ValidString(want) && SARIFPlain(r.Message.Text) != want {
 			t.Fatalf("message %q came back as %q", want, r.Message.Text)
 		}
 	})
@@ -162,6 +162,42 @@ func FuzzReadBaseline(f *testing.F) {
 		}
 		if _, err := ReadSARIF(out.Bytes()); err != nil {
 			t.Fatalf("written again, it does not read: %v", err)
+		}
+	})
+}
+
+// FuzzSARIFText: a SARIF message decodes to the text it encodes, and the
+// encoded form has no placeholder, no embedded link and no bidi or
+// invisible character a viewer would act on.
+func FuzzSARIFText(f *testing.F) {
+	for _, s := range []string{"{0}", "[Approve](https://evil.example/login)", `a\[b]`, "\u202e", "x\u202ey", "{{}}", `\`, `\u00`, `\u202e`, "line\nbreak"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		enc := SARIFText(s)
+		if got := SARIFPlain(enc); got != s {
+			t.Fatalf("%q encoded as %q decodes to %q", s, enc, got)
+		}
+		for i := 0; i < len(enc); i++ {
+			switch c := enc[i]; c {
+			case '\\':
+				i++ // an escape: the next byte is its
+			case '[', ']':
+				t.Fatalf("%q: unescaped %c in %q", s, c, enc)
+			case '{', '}':
+				if i+1 >= len(enc) || enc[i+1] != c {
+					t.Fatalf("%q: a single %c in %q", s, c, enc)
+				}
+				i++
+			}
+		}
+		for _, r := range enc {
+			if invisible(r) || (r < 0x20 && r != '\n' && r != '\t') {
+				t.Fatalf("%q: %U left in %q", s, r, enc)
+			}
 		}
 	})
 }

@@ -252,7 +252,7 @@ func readHelp(r scanners.Rule, short, full, text, markdown string) (title, desc,
 }
 
 func readResult(engine string, r *sarif.Result, rules map[string]scanners.Rule) (scanners.Finding, error) {
-	f := scanners.Finding{Engine: engine, RuleID: deref(r.RuleID), Message: deref(r.Message.Text)}
+	f := scanners.Finding{Engine: engine, RuleID: deref(r.RuleID), Message: SARIFPlain(deref(r.Message.Text))}
 	f.Fingerprint = str(r.PartialFingerprints[FingerprintKey])
 	if f.Fingerprint == "" {
 		return f, fmt.Errorf("no %q fingerprint: not a Tollgate log", FingerprintKey)
@@ -309,7 +309,7 @@ func readLocation(l *sarif.Location, out *scanners.Location) {
 		return
 	}
 	if l.Message != nil {
-		if img, ok := strings.CutPrefix(deref(l.Message.Text), "image "); ok {
+		if img, ok := strings.CutPrefix(SARIFPlain(deref(l.Message.Text)), "image "); ok {
 			out.Image = img
 		}
 	}
@@ -331,7 +331,7 @@ func readLocation(l *sarif.Location, out *scanners.Location) {
 func readNotification(n *sarif.Notification) scanners.Notification {
 	out := scanners.Notification{Level: scanners.Level(n.Level)}
 	if n.Message != nil {
-		out.Message = deref(n.Message.Text)
+		out.Message = SARIFPlain(deref(n.Message.Text))
 	}
 	if n.Descriptor != nil {
 		out.Code = deref(n.Descriptor.Id)

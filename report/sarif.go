@@ -222,7 +222,7 @@ func result(f *scanners.Finding) *sarif.Result {
 	res := &sarif.Result{
 		RuleID:  ptr(f.RuleID),
 		Level:   ptr(levelOf(f.Severity)),
-		Message: sarif.Message{Text: ptr(firstNonEmpty(f.Message, f.Title, f.RuleID))},
+		Message: sarif.Message{Text: ptr(SARIFText(firstNonEmpty(f.Message, f.Title, f.RuleID)))},
 		PartialFingerprints: map[string]interface{}{
 			FingerprintKey: f.Fingerprint,
 		},
@@ -308,7 +308,7 @@ func location(f *scanners.Finding) *sarif.Location {
 	}
 	l := &sarif.Location{PhysicalLocation: loc}
 	if f.Location.Image != "" {
-		l.Message = &sarif.Message{Text: ptr("image " + f.Location.Image)}
+		l.Message = &sarif.Message{Text: ptr(SARIFText("image " + f.Location.Image))}
 	}
 	return l
 }
@@ -329,7 +329,7 @@ func region(l scanners.Location) *sarif.Region {
 func notification(n scanners.Notification) *sarif.Notification {
 	out := &sarif.Notification{
 		Level:   string(n.Level),
-		Message: &sarif.Message{Text: ptr(firstNonEmpty(n.Message, n.Code))},
+		Message: &sarif.Message{Text: ptr(SARIFText(firstNonEmpty(n.Message, n.Code)))},
 	}
 	if n.Code != "" {
 		out.Descriptor = &sarif.ReportingDescriptorReference{Id: ptr(n.Code)}

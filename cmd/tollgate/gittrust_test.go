@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -418,5 +419,65 @@ func TestEmbeddedRepositoryRunsNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a command of the embedded repository's config ran")
+	}
+}
+
+// TestPullRequestCannotUncheckItsOwnFiles: a pull request that appends a
+// YAML alias bomb to its manifest took the whole file, its privileged Pod
+// included, out of the checks with a warning, and the gate passed. In a
+// pull-request build such a file is now a CRITICAL finding naming the
+// cause (rule tollgate-unchecked-file); in a branch build, or with
+// unchecked-files: warn in the target branch's policy, it stays a warning.
+func TestPullRequestCannotUncheckItsOwnFiles(t *testing.T) {
+	t.Parallel()
+	bomb := "---\na0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 9; i++ {
+		refs := strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 8) + fmt.Sprintf("*a%d", i-1)
+		bomb += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, refs)
+	}
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: debug\nspec:\n  containers:\n    - name: app\n      image: nginx:1.25\n      securityContext:\n        privileged: true\n"
+	for _, c := range []struct {
+		name, policy string
+		pr           bool
+		want         int
+	}{
+		{"pull request", "fail-on: high\nscanners: [iac]\n", true, 1},
+		{"pull request, unchecked-files: warn", "fail-on: high\nscanners: [iac]\nunchecked-files: warn\n", true, 0},
+		{"branch build", "fail-on: high\nscanners: [iac]\n", false, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			src := filepath.Join(t.TempDir(), "src")
+			must(t, os.MkdirAll(src, 0o755))
+			git(t, src, "init", "-q", "-b", "main")
+			commitFiles(t, src, "main", map[string]string{".tollgate.yaml": c.policy, "README.md": "# app\n"})
+			git(t, src, "checkout", "-q", "-b", "pr", "main")
+			commitFiles(t, src, "a pod", map[string]string{"k8s/pod.yaml": pod + bomb})
+			git(t, src, "checkout", "-q", "-b", "merge", "main")
+			git(t, src, "merge", "-q", "--no-ff", "-m", "Merge", "pr")
+			dir := filepath.Join(t.TempDir(), "s")
+			git(t, filepath.Dir(dir), "clone", "-q", "--branch", "merge", "file://"+src, dir)
+			git(t, dir, "fetch", "-q", "origin", "main:refs/remotes/origin/main")
+			var env []string
+			if c.pr {
+				env = []string{"SYSTEM_PULLREQUEST_TARGETBRANCH=refs/heads/main"}
+			}
+			sarif := filepath.Join(t.TempDir(), "out.sarif")
+			r := tollgate(t, env, "scan", "--sarif", sarif, dir)
+			if r.code != c.want {
+				t.Fatalf("exit %d, want %d\n%s%s", r.code, c.want, r.stdout, tailOf(r.stderr))
+			}
+			log, _ := readSARIF(t, sarif)
+			found := false
+			for w := range log.where() {
+				found = found || strings.HasPrefix(w, "trivy-config tollgate-unchecked-file k8s/pod.yaml:")
+			}
+			if found != (c.want == 1) {
+				t.Errorf("unchecked-file finding in k8s/pod.yaml: %v, want %v: %v", found, c.want == 1, log.where())
+			}
+			if !strings.Contains(r.stdout+r.stderr, "k8s/pod.yaml could not be parsed") {
+				t.Errorf("the cause is not named:\n%s%s", r.stdout, tailOf(r.stderr))
+			}
+		})
 	}
 }

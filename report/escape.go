@@ -1,9 +1,9 @@
 package report
 
 import (
-	"strconv"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"

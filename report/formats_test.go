@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/scanners"
 )
 
 // TestFormats: every format of the table writes the sample scan as its
@@ -152,6 +154,50 @@ func TestTableCellsCannotStartALine(t *testing.T) {
 		}
 		if strings.ContainsAny(b.String(), "\f\v\r") {
 			t.Errorf("separator %q: a control character reached the console: %q", sep, b.String())
+		}
+	}
+}
+
+// TestCheckoutRuleHelpHasNoLinks: a rule the checkout defines (a custom
+// Rego check's metadata, a repository's gitleaks rule) wrote its text into
+// the SARIF help as markdown: a link, an image (a tracking pixel) or HTML
+// reached every viewer, and a helpUri to any host. Help text is escaped
+// now, and links go to the allowed hosts only.
+func TestCheckoutRuleHelpHasNoLinks(t *testing.T) {
+	r := scanners.Rule{ID: "USER-1", Title: "[Approve this PR](https://evil.example/login)",
+		Description: "![](https://evil.example/pixel.png) <img src=x> @admin",
+		Resolution:  "see https://evil.example/fix",
+		HelpURI:     "https://evil.example/help",
+		References:  []string{"https://evil.example/ref", "https://avd.aquasec.com/misconfig/ksv-0017", "javascript:alert(1)"},
+		Severity:    scanners.SeverityHigh}
+	md := helpMarkdown(r)
+	for _, bad := range []string{"](https://evil", "<https://evil", "<img", "https://evil", "<javascript", "@admin"} {
+		if strings.Contains(md, bad) {
+			t.Errorf("help markdown holds %q:\n%s", bad, md)
+		}
+	}
+	if !strings.Contains(md, "<https://avd.aquasec.com/misconfig/ksv-0017>") {
+		t.Errorf("the allowed reference is not a link:\n%s", md)
+	}
+	s := sampleScan()
+	s.Results[1].Rules = append(s.Results[1].Rules, r)
+	s.Results[1].Findings = append(s.Results[1].Findings, scanners.Finding{Engine: scanners.EngineIaC, RuleID: "USER-1", Severity: scanners.SeverityHigh,
+		Location: scanners.Location{Path: "a.yaml"}, Fingerprint: "u1"})
+	var b bytes.Buffer
+	if err := WriteSARIF(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b.Bytes(), []byte(`"helpUri": "https://evil.example`)) {
+		t.Error("the SARIF log links the rule's help to the checkout's host")
+	}
+	for _, ok := range []string{"https://nvd.nist.gov/vuln/detail/CVE-2024-1", "https://github.com/gitleaks/gitleaks"} {
+		if !LinkAllowed(ok) {
+			t.Errorf("%s refused", ok)
+		}
+	}
+	for _, no := range []string{"http://nvd.nist.gov/x", "https://nvd.nist.gov.evil.example/x", "https://user@github.com/x", "https://evilgithub.com/"} {
+		if LinkAllowed(no) {
+			t.Errorf("%s allowed", no)
 		}
 	}
 }

@@ -200,7 +200,7 @@ func descriptor(rule scanners.Rule) *sarif.ReportingDescriptor {
 		name += "Rule"
 	}
 	d.Name = ptr(name)
-	if rule.HelpURI != "" {
+	if rule.HelpURI != "" && LinkAllowed(rule.HelpURI) {
 		d.HelpURI = ptr(rule.HelpURI)
 	}
 	props := sarif.Properties{
@@ -406,28 +406,60 @@ func helpText(r scanners.Rule) string {
 
 func helpMarkdown(r scanners.Rule) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** (`%s`, severity %s)", mdEscape(firstNonEmpty(r.Title, r.ID)), r.ID, r.Severity)
+	// Rule text may come from the checkout (a repository's gitleaks rules,
+	// custom Rego metadata): escaped as any checkout text, so that it can
+	// hold no link, image (a tracking pixel) or HTML; links only to the
+	// hosts of LinkAllowed.
+	fmt.Fprintf(&b, "**%s** (`%s`, severity %s)", Markdown(firstNonEmpty(r.Title, r.ID)), strings.ReplaceAll(r.ID, "`", "'"), r.Severity)
 	if r.Description != "" && r.Description != r.Title {
-		b.WriteString("\n\n" + mdEscape(r.Description))
+		b.WriteString("\n\n" + Markdown(r.Description))
 	}
 	if r.Resolution != "" {
-		b.WriteString("\n\n**Resolution:** " + mdEscape(r.Resolution))
+		b.WriteString("\n\n**Resolution:** " + Markdown(r.Resolution))
 	}
 	if len(r.References) > 0 {
 		b.WriteString("\n\n**References:**")
 		for _, ref := range r.References {
-			fmt.Fprintf(&b, "\n- <%s>", ref)
+			if LinkAllowed(ref) {
+				fmt.Fprintf(&b, "\n- <%s>", ref)
+			} else {
+				b.WriteString("\n- " + Markdown(ref))
+			}
 		}
 	}
 	if len(r.Aliases) > 0 {
-		b.WriteString("\n\nAlso known as: " + strings.Join(r.Aliases, ", "))
+		b.WriteString("\n\nAlso known as: " + Markdown(strings.Join(r.Aliases, ", ")))
 	}
 	return b.String()
 }
 
-// mdEscape keeps rule text from injecting markup (HTML, links) into viewers.
-func mdEscape(s string) string {
-	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+// linkHosts are the hosts a rule's help may link to: Tollgate's, Trivy's
+// and gitleaks' documentation, the vulnerability databases and advisories,
+// and the platforms' own documentation. A link elsewhere (one a
+// checkout-held rule names) is shown as text.
+var linkHosts = []string{
+	"github.com", "avd.aquasec.com", "aquasecurity.github.io", "trivy.dev",
+	"nvd.nist.gov", "cve.mitre.org", "www.cve.org", "osv.dev", "cwe.mitre.org", "www.cisa.gov",
+	"security-tracker.debian.org", "ubuntu.com", "access.redhat.com", "bugzilla.redhat.com", "security.alpinelinux.org",
+	"learn.microsoft.com", "docs.microsoft.com", "msrc.microsoft.com", "kubernetes.io", "docs.docker.com",
+	"developer.hashicorp.com", "registry.terraform.io", "docs.aws.amazon.com", "cloud.google.com",
+	"pkg.go.dev", "go.dev", "www.npmjs.com", "pypi.org", "rubygems.org", "crates.io", "www.nuget.org",
+}
+
+// LinkAllowed reports whether a help link goes to https on one of the
+// allowed hosts (or a subdomain of one).
+func LinkAllowed(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.User != nil || u.Host == "" || strings.ContainsAny(raw, "<> \t\n\"") {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	for _, a := range linkHosts {
+		if h == a || strings.HasSuffix(h, "."+a) {
+			return true
+		}
+	}
+	return false
 }
 
 // problemSeverity is GitHub's non-security severity, the same scale as the level.

@@ -387,6 +387,9 @@ func TestEmbeddedRepositoryRunsNothing(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(infra, "info"), 0o755))
 	must(t, os.WriteFile(filepath.Join(infra, "info", "attributes"), []byte("* diff=x\n"), 0o644))
 	must(t, os.WriteFile(filepath.Join(infra, "deploy.py"), []byte("TOKEN = \""+tok+"\"\n"), 0o644))
+	// A file the fake repository has committed, changed in its "work tree":
+	// a diff there runs the textconv driver, a status the monitor.
+	must(t, os.WriteFile(filepath.Join(infra, "main.tf"), []byte("# changed\n"), 0o644))
 	git(t, src, "add", "-A")
 	git(t, src, "commit", "-q", "-m", "the pull request's folder")
 	git(t, src, "checkout", "-q", "-b", "merge", "main")

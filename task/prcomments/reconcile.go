@@ -67,7 +67,9 @@ func Body(f Finding) string {
 	if f.Fix != "" {
 		b.WriteString("**How to fix:** " + report.Markdown(f.Fix) + "\n\n")
 	}
-	if f.HelpURI != "" {
+	// A rule the checkout defines may name any host for its help: the
+	// build identity links to the allowed ones only (report.LinkAllowed).
+	if f.HelpURI != "" && report.LinkAllowed(f.HelpURI) {
 		b.WriteString(Link("More about "+f.RuleID, f.HelpURI) + "\n\n")
 	}
 	b.WriteString("To accept it, add to `.tollgate.yaml` on the target branch:\n\n")

@@ -224,8 +224,15 @@ secrets:
 		}
 	}
 
-	// The pipeline author's file: everything applies.
-	o, err = Parse(t.Context(), testEngines, []string{"--config", filepath.Join(root, DefaultFile), root}, env(nil))
+	// The pipeline author's file: everything applies (the files it names
+	// must exist: a missing one is a usage error).
+	if err := os.MkdirAll(filepath.Join(root, "checks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(root, "charts/values-prod.yaml"), "x: 1\n")
+	writeFile(t, filepath.Join(root, "pipeline.yaml"), strings.Replace(content, "../../home/user/.gitleaks.toml", ".gitleaks.toml", 1))
+	writeFile(t, filepath.Join(root, ".gitleaks.toml"), "")
+	o, err = Parse(t.Context(), testEngines, []string{"--config", filepath.Join(root, "pipeline.yaml"), root}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +358,21 @@ func TestUsageText(t *testing.T) {
 		}
 		if strings.Count(line, "(default true)") > 1 {
 			t.Errorf("a default twice: %q", line)
+		}
+	}
+	// Each value flag names its argument (a backquoted word in a usage
+	// text becomes the argument's name: `tollgate merge` once did).
+	var more strings.Builder
+	MergeUsage(&more)
+	DBUsage(&more)
+	for _, want := range []string{"--shard K/N ", "--path DIR ", "--registry-username USER "} {
+		if !strings.Contains(help+more.String(), want) {
+			t.Errorf("help lacks %q:\n%s%s", want, help, more.String())
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(more.String()), "\n") {
+		if strings.Contains(line, "string ") {
+			t.Errorf("a flag shows its Go type: %q", line)
 		}
 	}
 	for _, s := range Settings(testEngines) {

@@ -26,7 +26,7 @@ func dbFlagSet() (*pflag.FlagSet, *DBOptions) {
 	fs.SortFlags = false
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "`DIR` of the vulnerability DB (default $XDG_CACHE_HOME/tollgate); env TOLLGATE_CACHE_DIR")
 	fs.StringArrayVar(&o.Repositories, "db-repository", nil, "OCI `REF` of the DB, tried in order (repeatable; default mirror.gcr.io, then ghcr.io); env TOLLGATE_DB_REPOSITORY")
-	fs.StringVar(&o.Username, "registry-username", "", "registry user (password from TOLLGATE_REGISTRY_PASSWORD; else the docker config); env TOLLGATE_REGISTRY_USERNAME")
+	fs.StringVar(&o.Username, "registry-username", "", "registry `USER` (password from TOLLGATE_REGISTRY_PASSWORD; else the docker config); env TOLLGATE_REGISTRY_USERNAME")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "print errors only")
 	fs.BoolVar(&o.Debug, "debug", false, "log every request")
 	return fs, o

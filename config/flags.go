@@ -144,7 +144,7 @@ func ParseMerge(ctx context.Context, engines scanners.Registry, args []string, g
 // MergeUsage writes the flags of `tollgate merge` that scan does not have.
 func MergeUsage(w io.Writer) {
 	fs := pflag.NewFlagSet("tollgate merge", pflag.ContinueOnError)
-	fs.String("path", ".", "the checkout whose repository policy (.tollgate.yaml, the baseline it names) the gate follows")
+	fs.String("path", ".", "the checkout (`DIR`) whose repository policy (.tollgate.yaml, the baseline it names) the gate follows")
 	fmt.Fprint(w, fs.FlagUsages())
 }
 

@@ -33,13 +33,12 @@ type pinned struct {
 }
 
 // pipelineSettings returns the settings with every input path (a Path
-// setting Tollgate reads) going through pin: the pipeline's values, not
-// the checkout's own .tollgate.yaml, which names files of the policy source
-// already. Outside a pull-request build the settings are returned as is.
+// setting Tollgate reads) checked, and in a pull-request build going
+// through pin: the pipeline's values, not the checkout's own .tollgate.yaml,
+// which names files of the policy source already. A file the pipeline names
+// that does not exist is a usage error naming the setting (a typo in
+// --tf-vars would otherwise leave the engine partial and the run passing).
 func (o *Options) pipelineSettings(ctx context.Context, root *checkout.Root, all []scanners.Setting) []scanners.Setting {
-	if !o.Policy.PullRequest {
-		return all
-	}
 	out := slices.Clone(all)
 	for i, s := range out {
 		if !s.Path || s.Writes {
@@ -47,6 +46,14 @@ func (o *Options) pipelineSettings(ctx context.Context, root *checkout.Root, all
 		}
 		set, setRepo, name := s.Set, s.SetRepo, settingName(s)
 		out[i].Set = func(v string) error {
+			if !o.Policy.PullRequest {
+				for _, p := range scanners.SplitList(v) {
+					if _, err := os.Stat(p); err != nil {
+						return fmt.Errorf("%s: %w", p, errors.Unwrap(err))
+					}
+				}
+				return set(v)
+			}
 			var kept []string
 			for _, p := range scanners.SplitList(v) {
 				// A file of the scan root, for a setting that reads repository
@@ -183,6 +190,9 @@ func (o *Options) pin(ctx context.Context, root *checkout.Root, name, p string) 
 func (o *Options) target(ctx context.Context, root *checkout.Root, name, p string) (*gitrepo.Tree, string, []string, error) {
 	rel, inside := o.inCheckout(root, p)
 	if !inside {
+		if _, err := os.Stat(p); err != nil {
+			return nil, "", nil, fmt.Errorf("%s: %w", p, errors.Unwrap(err))
+		}
 		return nil, "", nil, nil
 	}
 	if err := o.refuseWithoutTarget(name, p); err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,5 +96,26 @@ func TestPipelineFilesArePinnedToTheTarget(t *testing.T) {
 	}
 	if got := iacOf(o).CheckPaths; !slices.Equal(got, []string{filepath.Join(top, "checks")}) {
 		t.Errorf("branch build: checks %v, want the checkout's folder", got)
+	}
+}
+
+// A file the pipeline names that does not exist is a usage error naming
+// the setting, in a branch build and in a pull-request build: a typo used
+// to leave the engine partial and the run passing.
+func TestMissingPipelineFilesAreUsageErrors(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for _, getenv := range []map[string]string{nil, {"SYSTEM_PULLREQUEST_TARGETBRANCH": "refs/heads/main"}} {
+		for _, flag := range []string{"--tf-vars", "--helm-values", "--cf-params", "--baseline", "--secrets-config", "--iac-checks", "--config"} {
+			missing := filepath.Join(t.TempDir(), "nope.file")
+			_, err := Parse(context.Background(), testEngines, []string{flag, missing, root}, env(getenv))
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "no such file") {
+				t.Errorf("%s %s (env %v): %v, want a usage error naming the file", flag, missing, getenv, err)
+			}
+			if flag != "--config" && !strings.Contains(err.Error(), flag) {
+				t.Errorf("%s: %v does not name the setting", flag, err)
+			}
+		}
 	}
 }

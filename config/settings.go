@@ -33,7 +33,7 @@ func (o *Options) settings() []scanners.Setting {
 			Set: func(v string) error { o.Output = v; return nil }},
 		{Flag: "fail-on", TaskInput: "failOn", Repo: true, Arg: "SEVERITY", Usage: "fail at or above this severity: critical, high, medium, low, unknown or none; per engine: secrets=low,iac=high (repeatable)", Default: "high",
 			Set: func(v string) error { return o.Gate.Thresholds.Set(v) }},
-		{Flag: "quiet", Short: "q", Usage: "print only the verdict line", Bool: true,
+		{Flag: "quiet", Short: "q", Usage: "print only the verdict line (and errors, on stderr; warnings stay in the SARIF log)", Bool: true,
 			Set: func(v string) error { return scanners.SetBool(&o.Quiet, v) }},
 		{Flag: "debug", Usage: "log what the engines do, on stderr", Bool: true,
 			Set: func(v string) error { return scanners.SetBool(&o.Debug, v) }},
@@ -96,7 +96,7 @@ func (o *Options) settings() []scanners.Setting {
 			Set: func(v string) error { o.Category = v; return nil }},
 		{Flag: "cache-dir", Usage: "`DIR` of the vulnerability DB and the result cache (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db; results: DIR/results)", Path: true, Writes: true,
 			Set: func(v string) error { o.CacheDir = v; return nil }},
-		{Flag: "shard", Arg: "K/N", Usage: "scan only the K-th of N parts of the units (files, IaC groups, images), for N parallel jobs; the gate and the baseline are applied by `tollgate merge` over the N logs",
+		{Flag: "shard", Arg: "K/N", Usage: "scan only the K-th of N parts of the units (files, IaC groups, images), for N parallel jobs; the gate and the baseline are applied by tollgate merge over the N logs",
 			Set: func(v string) error {
 				s, err := scanners.ParseShard(v)
 				o.Shard = s

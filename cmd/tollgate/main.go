@@ -435,7 +435,9 @@ func setupLogging(stderr io.Writer, debug, quiet bool) *slog.Logger {
 	case debug:
 		level = slog.LevelDebug
 	case quiet:
-		level = slog.LevelWarn
+		// Only the verdict line, and what made the run an error: warnings
+		// stay in the SARIF log's notifications.
+		level = slog.LevelError
 	}
 	log := slog.New(slog.NewTextHandler(safe, &slog.HandlerOptions{Level: level}))
 

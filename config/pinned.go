@@ -101,11 +101,7 @@ func (o *Options) inCheckout(root *checkout.Root, p string) (string, bool) {
 		return "", false
 	}
 	abs = resolveExisting(abs)
-	base := root.Dir()
-	if o.Repo != nil {
-		base = o.Repo.Top()
-	}
-	base = resolveExisting(base)
+	base := resolveExisting(o.topDir(root))
 	rel, err := filepath.Rel(base, abs)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return "", false
@@ -155,6 +151,13 @@ func (o *Options) pin(ctx context.Context, root *checkout.Root, name, p string) 
 			return "", fmt.Errorf("private copy of %s: %w", p, err)
 		}
 	}
+	// The checkout's copies, to tell whether the pull request changes them,
+	// through the confined reader of the repository's top level.
+	top, err := checkout.Open(o.topDir(root))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	defer top.Close()
 	changed := false
 	for _, f := range files {
 		b, err := tree.ReadFile(f, MaxPolicyFileSize)
@@ -168,7 +171,7 @@ func (o *Options) pin(ctx context.Context, root *checkout.Root, name, p string) 
 		if err := os.WriteFile(dst, b, 0o600); err != nil {
 			return "", fmt.Errorf("private copy of %s: %w", p, err)
 		}
-		if mine, err := o.readCheckout(root, f); err != nil || !bytes.Equal(mine, b) {
+		if mine, err := top.ReadFile(f, MaxPolicyFileSize); err != nil || !bytes.Equal(mine, b) {
 			changed = true
 		}
 	}
@@ -212,29 +215,18 @@ func (o *Options) target(ctx context.Context, root *checkout.Root, name, p strin
 	return tree, rel, files, nil
 }
 
-// readCheckout reads the checkout's copy of a file named relative to the
-// repository's top level, through the confined reader of that level.
-func (o *Options) readCheckout(root *checkout.Root, topRel string) ([]byte, error) {
-	base := root.Dir()
+// topDir is the repository's top level (the scan root without one).
+func (o *Options) topDir(root *checkout.Root) string {
 	if o.Repo != nil {
-		base = o.Repo.Top()
+		return o.Repo.Top()
 	}
-	top, err := checkout.Open(base)
-	if err != nil {
-		return nil, err
-	}
-	defer top.Close()
-	return top.ReadFile(topRel, MaxPolicyFileSize)
+	return root.Dir()
 }
 
 // addsFiles tells whether the checkout's directory rel (top-relative) has
 // more regular files than the target's n: a check the pull request adds.
 func (o *Options) addsFiles(root *checkout.Root, rel string, n int) bool {
-	base := root.Dir()
-	if o.Repo != nil {
-		base = o.Repo.Top()
-	}
-	dir := filepath.Join(base, filepath.FromSlash(rel))
+	dir := filepath.Join(o.topDir(root), filepath.FromSlash(rel))
 	fi, err := os.Lstat(dir)
 	if err != nil || !fi.IsDir() {
 		return false

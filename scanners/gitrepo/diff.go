@@ -284,22 +284,15 @@ func isRange(s string) bool {
 // blobHead is the start of a blob: enough for utf16text.Is and
 // binaryFormat. git is stopped once it has been read.
 func (r *Repo) blobHead(ctx context.Context, oid string) ([]byte, error) {
-	if !isObjectName(oid) {
-		return nil, fmt.Errorf("%q is not an object ID", oid)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := r.command(ctx, "cat-file", "blob", oid)
-	out, err := cmd.StdoutPipe()
+	rc, err := r.BlobReader(ctx, oid)
 	if err != nil {
-		return nil, fmt.Errorf("git cat-file: %w", err)
+		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("git cat-file: %w", err)
-	}
-	head, err := io.ReadAll(io.LimitReader(out, utf16text.Head))
+	head, err := io.ReadAll(io.LimitReader(rc, utf16text.Head))
 	cancel()
-	_ = cmd.Wait() // killed when the blob is longer than its head
+	_ = rc.Close() // git is killed when the blob is longer than its head
 	if err != nil {
 		return nil, fmt.Errorf("git cat-file blob %s: %w", oid, err)
 	}

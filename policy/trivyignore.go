@@ -28,7 +28,9 @@ const (
 
 // trivyEngines are the engines Trivy's ignore files apply to, as in Trivy:
 // misconfigurations and vulnerabilities. Secrets have their own files.
-func trivyEngines() []string { return []string{scanners.EngineIaC, scanners.EngineImage} }
+func trivyEngines() []string {
+	return []string{scanners.EngineIaC, scanners.EngineImage, scanners.EngineDeps}
+}
 
 // maxIgnoreFile bounds each ignore file.
 const maxIgnoreFile = 4 << 20
@@ -154,9 +156,9 @@ func ParseTrivyIgnoreYAML(b []byte, name string) ([]IgnoreRule, error) {
 	if len(doc.Secrets) > 0 {
 		errs = append(errs, fmt.Errorf("%s:%d: the secrets section applies to Trivy's secret scanner, not to Tollgate's (gitleaks): not applied; use .gitleaksignore or an ignore entry in .tollgate.yaml", name, doc.Secrets[0].Line))
 	}
-	for engine, nodes := range map[string][]yaml.Node{
-		scanners.EngineImage: doc.Vulnerabilities,
-		scanners.EngineIaC:   doc.Misconfigurations,
+	for engines, nodes := range map[string][]yaml.Node{
+		scanners.EngineImage + "," + scanners.EngineDeps: doc.Vulnerabilities,
+		scanners.EngineIaC: doc.Misconfigurations,
 	} {
 		for _, n := range nodes {
 			var e trivyIgnoreEntry
@@ -168,7 +170,7 @@ func ParseTrivyIgnoreYAML(b []byte, name string) ([]IgnoreRule, error) {
 				errs = append(errs, fmt.Errorf("%s:%d: entry without an id", name, n.Line))
 				continue
 			}
-			base := IgnoreRule{ID: e.ID, Reason: e.Statement, Source: fmt.Sprintf("%s:%d", name, n.Line), Engines: []string{engine}}
+			base := IgnoreRule{ID: e.ID, Reason: e.Statement, Source: fmt.Sprintf("%s:%d", name, n.Line), Engines: strings.Split(engines, ",")}
 			if base.Reason == "" {
 				base.Reason = "listed in " + name
 			}

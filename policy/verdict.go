@@ -13,7 +13,7 @@ type Gate struct {
 
 // Fails reports whether one finding breaks the build.
 func (g Gate) Fails(f *scanners.Finding) bool {
-	if f.Suppressed() || f.BaselineState == scanners.BaselineAbsent {
+	if f.Suppressed() || f.BaselineState == scanners.BaselineAbsent || f.PreExisting {
 		return false
 	}
 	if g.NewOnly && f.BaselineState != scanners.BaselineNone && f.BaselineState != scanners.BaselineNew {
@@ -36,6 +36,9 @@ type Verdict struct {
 	// New and Absent count baseline states when a baseline was given.
 	New    int `json:"new"`
 	Absent int `json:"absent"`
+	// PreExisting counts dependency vulnerabilities a pull request did not
+	// introduce (deps.fail-on: introduced): reported, not counted.
+	PreExisting int `json:"preExisting,omitempty"`
 	// FailedEngines lists engines that could not complete.
 	FailedEngines []string `json:"failedEngines,omitempty"`
 	// PartialEngines lists engines that skipped some input.
@@ -70,6 +73,9 @@ func (g Gate) Decide(results []scanners.Result) Verdict {
 			}
 			if f.BaselineState == scanners.BaselineNew {
 				v.New++
+			}
+			if f.PreExisting {
+				v.PreExisting++
 			}
 			v.Total++
 			if v.Counts[f.Engine] == nil {

@@ -26,6 +26,9 @@ const (
 	PropShard       = "tollgate/shard"
 	PropResultCache = "tollgate/resultCache"
 	PropPolicy      = "tollgate/policySource"
+	// PropPreExisting marks a result's dependency vulnerability that a
+	// pull request did not introduce (not counted).
+	PropPreExisting = "tollgate/preExisting"
 )
 
 // driverEngines maps a run's tool name to its engine, for logs that predate
@@ -34,6 +37,7 @@ var driverEngines = map[string]string{
 	"gitleaks":     scanners.EngineSecrets,
 	"trivy-config": scanners.EngineIaC,
 	"trivy-image":  scanners.EngineImage,
+	"trivy-deps":   scanners.EngineDeps,
 }
 
 // Log is a Tollgate SARIF log read back: each run as the engine result it
@@ -290,6 +294,9 @@ func readResult(engine string, r *sarif.Result, rules map[string]scanners.Rule) 
 	}
 	if f.Location.Image != "" && f.Location.Path == ImagePseudoPath(f.Location.Image) {
 		f.Location.Path = ""
+	}
+	if b, ok := props[PropPreExisting].(bool); ok && b {
+		f.PreExisting = true
 	}
 	if f.BaselineState == scanners.BaselineAbsent {
 		f.BaselineProperties = props

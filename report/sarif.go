@@ -257,7 +257,12 @@ func result(f *scanners.Finding) *sarif.Result {
 			Provider: f.Misconfig.Provider, Service: f.Misconfig.Service, Resolution: f.Misconfig.Resolution}
 	case f.Vuln != nil:
 		props["vulnerability"] = f.Vuln
-		props["image"] = f.Location.Image
+		if f.Location.Image != "" || f.Engine == scanners.EngineImage {
+			props["image"] = f.Location.Image
+		}
+	}
+	if f.PreExisting {
+		props[PropPreExisting] = true
 	}
 	res.Properties = props
 

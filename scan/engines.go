@@ -10,6 +10,7 @@ import (
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/checkout"
+	"github.com/tollgate/tollgate/scanners/deps"
 	"github.com/tollgate/tollgate/scanners/iac"
 	"github.com/tollgate/tollgate/scanners/images"
 	"github.com/tollgate/tollgate/scanners/secrets"
@@ -96,6 +97,24 @@ func Builtin() Registry {
 				}
 				return r, ok, nil
 			},
+			Version: trivyVersion,
+		},
+		{
+			EngineInfo: scanners.EngineInfo{Name: scanners.EngineDeps, Aliases: []string{"dependencies", "dependency", "sca"}, TaskInput: "failOnDeps",
+				Options: func() scanners.EngineOptions { return deps.DefaultOptions() }},
+			// On by default where the vulnerability DB is on disk (baked
+			// into the task's image, or after `tollgate db download`): a
+			// scan that did not ask for it never reaches the network for
+			// it. Named in --scanners, it downloads the DB as the image
+			// engine does, and fails closed without one.
+			DefaultOn: func(o config.Options) bool {
+				_, err := vulndb.ReadMetadata(vulndb.Dir(o.CacheDir))
+				return err == nil
+			},
+			New: newDeps,
+			// Vulnerability IDs are explained by the image engine, from
+			// the same DB.
+			Explain: func(string, func(string) string) (scanners.Rule, bool, error) { return scanners.Rule{}, false, nil },
 			Version: trivyVersion,
 		},
 	}
@@ -190,7 +209,32 @@ func newImage(_ context.Context, opts config.Options, log *slog.Logger, rc *scan
 		o.DiscoverRegistries = images.DefaultDiscoverRegistries()
 	}
 	o.Cache = rc
+	o.SBOMDir, o.Version = depsOptions(opts).SBOMDir, depsOptions(opts).Version
 	return images.New(o, log)
+}
+
+func depsOptions(opts config.Options) *deps.Options {
+	return opts.EngineOptions[scanners.EngineDeps].(*deps.Options)
+}
+
+// newDeps builds the deps engine: the image engine's DB settings, and in a
+// pull-request build the target commit to compare the lockfiles with.
+func newDeps(ctx context.Context, opts config.Options, log *slog.Logger, _ *scanners.ResultCache) scanners.Engine {
+	o := *depsOptions(opts)
+	o.DB = *imageOptions(opts)
+	o.DB.CacheDir = opts.CacheDir
+	if p := opts.Policy; p.PullRequest {
+		switch {
+		case p.Defaults || opts.Repo == nil || p.Commit == "":
+			o.BaseMissing = p.Why
+			if o.BaseMissing == "" {
+				o.BaseMissing = "no target commit"
+			}
+		default:
+			o.Base = opts.Repo.Tree(ctx, p.Commit, p.Name)
+		}
+	}
+	return deps.New(o, log)
 }
 
 // Engines builds the engines a scan runs, in report order, with the result

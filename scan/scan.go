@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/deps"
 	"github.com/tollgate/tollgate/scanners/gitrepo"
 )
 
@@ -61,6 +62,9 @@ func run(ctx context.Context, walk walkFunc, log *slog.Logger, reg Registry, opt
 		defer cancel()
 	}
 	rc, cacheWarning := resultCache(opts, version, log)
+	if d, ok := opts.EngineOptions[scanners.EngineDeps].(*deps.Options); ok {
+		d.Version = version // the SBOMs' tool
+	}
 	engines := reg.Engines(ctx, opts, log, rc)
 	if d, err := time.ParseDuration(getenv(EngineDelayEnv)); err == nil && d > 0 {
 		engines = delayed(engines, d)

@@ -14,6 +14,7 @@ const (
 	EngineSecrets = "secrets"
 	EngineIaC     = "iac"
 	EngineImage   = "image"
+	EngineDeps    = "deps"
 )
 
 // EngineInfo is what the layers below package scan know of an engine: its

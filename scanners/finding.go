@@ -111,6 +111,11 @@ type Finding struct {
 	// BaselineState is new, unchanged, updated or absent when a baseline
 	// was given (BaselineNone without one).
 	BaselineState BaselineState `json:"baselineState,omitempty"`
+	// PreExisting marks, in a pull-request build with deps.fail-on
+	// introduced, a dependency vulnerability of a package the target branch
+	// already pinned at that version: the pull request did not introduce
+	// it, and it does not count for the gate (it is reported).
+	PreExisting bool `json:"preExisting,omitempty"`
 	// BaselineProperties are an absent finding's SARIF properties as the
 	// baseline had them (severity, tags, the engine's detail), re-emitted so
 	// that it reads as it did.
@@ -181,7 +186,8 @@ type MisconfigDetail struct {
 	InlineIgnoreLine int `json:"-"`
 }
 
-// VulnDetail carries a package vulnerability found in an image.
+// VulnDetail carries a package vulnerability found in an image or a
+// lockfile.
 type VulnDetail struct {
 	Package          string  `json:"package"`
 	PackageType      string  `json:"packageType,omitempty"`
@@ -191,6 +197,14 @@ type VulnDetail struct {
 	CVSSVector       string  `json:"cvssVector,omitempty"`
 	ImageDigest      string  `json:"imageDigest,omitempty"`
 	PkgPath          string  `json:"pkgPath,omitempty"`
+	// PURL is the package URL (deps engine).
+	PURL string `json:"purl,omitempty"`
+	// Relationship is "direct" or "indirect" where the lockfile says
+	// (deps engine).
+	Relationship string `json:"relationship,omitempty"`
+	// Via are the direct dependencies that pull an indirect one in, as
+	// name@version (deps engine).
+	Via []string `json:"via,omitempty"`
 }
 
 // BaselineState is a finding's state against a baseline, as SARIF names

@@ -200,3 +200,16 @@ func normalizeSeverity(s string) scanners.Severity {
 	}
 	return sev
 }
+
+// VulnRule is the rule of a detected vulnerability, as the image engine
+// writes it (for the deps engine).
+func VulnRule(v types.DetectedVulnerability) scanners.Rule { return rule(v) }
+
+// CVSS is a detected vulnerability's CVSS v3 score and vector (see cvss).
+func CVSS(v types.DetectedVulnerability) (float64, string) { return cvss(v) }
+
+// Severity is Trivy's severity name as a Tollgate severity.
+func Severity(s string) scanners.Severity { return normalizeSeverity(s) }
+
+// HelpURI is a detected vulnerability's advisory page.
+func HelpURI(v types.DetectedVulnerability) string { return helpURI(v) }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"time"
@@ -84,3 +85,15 @@ func (s *Engine) warnAge(meta vulndb.Metadata, now time.Time, res *scanners.Resu
 				int(age.Hours()/24), meta.UpdatedAt.Format("2006-01-02"))})
 	}
 }
+
+// PrepareDB makes sure a usable vulnerability DB is on disk for another
+// engine that matches packages with it (the deps engine), with the image
+// engine's DB settings in o: the same download, mirrors, offline rule and
+// age notice.
+func PrepareDB(ctx context.Context, o Options, log *slog.Logger, res *scanners.Result) (vulndb.Metadata, error) {
+	return New(o, log).prepareDB(ctx, res)
+}
+
+// DBScope is what a report matched against the DB depends on besides its
+// packages (see dbScope).
+func DBScope(o Options, meta vulndb.Metadata) []byte { return dbScope(o, meta) }

@@ -80,6 +80,9 @@ type Options struct {
 	DBDownload vulndb.DownloadOptions
 	// Cache keeps each image's report by its ID and the DB (nil: off).
 	Cache *scanners.ResultCache
+	// SBOMDir, when set, receives a CycloneDX SBOM of each scanned image
+	// (see SBOMName); Version is Tollgate's, for the SBOM's tool.
+	SBOMDir, Version string
 }
 
 // Engine is the image engine.
@@ -191,6 +194,12 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 			}
 			res.Status.Add(n)
 			continue
+		}
+		if s.opts.SBOMDir != "" {
+			if err := WriteSBOM(ctx, s.opts.SBOMDir, SBOMName(ref.String()), s.opts.Version, report); err != nil {
+				res.Status.Add(scanners.Notification{Level: scanners.LevelError, Code: "sbom-error",
+					Message: fmt.Sprintf("the SBOM of image %s could not be written: %v", ref, err)})
+			}
 		}
 		for _, f := range convert(ref, report, s.opts.IgnoreUnfixed, rules) {
 			res.Findings = append(res.Findings, f)

@@ -69,6 +69,60 @@ const (
 	PythonRequests = "CVE-2099-0201" // requests 2.19.0 (pip), fixed in 2.20.0, HIGH
 )
 
+// Fixture vulnerabilities of language packages, one per ecosystem the deps
+// engine's fixture checkout (testdata/deps) pins.
+const (
+	NpmLodash       = "CVE-2099-0301" // lodash < 4.17.21 (npm), HIGH
+	NpmMinimist     = "CVE-2099-0302" // minimist < 1.2.6 (npm), CRITICAL, transitive via mkdirp
+	GoText          = "CVE-2099-0303" // golang.org/x/text < 0.3.8 (go), HIGH
+	MavenLog4j      = "CVE-2099-0304" // org.apache.logging.log4j:log4j-core < 2.15.0 (maven), CRITICAL
+	NuGetNewtonsoft = "CVE-2099-0305" // Newtonsoft.Json < 13.0.1 (nuget), HIGH
+	CargoSmallvec   = "CVE-2099-0306" // smallvec >= 1.6.0, < 1.6.1 (cargo), MEDIUM
+	GemRack         = "CVE-2099-0307" // rack < 2.2.6.4 (rubygems), LOW
+)
+
+// Dependencies is the fixture DB content of language packages: each
+// ecosystem's planted vulnerability, and one advisory per ecosystem whose
+// fixed version the fixture pins (not vulnerable).
+func Dependencies() Content {
+	ghsa := func(eco string) string { return eco + "::GitHub Security Advisory " + eco }
+	return Content{
+		Advisories: []Advisory{
+			{Bucket: ghsa("npm"), Package: "lodash", VulnID: NpmLodash, Vulnerable: []string{"<4.17.21"}, Patched: []string{"4.17.21"}},
+			{Bucket: ghsa("npm"), Package: "minimist", VulnID: NpmMinimist, Vulnerable: []string{"<1.2.6"}, Patched: []string{"1.2.6"}},
+			{Bucket: ghsa("npm"), Package: "express", VulnID: "CVE-2099-0390", Vulnerable: []string{"<4.19.2"}, Patched: []string{"4.19.2"}},
+			{Bucket: ghsa("go"), Package: "golang.org/x/text", VulnID: GoText, Vulnerable: []string{"<0.3.8"}, Patched: []string{"0.3.8"}},
+			{Bucket: ghsa("go"), Package: "github.com/google/uuid", VulnID: "CVE-2099-0391", Vulnerable: []string{"<1.6.0"}, Patched: []string{"1.6.0"}},
+			{Bucket: ghsa("maven"), Package: "org.apache.logging.log4j:log4j-core", VulnID: MavenLog4j, Vulnerable: []string{"<2.15.0"}, Patched: []string{"2.15.0"}},
+			{Bucket: ghsa("maven"), Package: "com.google.guava:guava", VulnID: "CVE-2099-0392", Vulnerable: []string{"<32.0.0-android"}, Patched: []string{"32.0.0-android"}},
+			{Bucket: ghsa("nuget"), Package: "newtonsoft.json", VulnID: NuGetNewtonsoft, Vulnerable: []string{"<13.0.1"}, Patched: []string{"13.0.1"}},
+			{Bucket: ghsa("cargo"), Package: "smallvec", VulnID: CargoSmallvec, Vulnerable: []string{">=1.6.0, <1.6.1"}, Patched: []string{"1.6.1"}},
+			{Bucket: ghsa("rubygems"), Package: "rack", VulnID: GemRack, Vulnerable: []string{"<2.2.6.4"}, Patched: []string{"2.2.6.4"}},
+			{Bucket: ghsa("pip"), Package: "flask", VulnID: "CVE-2099-0393", Vulnerable: []string{"<2.2.5"}, Patched: []string{"2.2.5"}},
+		},
+		Vulns: []Vuln{
+			{ID: NpmLodash, Title: "lodash: fixture prototype pollution", Severity: "HIGH", CVSSScore: 7.4, CVSSVector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:N"},
+			{ID: NpmMinimist, Title: "minimist: fixture prototype pollution", Severity: "CRITICAL", CVSSScore: 9.8, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+			{ID: "CVE-2099-0390", Title: "express: fixture flaw fixed in the pinned version", Severity: "HIGH", CVSSScore: 7.5},
+			{ID: GoText, Title: "golang.org/x/text: fixture denial of service", Severity: "HIGH", CVSSScore: 7.5, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"},
+			{ID: "CVE-2099-0391", Title: "uuid: fixture flaw fixed in the pinned version", Severity: "HIGH", CVSSScore: 7.5},
+			{ID: MavenLog4j, Title: "log4j-core: fixture remote code execution", Severity: "CRITICAL", CVSSScore: 10, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"},
+			{ID: "CVE-2099-0392", Title: "guava: fixture flaw fixed in the pinned version", Severity: "MEDIUM", CVSSScore: 5.5},
+			{ID: NuGetNewtonsoft, Title: "Newtonsoft.Json: fixture stack exhaustion", Severity: "HIGH", CVSSScore: 7.5, CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"},
+			{ID: CargoSmallvec, Title: "smallvec: fixture buffer overflow", Severity: "MEDIUM", CVSSScore: 5.5},
+			{ID: GemRack, Title: "rack: fixture header parsing flaw", Severity: "LOW", CVSSScore: 3.7},
+			{ID: "CVE-2099-0393", Title: "flask: fixture flaw fixed in the pinned version", Severity: "HIGH", CVSSScore: 7.5},
+		},
+	}
+}
+
+// With is c with the advisories and vulnerabilities of more added.
+func (c Content) With(more Content) Content {
+	c.Advisories = append(append([]Advisory{}, c.Advisories...), more.Advisories...)
+	c.Vulns = append(append([]Vuln{}, c.Vulns...), more.Vulns...)
+	return c
+}
+
 // Default is the fixture DB that matches imagetest's images.
 func Default() Content {
 	ghsa := "pip::GitHub Security Advisory pip"

@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate/tollgate/internal/fifo"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
+	"github.com/tollgate/tollgate/scanners/deps"
 	"github.com/tollgate/tollgate/scanners/images"
 	"github.com/tollgate/tollgate/scanners/secrets"
 )
@@ -395,6 +396,8 @@ var testEngines = scanners.Registry{
 		Options: func() scanners.EngineOptions { return iac.DefaultOptions() }},
 	{Name: scanners.EngineImage, Aliases: []string{"images", "vuln", "vulnerabilities"}, TaskInput: "failOnImage",
 		Options: func() scanners.EngineOptions { return images.DefaultOptions() }},
+	{Name: scanners.EngineDeps, Aliases: []string{"dependencies", "dependency", "sca"}, TaskInput: "failOnDeps",
+		Options: func() scanners.EngineOptions { return deps.DefaultOptions() }},
 }
 
 func secretsOf(o Options) *secrets.Options {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/vulndb"
+	"github.com/tollgate/tollgate/vulndb/vulndbtest"
 )
 
 // TestParseKnowsTheRegistry: every name and alias of a built-in engine is
@@ -14,7 +16,7 @@ import (
 // registry (config/config_test.go) matches.
 func TestParseKnowsTheRegistry(t *testing.T) {
 	reg := Builtin()
-	if got := strings.Join(reg.Infos().Names(), ","); got != "secrets,iac,image" {
+	if got := strings.Join(reg.Infos().Names(), ","); got != "secrets,iac,image,deps" {
 		t.Fatalf("built-in engines %q", got)
 	}
 	root := t.TempDir()
@@ -53,6 +55,18 @@ func TestParseKnowsTheRegistry(t *testing.T) {
 	}
 	if got := strings.Join(reg.Enabled(opts).Infos().Names(), ","); got != "secrets,iac,image" {
 		t.Errorf("default engines with an image %q", got)
+	}
+	// With the vulnerability DB on disk, the deps engine is on too.
+	cache := t.TempDir()
+	if err := vulndbtest.Write(vulndb.Dir(cache), vulndbtest.Default()); err != nil {
+		t.Fatal(err)
+	}
+	opts, err = config.Parse(t.Context(), reg.Infos(), []string{"--cache-dir", cache, root}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(reg.Enabled(opts).Infos().Names(), ","); got != "secrets,iac,deps" {
+		t.Errorf("default engines with a DB %q", got)
 	}
 	if got := reg.VersionLines(); len(got) != 2 || !strings.HasPrefix(got[0], "gitleaks ") || !strings.HasPrefix(got[1], "trivy ") {
 		t.Errorf("version lines %q", got)

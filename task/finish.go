@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
+	"github.com/tollgate/tollgate/scanners/deps"
 )
 
 // finish reports a finished scan (or merge) to the agent: issues, the SARIF
@@ -25,6 +26,7 @@ func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Out
 	shard := out.Verdict.Shard != "" // a part of the findings: the merge job reports them
 	logIssues(cmds, out, st, sarifPath, shard)
 	publish(cmds, log, out, st, sarifPath, shard, getenv)
+	publishSBOMs(cmds, log, opts, st)
 	setOutputs(cmds, out.Verdict, opts.Registry, sarifPath)
 	line := report.VerdictLine(out.Scan)
 	if opts.PR.Comments && !shard {
@@ -75,6 +77,27 @@ func logIssues(cmds *Commands, out *scan.Outcome, st Settings, sarifPath string,
 	}
 	if failing > logged {
 		cmds.LogIssue("error", "", 0, 0, "tollgate-more", fmt.Sprintf("... and %d more failing finding(s); see the SARIF log %s", failing-logged, filepath.Base(sarifPath)))
+	}
+}
+
+// SBOMArtifact is the artifact the task publishes the SBOMs (input sbom)
+// to, beside the SARIF log's.
+const SBOMArtifact = "SBOM"
+
+// publishSBOMs uploads the CycloneDX SBOMs the scan wrote (input sbom) to
+// their own artifact.
+func publishSBOMs(cmds *Commands, log *slog.Logger, opts config.Options, st Settings) {
+	d, ok := opts.EngineOptions[scanners.EngineDeps].(*deps.Options)
+	if !ok || d.SBOMDir == "" || !st.Publish {
+		return
+	}
+	files, err := filepath.Glob(filepath.Join(d.SBOMDir, "*.cdx.json"))
+	if err != nil || len(files) == 0 {
+		log.Warn("no SBOM to publish", "dir", d.SBOMDir)
+		return
+	}
+	for _, f := range files {
+		cmds.UploadArtifact(SBOMArtifact, f)
 	}
 }
 

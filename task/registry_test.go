@@ -90,7 +90,7 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 		t.Errorf("help lacks the engine's setting:\n%s", help.String())
 	}
 	_, err := config.Parse(t.Context(), reg.Infos(), []string{"--scanners", "sast", root}, func(string) string { return "" })
-	if err == nil || !strings.Contains(err.Error(), "want secrets, iac, image, licenses") {
+	if err == nil || !strings.Contains(err.Error(), "want secrets, iac, image, deps, licenses") {
 		t.Errorf("--scanners sast: %v", err)
 	}
 	if lines := reg.VersionLines(); lines[len(lines)-1] != "licensee 9.9.9" {

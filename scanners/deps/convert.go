@@ -108,10 +108,13 @@ func reverse(pkgs []ftypes.Package) map[string][]string {
 	return out
 }
 
-// directOf lists the direct dependencies that pull a package in (the
-// package itself when it is direct), from the lockfile's graph; nil when
+// directOf lists the direct dependencies that pull an indirect package
+// in, from the lockfile's graph; nil when
 // the lockfile does not say.
 func directOf(id string, byID map[string]*ftypes.Package, parents map[string][]string) []string {
+	if p := byID[id]; p != nil && p.Relationship == ftypes.RelationshipDirect {
+		return nil
+	}
 	seen := map[string]bool{id: true}
 	queue := []string{id}
 	var out []string

@@ -3,6 +3,7 @@ package images_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -599,5 +600,47 @@ func TestCredentialsScopedToTheirRegistry(t *testing.T) {
 	}
 	if len(res.Findings) != 3*len(wantAlpine) {
 		t.Errorf("%d findings, want the pipeline's and the allowed discovered images'", len(res.Findings))
+	}
+}
+
+// TestImageSBOM: --sbom writes one CycloneDX 1.6 SBOM per scanned image,
+// listing the packages the engine matched (every vulnerable package among
+// them).
+func TestImageSBOM(t *testing.T) {
+	archive := filepath.Join(t.TempDir(), "alpine.tar")
+	if err := imagetest.WriteDockerArchive(archive, "tollgate-fixture/alpine:3.18", mustImage(t, imagetest.Alpine)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	res := scan(t, images.Options{Images: []string{"docker-archive:" + archive}, CacheDir: fixtureCache(t), SBOMDir: dir}, "")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.cdx.json"))
+	if len(files) != 1 || !strings.HasPrefix(filepath.Base(files[0]), "image-") {
+		t.Fatalf("SBOMs %v, want one per image", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom struct {
+		SpecVersion string `json:"specVersion"`
+		Components  []struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(b, &bom); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, c := range bom.Components {
+		have[c.Name+"@"+c.Version] = true
+	}
+	if bom.SpecVersion != "1.6" {
+		t.Errorf("spec version %s", bom.SpecVersion)
+	}
+	for _, f := range res.Findings {
+		if !have[f.Vuln.Package+"@"+f.Vuln.InstalledVersion] {
+			t.Errorf("the SBOM lacks %s@%s, which the engine found vulnerable", f.Vuln.Package, f.Vuln.InstalledVersion)
+		}
 	}
 }

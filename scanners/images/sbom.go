@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 	"regexp"
 
-	cdxreport "github.com/aquasecurity/trivy/pkg/report/cyclonedx"
+	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/aquasecurity/trivy/pkg/sbom/cyclonedx"
 	"github.com/aquasecurity/trivy/pkg/types"
 )
 
-// WriteSBOM writes a report's packages as CycloneDX JSON, with Trivy's
-// writer, to dir/name.cdx.json (written whole, then renamed).
+// WriteSBOM writes a report's packages as CycloneDX 1.6 JSON, with Trivy's
+// marshaler, to dir/name.cdx.json (written whole, then renamed).
 func WriteSBOM(ctx context.Context, dir, name, appVersion string, r types.Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("SBOM directory: %w", err)
@@ -23,7 +24,18 @@ func WriteSBOM(ctx context.Context, dir, name, appVersion string, r types.Report
 		return fmt.Errorf("SBOM %s: %w", dst, err)
 	}
 	defer os.Remove(f.Name())
-	if err := cdxreport.NewWriter(f, appVersion).Write(ctx, r); err != nil {
+	m := cyclonedx.NewMarshaler(appVersion)
+	bom, err := m.MarshalReport(ctx, r)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("SBOM %s: %w", dst, err)
+	}
+	enc := cdx.NewBOMEncoder(f, cdx.BOMFileFormatJSON)
+	enc.SetPretty(true)
+	enc.SetEscapeHTML(false)
+	// CycloneDX 1.6, what Defender for Cloud, Dependency-Track and GitHub
+	// read today (the library's default is the newest, 1.7).
+	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
 		f.Close()
 		return fmt.Errorf("SBOM %s: %w", dst, err)
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/tollgate/tollgate/internal/fifo"
 	"github.com/tollgate/tollgate/scanners"
-	"github.com/tollgate/tollgate/scanners/iac"
 	"github.com/tollgate/tollgate/scanners/deps"
+	"github.com/tollgate/tollgate/scanners/iac"
 	"github.com/tollgate/tollgate/scanners/images"
 	"github.com/tollgate/tollgate/scanners/secrets"
 )

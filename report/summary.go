@@ -33,6 +33,9 @@ func WriteSummary(w io.Writer, out Scan, o FormatOptions) error {
 		fmt.Fprintf(w, "; only new findings count")
 	}
 	fmt.Fprintf(w, ". Suppressed: %d.", v.Suppressed)
+	if v.PreExisting > 0 {
+		fmt.Fprintf(w, " Pre-existing dependency vulnerabilities (pinned on the target branch already; not counted for this pull request): %d.", v.PreExisting)
+	}
 	if v.New > 0 || v.Absent > 0 || v.NewOnly {
 		fmt.Fprintf(w, " Against the baseline: %d new, %d fixed (absent).", v.New, v.Absent)
 	}

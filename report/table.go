@@ -126,6 +126,9 @@ func VerdictLine(s Scan) string {
 	if v.Suppressed > 0 {
 		fmt.Fprintf(&b, "; %d suppressed", v.Suppressed)
 	}
+	if v.PreExisting > 0 {
+		fmt.Fprintf(&b, "; %d pre-existing dependency vulnerabilit%s not counted (on the target branch already)", v.PreExisting, plural(v.PreExisting, "y", "ies"))
+	}
 	fmt.Fprintf(&b, " -> exit %d", v.ExitCode())
 	return b.String()
 }
@@ -229,4 +232,11 @@ func WriteRuleHelp(w io.Writer, engine string, r scanners.Rule) error {
 	}
 	_, err := fmt.Fprintln(sw)
 	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

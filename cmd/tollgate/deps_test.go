@@ -134,4 +134,3 @@ func keys(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
-

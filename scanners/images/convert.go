@@ -189,7 +189,10 @@ func Explain(cacheDir, id string) (scanners.Rule, bool, error) {
 	if sev, ok := v.VendorSeverity["nvd"]; ok && dv.Severity == "" {
 		dv.Severity = sev.String()
 	}
-	return rule(dv), true, nil
+	r := rule(dv)
+	// Explained by ID, the vulnerability may be an image's or a lockfile's.
+	r.Resolution = "Update the affected package to a fixed version: in an image, rebuild it on a patched base image or upgrade the package; in a lockfile (deps engine), update the dependency in its manifest and regenerate the lockfile. Or remove it."
+	return r, true, nil
 }
 
 // normalizeSeverity maps Trivy's severity names.

@@ -2,6 +2,7 @@ package deps_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -182,4 +183,58 @@ func TestMissingDBFailsClosed(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no vulnerability DB") {
 		t.Fatalf("err = %v, want the missing DB named", err)
 	}
+}
+
+// TestParityWithTrivyFS: per lockfile, the packages the engine reads and
+// the vulnerabilities it reports are the ones the real Trivy CLI reports
+// on the same fixture with the same DB (`trivy fs --scanners vuln
+// --list-all-pkgs`, recorded by testdata/trivy-fs.sh).
+func TestParityWithTrivyFS(t *testing.T) {
+	b, err := os.ReadFile("testdata/trivy-fs.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden map[string]struct {
+		Packages        []string `json:"packages"`
+		Vulnerabilities []string `json:"vulnerabilities"`
+	}
+	if err := json.Unmarshal(b, &golden); err != nil {
+		t.Fatal(err)
+	}
+	res := scan(t, deps.Options{}, "../../testdata/deps")
+	vulns := map[string][]string{}
+	for _, f := range res.Findings {
+		vulns[f.Location.Path] = append(vulns[f.Location.Path], f.RuleID+" "+f.Vuln.Package+"@"+f.Vuln.InstalledVersion)
+	}
+	tgt, err := scanners.Walk(context.Background(), "../../testdata/deps", scanners.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	pkgs, err := deps.Packages(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != len(golden) {
+		t.Errorf("lockfiles %v, trivy fs %d", sortedKeys(pkgs), len(golden))
+	}
+	for file, want := range golden {
+		p, v := slices.Sorted(slices.Values(pkgs[file])), slices.Sorted(slices.Values(vulns[file]))
+		if !slices.Equal(p, want.Packages) {
+			t.Errorf("%s: packages %v, trivy fs %v", file, p, want.Packages)
+		}
+		if !slices.Equal(v, want.Vulnerabilities) {
+			t.Errorf("%s: vulnerabilities %v, trivy fs %v", file, v, want.Vulnerabilities)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	})
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // Packages lists, per lockfile, the packages the analyzers read, as
-// name@version (for the parity test with the Trivy CLI).
+// name@version, development dependencies left out as the vulnerability
+// matching leaves them out (for the parity test with the Trivy CLI).
 func Packages(ctx context.Context, t *scanners.Target) (map[string][]string, error) {
 	a, err := newAnalysis()
 	if err != nil {
@@ -23,6 +24,9 @@ func Packages(ctx context.Context, t *scanners.Target) (map[string][]string, err
 	out := map[string][]string{}
 	for _, app := range blob.apps {
 		for _, p := range app.Packages {
+			if p.Dev {
+				continue // Trivy's default: development dependencies are not matched
+			}
 			out[app.FilePath] = append(out[app.FilePath], p.Name+"@"+p.Version)
 		}
 	}

@@ -136,7 +136,9 @@ func commentFinding(f *scanners.Finding, prefix string) prcomments.Finding {
 		EndColumn:   f.Location.EndColumn,
 		HelpURI:     f.HelpURI,
 	}
-	if f.Vuln == nil && f.Location.Path != "" {
+	// A dependency's vulnerability sits on its lockfile line; an image's
+	// belongs to the image, not to the line that names it.
+	if (f.Vuln == nil || f.Engine == scanners.EngineDeps) && f.Location.Path != "" {
 		pf.Path = path.Join(prefix, f.Location.Path)
 	}
 	switch {

@@ -238,3 +238,81 @@ func sortedKeys[V any](m map[string]V) []string {
 		}
 	})
 }
+
+const pomHead = `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+`
+
+// TestMavenStaysInsideTheCheckout: Trivy's Maven parser opens parent and
+// module POMs by path. A parent above the scan root (Maven's default
+// relativePath, ../pom.xml) is never read, and a POM whose relativePath or
+// module leaves the tree is not analysed, with a warning naming it.
+func TestMavenStaysInsideTheCheckout(t *testing.T) {
+	top := t.TempDir()
+	root := filepath.Join(top, "s")
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Outside the scan root: a parent that would add a vulnerable log4j.
+	write(filepath.Join(top, "pom.xml"), pomHead+`  <groupId>com.example</groupId><artifactId>outside</artifactId><version>1</version><packaging>pom</packaging>
+  <dependencies><dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>2.14.1</version></dependency></dependencies>
+</project>
+`)
+	write(filepath.Join(top, "elsewhere", "pom.xml"), pomHead+`  <groupId>com.example</groupId><artifactId>elsewhere</artifactId><version>1</version>
+  <dependencies><dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>2.14.1</version></dependency></dependencies>
+</project>
+`)
+	// The checkout: a child of the outside parent (default relativePath),
+	// one naming a parent path out of the tree, one with a module there.
+	child := pomHead + `  <parent><groupId>com.example</groupId><artifactId>outside</artifactId><version>1</version></parent>
+  <artifactId>app</artifactId>
+  <dependencies><dependency><groupId>com.google.guava</groupId><artifactId>guava</artifactId><version>33.0.0-jre</version></dependency></dependencies>
+</project>
+`
+	write(filepath.Join(root, "pom.xml"), child)
+	write(filepath.Join(root, "climb", "pom.xml"), pomHead+`  <parent><groupId>com.example</groupId><artifactId>elsewhere</artifactId><version>1</version><relativePath>../../elsewhere/pom.xml</relativePath></parent>
+  <artifactId>climb</artifactId>
+</project>
+`)
+	write(filepath.Join(root, "agg", "pom.xml"), pomHead+`  <groupId>com.example</groupId><artifactId>agg</artifactId><version>1</version><packaging>pom</packaging>
+  <modules><module>../../elsewhere</module></modules>
+</project>
+`)
+	write(filepath.Join(root, "coords", "pom.xml"), pomHead+`  <groupId>com.example</groupId><artifactId>coords</artifactId><version>1</version>
+  <dependencies><dependency><groupId>x</groupId><artifactId>../../../../etc</artifactId><version>1</version></dependency></dependencies>
+</project>
+`)
+	res := scan(t, deps.Options{}, root)
+	for _, f := range res.Findings {
+		if f.Vuln.Package == "org.apache.logging.log4j:log4j-core" {
+			t.Errorf("a POM outside the scan root was read: %s at %s", f.RuleID, f.Location.Path)
+		}
+	}
+	for _, p := range []string{"climb/pom.xml", "agg/pom.xml", "coords/pom.xml"} {
+		if !slices.ContainsFunc(res.Status.Notifications, func(n scanners.Notification) bool {
+			return n.Path == p && n.Level == scanners.LevelWarning && strings.Contains(n.Message, "not checked")
+		}) {
+			t.Errorf("no warning names %s: %+v", p, res.Status.Notifications)
+		}
+	}
+	// The child itself is still analysed: its own dependencies are read.
+	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	pkgs, err := deps.Packages(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pkgs["pom.xml"], "com.google.guava:guava@33.0.0-jre") || slices.ContainsFunc(pkgs["pom.xml"], func(p string) bool { return strings.Contains(p, "log4j") }) {
+		t.Errorf("pom.xml packages %v: want guava and nothing of the outside parent", pkgs["pom.xml"])
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -107,6 +108,9 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 		return res, err
 	}
 	files := head.selectFiles(t)
+	if n := archivesNote(t); n != nil {
+		res.Status.Add(*n)
+	}
 	if len(files.manifests) == 0 {
 		res.Status.Add(scanners.Notification{Level: scanners.LevelNote, Code: "no-lockfiles",
 			Message: "no lockfile or dependency manifest in the scan root: no dependency was checked"})
@@ -212,4 +216,31 @@ func ParseFailOn(v string) (string, error) {
 		return v, nil
 	}
 	return "", fmt.Errorf("%q: want %s or %s", v, FailOnIntroduced, FailOnAll)
+}
+
+// archivesNote names the Java archives of the checkout, which are not
+// checked: matching a JAR needs Trivy's Java DB (its SHA-1 index of Maven
+// Central), which Tollgate does not download.
+func archivesNote(t *scanners.Target) *scanners.Notification {
+	var jars []string
+	for _, f := range t.Files {
+		switch strings.ToLower(path.Ext(f.Path)) {
+		case ".jar", ".war", ".ear", ".par":
+			if !t.Shard.Split() || t.Shard.Owns(path.Dir(f.Path)) {
+				jars = append(jars, f.Path)
+			}
+		}
+	}
+	if len(jars) == 0 {
+		return nil
+	}
+	shown := jars
+	if len(shown) > 10 {
+		shown = shown[:10]
+	}
+	msg := fmt.Sprintf("%d Java archive(s) were not checked for vulnerable dependencies (that needs Trivy's Java DB, which Tollgate does not download): %s", len(jars), strings.Join(shown, ", "))
+	if len(jars) > len(shown) {
+		msg += fmt.Sprintf(" and %d more", len(jars)-len(shown))
+	}
+	return &scanners.Notification{Level: scanners.LevelNote, Code: "jar-not-checked", Path: jars[0], Message: msg}
 }

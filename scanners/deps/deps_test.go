@@ -316,3 +316,17 @@ func TestMavenStaysInsideTheCheckout(t *testing.T) {
 		t.Errorf("pom.xml packages %v: want guava and nothing of the outside parent", pkgs["pom.xml"])
 	}
 }
+
+// TestJavaArchivesAreNamed: a JAR in the checkout is not matched (no Java
+// DB): a note names it rather than a silent pass.
+func TestJavaArchivesAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "lib"), 0o755)
+	os.WriteFile(filepath.Join(dir, "lib", "log4j-core-2.14.1.jar"), []byte("PK\x03\x04"), 0o644)
+	res := scan(t, deps.Options{DB: images.Options{CacheDir: t.TempDir()}}, dir)
+	if !slices.ContainsFunc(res.Status.Notifications, func(n scanners.Notification) bool {
+		return n.Code == "jar-not-checked" && strings.Contains(n.Message, "lib/log4j-core-2.14.1.jar")
+	}) {
+		t.Errorf("no note names the JAR: %+v", res.Status.Notifications)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	helmparser "github.com/aquasecurity/trivy/pkg/iac/scanners/helm/parser"
 	"github.com/aquasecurity/trivy/pkg/mapfs"
+	"gopkg.in/yaml.v3"
 
 	tg "github.com/tollgate/tollgate/scanners"
 )
@@ -24,9 +25,18 @@ import (
 // and leaves out the ones that fail, with a notification naming the chart
 // and the cause: Trivy itself only logs "Skipping chart". Only a cancelled
 // context is an error.
-func (s *Engine) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, paths []string, res *tg.Result) ([]string, error) {
+//
+// A chart whose declared dependencies are not in its charts/ folder (they
+// are almost never committed: `helm dependency build` fetches them) is
+// rendered without them: its own templates are checked, and a warning names
+// the dependencies whose templates were not. The returned contents then
+// hold the chart's Chart.yaml (or requirements.yaml) without those entries,
+// their lines blanked so that every other line keeps its number (nil:
+// nothing was changed).
+func (s *Engine) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, contents map[string][]byte, paths []string, res *tg.Result) ([]string, map[string][]byte, error) {
 	charts := helmCharts(paths)
 	failed := map[string]bool{}
+	var patched map[string][]byte
 	for _, dir := range slices.Sorted(maps.Keys(charts)) {
 		if tg.UnderDir(dir, charts) {
 			continue // a subchart renders with its parent
@@ -34,6 +44,23 @@ func (s *Engine) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, p
 		p, err := helmparser.New(helmparser.OptionWithValuesFile(in.helmValues...))
 		if err == nil {
 			_, err = p.ParseFS(ctx, fsys, dir)
+		}
+		if missing := missingDependencies(err); len(missing) > 0 && ctx.Err() == nil {
+			from := patched
+			if from == nil {
+				from = contents
+			}
+			next, off, perr := withoutDependencies(from, dir, missing)
+			if perr == nil {
+				perr = s.renderAlone(ctx, in, next, paths, dir)
+			}
+			if perr == nil {
+				patched, err = next, nil
+				res.Status.Add(tg.Notification{Level: tg.LevelWarning, Code: "helm-dependency-missing", Path: path.Join(dir, "Chart.yaml"),
+					Message: fmt.Sprintf("Helm chart %s declares dependencies that are not in its charts/ folder (%s; `helm dependency build` fetches them): the chart was rendered without them%s, so their templates were not checked", dir, strings.Join(missing, ", "), offText(off))})
+			} else {
+				err = fmt.Errorf("%w (and without those dependencies: %v)", err, perr)
+			}
 		}
 		if err == nil {
 			if calls := lookupCalls(fsys, dir); len(calls) > 0 {
@@ -46,14 +73,14 @@ func (s *Engine) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, p
 			continue
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		failed[dir] = true
 		res.Status.Add(tg.Notification{Level: tg.LevelWarning, Code: "helm-render", Path: path.Join(dir, "Chart.yaml"),
 			Message: fmt.Sprintf("Helm chart %s could not be rendered, so its checks did not run: %v", dir, err)})
 	}
 	if len(failed) == 0 {
-		return paths, nil
+		return paths, patched, nil
 	}
 	kept := paths[:0:0]
 	for _, p := range paths {
@@ -61,7 +88,205 @@ func (s *Engine) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, p
 			kept = append(kept, p)
 		}
 	}
-	return kept, nil
+	return kept, patched, nil
+}
+
+// renderAlone renders one chart from contents, its files only.
+func (s *Engine) renderAlone(ctx context.Context, in *inputs, contents map[string][]byte, paths []string, dir string) error {
+	var mine []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, dir+"/") {
+			mine = append(mine, p)
+		}
+	}
+	fsys, err := buildFS(contents, mine)
+	if err != nil {
+		return err
+	}
+	p, err := helmparser.New(helmparser.OptionWithValuesFile(in.helmValues...))
+	if err != nil {
+		return err
+	}
+	_, err = p.ParseFS(ctx, fsys, dir)
+	return err
+}
+
+// missingPrefix starts Helm's error for declared dependencies that are not
+// in charts/ (action.CheckDependencies), which Trivy's parser returns.
+const missingPrefix = "found in Chart.yaml, but missing in charts/ directory: "
+
+// missingDependencies are the dependency names of that error (nil for any
+// other error).
+func missingDependencies(err error) []string {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	i := strings.Index(msg, missingPrefix)
+	if i < 0 {
+		return nil
+	}
+	var out []string
+	for n := range strings.SplitSeq(msg[i+len(missingPrefix):], ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// withoutDependencies returns a copy of contents in which the chart at dir
+// declares none of the named dependencies: their entries of Chart.yaml's
+// (or, for apiVersion v1, requirements.yaml's) dependencies list are
+// blanked line by line, and the conditions of those entries are turned off
+// in its values.yaml (the paths it turned off are returned).
+func withoutDependencies(contents map[string][]byte, dir string, names []string) (map[string][]byte, []string, error) {
+	out := maps.Clone(contents)
+	dropped := 0
+	var conditions []string
+	for _, name := range []string{"Chart.yaml", "requirements.yaml"} {
+		p := path.Join(dir, name)
+		b, ok := contents[p]
+		if !ok {
+			continue
+		}
+		nb, n, conds, err := blankDependencies(b, names)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out[p] = nb
+		dropped += n
+		conditions = append(conditions, conds...)
+	}
+	if dropped == 0 {
+		return nil, nil, fmt.Errorf("no dependency entry of %s found to leave out", strings.Join(names, ", "))
+	}
+	// A dependency that is not there is off: the values that would turn it
+	// on (its condition) are set to false in the chart's values.yaml, so
+	// that the chart's own templates that go with it are left out as Helm
+	// leaves them out when it is disabled.
+	vp := path.Join(dir, "values.yaml")
+	if b, ok := out[vp]; ok && len(conditions) > 0 {
+		nb, off := disableConditions(b, conditions)
+		out[vp] = nb
+		return out, off, nil
+	}
+	return out, nil, nil
+}
+
+// disableConditions rewrites, in place, each condition path of values
+// that is true into false (same line, so every line keeps its number),
+// and lists the paths it turned off.
+func disableConditions(b []byte, conditions []string) ([]byte, []string) {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return b, nil
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	var off []string
+	for _, c := range conditions {
+		node := doc.Content[0]
+		for _, key := range strings.Split(c, ".") {
+			node = mapValue(node, key)
+			if node == nil {
+				break
+			}
+		}
+		if node == nil || node.Kind != yaml.ScalarNode || node.Tag != "!!bool" || node.Line < 1 || node.Line > len(lines) {
+			continue
+		}
+		var v bool
+		if node.Decode(&v) != nil || !v {
+			continue
+		}
+		l := lines[node.Line-1]
+		col := node.Column - 1
+		if col < 0 || col+len(node.Value) > len(l) || l[col:col+len(node.Value)] != node.Value {
+			continue
+		}
+		lines[node.Line-1] = l[:col] + "false" + l[col+len(node.Value):]
+		off = append(off, c)
+	}
+	return []byte(strings.Join(lines, "")), off
+}
+
+// mapValue is the value of key in a mapping node (nil: none).
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// blankDependencies blanks the lines of the entries of a top-level
+// dependencies list (block style) whose name is one of names, and says
+// how many it blanked.
+func blankDependencies(b []byte, names []string) ([]byte, int, []string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, 0, nil, err
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return b, 0, nil, nil
+	}
+	var conditions []string
+	top := doc.Content[0]
+	lines := strings.SplitAfter(string(b), "\n")
+	dropped := 0
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "dependencies" || top.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		seq := top.Content[i+1]
+		if seq.Style&yaml.FlowStyle != 0 {
+			return nil, 0, nil, errors.New("a dependencies list in flow style")
+		}
+		// The list ends where the next top-level key starts (or at the end).
+		end := len(lines) + 1
+		if i+2 < len(top.Content) {
+			end = top.Content[i+2].Line
+		}
+		for j, item := range seq.Content {
+			var dep struct {
+				Name      string `yaml:"name"`
+				Condition string `yaml:"condition"`
+			}
+			if item.Decode(&dep) != nil || !slices.Contains(names, dep.Name) {
+				continue
+			}
+			last := end - 1
+			if j+1 < len(seq.Content) {
+				last = seq.Content[j+1].Line - 1
+			}
+			// The item's "- " sits on its first line, before the node's column.
+			for l := item.Line; l <= last && l-1 < len(lines); l++ {
+				lines[l-1] = blankLine(lines[l-1])
+			}
+			dropped++
+			for c := range strings.SplitSeq(dep.Condition, ",") {
+				if c = strings.TrimSpace(c); c != "" {
+					conditions = append(conditions, c)
+				}
+			}
+		}
+	}
+	return []byte(strings.Join(lines, "")), dropped, conditions, nil
+}
+
+// blankLine keeps a line's break and drops the rest.
+func blankLine(l string) string {
+	if strings.HasSuffix(l, "\r\n") {
+		return "\r\n"
+	}
+	if strings.HasSuffix(l, "\n") {
+		return "\n"
+	}
+	return ""
 }
 
 // valueFilesFS serves the value files Tollgate read (readInputs) under
@@ -170,4 +395,12 @@ func walkTemplate(n parse.Node, fn func(parse.Node)) {
 	case *parse.TemplateNode:
 		walkTemplate(n.Pipe, fn)
 	}
+}
+
+// offText says which values were turned off to render a chart.
+func offText(off []string) string {
+	if len(off) == 0 {
+		return ""
+	}
+	return " and with " + strings.Join(off, "=false, ") + "=false"
 }

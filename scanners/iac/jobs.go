@@ -71,11 +71,14 @@ func (s *Engine) scanGroup(ctx context.Context, in *inputs, contents map[string]
 		return nil
 	}
 	if ft == detection.FileTypeHelm {
-		kept, err := s.renderableCharts(ctx, in, fsys, paths, res)
+		kept, patched, err := s.renderableCharts(ctx, in, fsys, contents, paths, res)
 		if err != nil {
 			return err
 		}
-		if len(kept) < len(paths) {
+		if patched != nil {
+			contents = patched
+		}
+		if len(kept) < len(paths) || patched != nil {
 			if paths = kept; len(paths) == 0 {
 				return nil
 			}

@@ -16,8 +16,9 @@ import (
 
 	helmparser "github.com/aquasecurity/trivy/pkg/iac/scanners/helm/parser"
 	"github.com/aquasecurity/trivy/pkg/mapfs"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/tollgate/tollgate/internal/yamlnode"
 	tg "github.com/tollgate/tollgate/scanners"
 )
 
@@ -187,7 +188,7 @@ func disableConditions(b []byte, conditions []string) ([]byte, []string) {
 	for _, c := range conditions {
 		node := doc.Content[0]
 		for _, key := range strings.Split(c, ".") {
-			node = mapValue(node, key)
+			node = yamlnode.Get(node, key)
 			if node == nil {
 				break
 			}
@@ -208,19 +209,6 @@ func disableConditions(b []byte, conditions []string) ([]byte, []string) {
 		off = append(off, c)
 	}
 	return []byte(strings.Join(lines, "")), off
-}
-
-// mapValue is the value of key in a mapping node (nil: none).
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // blankDependencies blanks the lines of the entries of a top-level

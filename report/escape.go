@@ -67,10 +67,17 @@ type SafeWriter struct {
 	mu   sync.Mutex
 	w    io.Writer
 	last byte
+	// keepURLs leaves URLs whole: the text is Tollgate's own, not data.
+	keepURLs bool
 }
 
 // NewSafeWriter wraps w.
 func NewSafeWriter(w io.Writer) *SafeWriter { return &SafeWriter{w: w} }
+
+// NewEscapeWriter wraps w like NewSafeWriter, without the URL redaction:
+// for text that is a rule's own (its pattern and examples name URLs with
+// credentials on purpose), never for scanned data or logs.
+func NewEscapeWriter(w io.Writer) *SafeWriter { return &SafeWriter{w: w, keepURLs: true} }
 
 // Write implements io.Writer; it reports len(p) on success.
 func (s *SafeWriter) Write(p []byte) (int, error) {
@@ -78,7 +85,11 @@ func (s *SafeWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	var b strings.Builder
 	// Log lines (ours, Trivy's, gitleaks') may carry URLs with tokens.
-	writeSafe(&b, scanners.RedactURLs(string(p)), true, &s.last)
+	text := string(p)
+	if !s.keepURLs {
+		text = scanners.RedactURLs(text)
+	}
+	writeSafe(&b, text, true, &s.last)
 	if _, err := io.WriteString(s.w, b.String()); err != nil {
 		return 0, err
 	}

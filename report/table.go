@@ -205,9 +205,11 @@ func WriteJSON(w io.Writer, s Scan) error {
 	})
 }
 
-// WriteRuleHelp prints a rule's full help (for `tollgate explain`).
+// WriteRuleHelp prints a rule's full help (for `tollgate explain`),
+// escaped for the console; its URLs are the rule's own text (a pattern, an
+// example), so they are not redacted.
 func WriteRuleHelp(w io.Writer, engine string, r scanners.Rule) error {
-	sw := NewSafeWriter(w)
+	sw := NewEscapeWriter(w)
 	fmt.Fprintf(sw, "%s (%s, %s)\n%s\n", r.ID, engine, r.Severity, oneLine(firstNonEmpty(r.Title, r.ID)))
 	if r.CVSSScore > 0 {
 		fmt.Fprintf(sw, "CVSS v3 score: %.1f\n", r.CVSSScore)

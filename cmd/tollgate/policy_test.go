@@ -414,6 +414,19 @@ func TestExplain(t *testing.T) {
 			t.Errorf("explain %s: exit %d\n%s%s", id, r.code, r.stdout, r.stderr)
 		}
 	}
+	// A rule's own text is not scanned data: its pattern and example keep
+	// the credentials of their URLs (the redactor once printed
+	// "[unparsable URL removed]" inside the pattern); the console escaping
+	// still applies.
+	r = tollgate(t, nil, "explain", "tollgate-hardcoded-uri-password")
+	for _, want := range []string{"scheme://user:password@host", "://([^\\s:/?#@", "postgres://app:Summer2024!@db.internal"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("explain tollgate-hardcoded-uri-password lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "removed]") {
+		t.Errorf("explain redacted its own rule text:\n%s", r.stdout)
+	}
 	// A CVE without a DB says why, and how to get one.
 	if r := tollgate(t, []string{"TOLLGATE_CACHE_DIR=" + t.TempDir()}, "explain", "CVE-2024-3094"); r.code != 2 ||
 		!strings.Contains(r.stderr, "the vulnerability DB is not available") || !strings.Contains(r.stderr, "tollgate db download") {

@@ -564,8 +564,9 @@ func TestImageScan(t *testing.T) {
 		t.Fatalf("exit %d, want 1 (a CRITICAL vulnerability)\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	log, raw := readSARIF(t, sarifPath)
-	if len(log.Runs) != 3 || log.Runs[2].Tool.Driver.Name != "trivy-image" {
-		t.Fatalf("want secrets, iac and image runs, got %d runs", len(log.Runs))
+	// The DB is on disk, so the deps engine runs by default too.
+	if len(log.Runs) != 4 || log.Runs[2].Tool.Driver.Name != "trivy-image" || log.Runs[3].Tool.Driver.Name != "trivy-deps" {
+		t.Fatalf("want secrets, iac, image and deps runs, got %d runs", len(log.Runs))
 	}
 	got := log.where()
 	for _, want := range []string{

@@ -124,7 +124,7 @@ func TestTaskAsTheAgentRunsIt(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	cmds := parseAgentCommands(r.stdout)
-	allowedVars := []string{"sarifFile", "verdict", "findings", "failing", "suppressed", "new", "critical", "high", "medium", "low", "unknown", "secretsFindings", "iacFindings", "imageFindings"}
+	allowedVars := []string{"sarifFile", "verdict", "findings", "failing", "suppressed", "new", "critical", "high", "medium", "low", "unknown", "secretsFindings", "iacFindings", "imageFindings", "depsFindings"}
 	vars := map[string]string{}
 	var issues, completes []agentCommand
 	for i, c := range cmds {
@@ -174,7 +174,7 @@ func TestTaskAsTheAgentRunsIt(t *testing.T) {
 	counted, _ := readSARIF(t, sarifPath)
 	want := map[string]int{}
 	for _, run := range counted.Runs {
-		engine := map[string]string{"gitleaks": "secretsFindings", "trivy-config": "iacFindings", "trivy-image": "imageFindings"}[run.Tool.Driver.Name]
+		engine := map[string]string{"gitleaks": "secretsFindings", "trivy-config": "iacFindings", "trivy-image": "imageFindings", "trivy-deps": "depsFindings"}[run.Tool.Driver.Name]
 		for _, res := range run.Results {
 			if len(res.Suppressions) > 0 {
 				want["suppressed"]++
@@ -188,7 +188,7 @@ func TestTaskAsTheAgentRunsIt(t *testing.T) {
 	if want["findings"] == 0 || want["secretsFindings"] == 0 || want["iacFindings"] == 0 {
 		t.Fatalf("the SARIF has no findings to compare: %v", want)
 	}
-	for _, v := range []string{"findings", "suppressed", "critical", "high", "medium", "low", "unknown", "secretsFindings", "iacFindings", "imageFindings"} {
+	for _, v := range []string{"findings", "suppressed", "critical", "high", "medium", "low", "unknown", "secretsFindings", "iacFindings", "imageFindings", "depsFindings"} {
 		if vars[v] != fmt.Sprint(want[v]) {
 			t.Errorf("output variable %s = %q, the SARIF says %d", v, vars[v], want[v])
 		}

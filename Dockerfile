@@ -38,12 +38,16 @@ RUN GOPROXY="$GOPROXY" GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env 
       go build -tags gore2regex -trimpath -buildvcs=false -ldflags "-s -w -X main.version=${VERSION}" -o /out/tollgate ./cmd/tollgate \
  && mkdir -p /out/cache /out/rootfs/tmp && chmod 1777 /out/rootfs/tmp
 
-# The vulnerability DB (Trivy's layout) when BAKE_DB=true; else an empty cache.
+# The vulnerability DB and the Java DB (Trivy's layout) when BAKE_DB=true;
+# else an empty cache.
 FROM build AS db
 ARG BAKE_DB=false
 ARG DB_REPOSITORY=
+ARG JAVA_DB_REPOSITORY=
+ARG SKIP_JAVA_DB=false
 RUN if [ "$BAKE_DB" = "true" ]; then \
-      /out/tollgate db download --cache-dir /out/cache ${DB_REPOSITORY:+--db-repository "$DB_REPOSITORY"}; \
+      /out/tollgate db download --cache-dir /out/cache ${DB_REPOSITORY:+--db-repository "$DB_REPOSITORY"} \
+        ${JAVA_DB_REPOSITORY:+--java-db-repository "$JAVA_DB_REPOSITORY"} --skip-java-db="$SKIP_JAVA_DB"; \
     fi \
  && chmod -R a+rX /out/cache
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the two Tollgate images from the Dockerfile: TAG (full: Debian,
 # glibc, bash, git) and TAG-static (the static binary on scratch). With
-# --bake-db the vulnerability DB is downloaded at build time and its date is
-# put in the label io.tollgate.vulndb.updated (and shown by `tollgate version`).
+# --bake-db the vulnerability DB and the Java DB are downloaded at build time
+# and the vulnerability DB's date is put in the label io.tollgate.vulndb.updated
+# (and shown by `tollgate version`).
 #
-#   image/build.sh [-t TAG] [--bake-db] [--db-repository REF] [-- extra docker build flags]
+#   image/build.sh [-t TAG] [--bake-db] [--db-repository REF] [--java-db-repository REF] [--skip-java-db]
+#                  [-- extra docker build flags]
 #
 # Environment: DOCKER (default docker).
 set -euo pipefail
@@ -13,12 +15,16 @@ docker=${DOCKER:-docker}
 tag=tollgate:dev
 bake=false
 dbrepo=
+javarepo=
+skipjava=false
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -t|--tag) tag=$2; shift 2 ;;
     --bake-db) bake=true; shift ;;
     --db-repository) dbrepo=$2; shift 2 ;;
+    --java-db-repository) javarepo=$2; shift 2 ;;
+    --skip-java-db) skipjava=true; shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -27,6 +33,8 @@ version=$(node -e 'const v=require("./task.json").version; console.log(`${v.Majo
 revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 args=(--build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "BAKE_DB=$bake")
 [ -n "$dbrepo" ] && args+=(--build-arg "DB_REPOSITORY=$dbrepo")
+[ -n "$javarepo" ] && args+=(--build-arg "JAVA_DB_REPOSITORY=$javarepo")
+args+=(--build-arg "SKIP_JAVA_DB=$skipjava")
 args+=("${extra[@]}")
 
 labels=()

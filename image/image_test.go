@@ -35,6 +35,7 @@ import (
 	"github.com/tollgate/tollgate/internal/tollgatebin"
 	"github.com/tollgate/tollgate/report/sarifcheck"
 	"github.com/tollgate/tollgate/scanners/images/imagetest"
+	"github.com/tollgate/tollgate/vulndb"
 	"github.com/tollgate/tollgate/vulndb/vulndbtest"
 )
 
@@ -102,9 +103,24 @@ func setup(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The Java DB is baked beside it, from the same registry.
+	if err := vulndbtest.WriteJava(dbDir, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	javaArt, err := vulndbtest.JavaArtifact(vulndb.JavaDir(dbDir))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	javaRef, _ := name.NewTag(fmt.Sprintf("%s/tollgate-ci-%d/trivy-java-db:1", host, time.Now().UnixNano()))
+	if err := remote.Write(javaRef, javaArt); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 
 	start := time.Now()
-	build := exec.Command("bash", filepath.Join(repoRoot, "image/build.sh"), "-t", tag, "--bake-db", "--db-repository", dbRef.String(), "--",
+	build := exec.Command("bash", filepath.Join(repoRoot, "image/build.sh"), "-t", tag, "--bake-db", "--db-repository", dbRef.String(), "--java-db-repository", javaRef.String(), "--",
 		"--network", "host",
 		"--build-arg", "GO_IMAGE="+base[1],
 		"--build-arg", "RUNTIME_IMAGE="+base[0],

@@ -44,12 +44,30 @@ type DownloadOptions struct {
 	Now func() time.Time
 }
 
+// kind is one of Trivy's DBs: what is downloaded, from where, to where.
+type kind struct {
+	what      string // in messages: "vulnerability DB", "Java DB"
+	mediaType string
+	file      string // the database file beside metadata.json
+	dir       func(cacheDir string) string
+	schema    int
+	defaults  []string
+}
+
+func vulnKind() kind {
+	return kind{what: "vulnerability DB", mediaType: MediaType, file: "trivy.db", dir: Dir, schema: SchemaVersion, defaults: DefaultRepositories}
+}
+
 // Download fetches the DB into cacheDir/db, replacing what is there only
 // once the new DB is complete.
 func Download(ctx context.Context, cacheDir string, opt DownloadOptions) (Metadata, error) {
+	return download(ctx, vulnKind(), cacheDir, opt)
+}
+
+func download(ctx context.Context, k kind, cacheDir string, opt DownloadOptions) (Metadata, error) {
 	repos := opt.Repositories
 	if len(repos) == 0 {
-		repos = DefaultRepositories
+		repos = k.defaults
 	}
 	log := opt.Log
 	if log == nil {
@@ -61,22 +79,22 @@ func Download(ctx context.Context, cacheDir string, opt DownloadOptions) (Metada
 	}
 	var errs []error
 	for _, repo := range repos {
-		log.Info("downloading the vulnerability DB", "repository", repo)
-		m, err := downloadFrom(ctx, cacheDir, repo, opt, now)
+		log.Info("downloading the "+k.what, "repository", repo)
+		m, err := downloadFrom(ctx, k, cacheDir, repo, opt, now)
 		if err == nil {
-			log.Info("vulnerability DB ready", "repository", repo, "updated", m.UpdatedAt.Format(time.RFC3339))
+			log.Info(k.what+" ready", "repository", repo, "updated", m.UpdatedAt.Format(time.RFC3339))
 			return m, nil
 		}
 		if ctx.Err() != nil {
 			return Metadata{}, ctx.Err()
 		}
-		log.Warn("vulnerability DB download failed; trying the next repository", "repository", repo, "error", err)
+		log.Warn(k.what+" download failed; trying the next repository", "repository", repo, "error", err)
 		errs = append(errs, fmt.Errorf("%s: %w", repo, err))
 	}
-	return Metadata{}, fmt.Errorf("downloading the vulnerability DB: %w", errors.Join(errs...))
+	return Metadata{}, fmt.Errorf("downloading the %s: %w", k.what, errors.Join(errs...))
 }
 
-func downloadFrom(ctx context.Context, cacheDir, repo string, opt DownloadOptions, now func() time.Time) (Metadata, error) {
+func downloadFrom(ctx context.Context, k kind, cacheDir, repo string, opt DownloadOptions, now func() time.Time) (Metadata, error) {
 	ref, err := name.ParseReference(repo)
 	if err != nil {
 		return Metadata{}, fmt.Errorf("invalid repository: %w", err)
@@ -109,7 +127,7 @@ func downloadFrom(ctx context.Context, cacheDir, repo string, opt DownloadOption
 	}
 	for _, l := range layers {
 		mt, err := l.MediaType()
-		if err != nil || string(mt) != MediaType {
+		if err != nil || string(mt) != k.mediaType {
 			continue
 		}
 		rc, err := l.Compressed()
@@ -117,14 +135,14 @@ func downloadFrom(ctx context.Context, cacheDir, repo string, opt DownloadOption
 			return Metadata{}, err
 		}
 		defer rc.Close()
-		return install(cacheDir, rc, now())
+		return install(k, cacheDir, rc, now())
 	}
-	return Metadata{}, fmt.Errorf("no layer of media type %s in %s", MediaType, repo)
+	return Metadata{}, fmt.Errorf("no layer of media type %s in %s", k.mediaType, repo)
 }
 
-// install unpacks a DB layer (tar.gz of trivy.db and metadata.json) next to
-// the DB directory and swaps it in.
-func install(cacheDir string, r io.Reader, now time.Time) (Metadata, error) {
+// install unpacks a DB layer (tar.gz of the database file and
+// metadata.json) next to the DB directory and swaps it in.
+func install(k kind, cacheDir string, r io.Reader, now time.Time) (Metadata, error) {
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return Metadata{}, fmt.Errorf("cache directory: %w", err)
 	}
@@ -148,7 +166,7 @@ func install(cacheDir string, r io.Reader, now time.Time) (Metadata, error) {
 			return Metadata{}, fmt.Errorf("DB layer: %w", err)
 		}
 		base := filepath.Base(h.Name)
-		if h.Typeflag != tar.TypeReg || (base != "trivy.db" && base != "metadata.json") {
+		if h.Typeflag != tar.TypeReg || (base != k.file && base != "metadata.json") {
 			continue
 		}
 		f, err := os.OpenFile(filepath.Join(tmp, base), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
@@ -167,15 +185,15 @@ func install(cacheDir string, r io.Reader, now time.Time) (Metadata, error) {
 			return Metadata{}, fmt.Errorf("DB layer: larger than %d bytes", int64(maxDBSize))
 		}
 	}
-	m, err := ReadMetadata(tmp)
+	m, err := readMetadata(k, tmp)
 	if err != nil {
-		return Metadata{}, fmt.Errorf("downloaded DB: %w", err)
+		return Metadata{}, fmt.Errorf("downloaded %s: %w", k.what, err)
 	}
 	m.DownloadedAt = now.UTC()
 	if err := WriteMetadata(tmp, m); err != nil {
 		return Metadata{}, err
 	}
-	dst := Dir(cacheDir)
+	dst := k.dir(cacheDir)
 	old := dst + ".old"
 	_ = os.RemoveAll(old)
 	if _, err := os.Stat(dst); err == nil {

@@ -61,26 +61,29 @@ func Path(dbDir string) string { return filepath.Join(dbDir, "trivy.db") }
 func MetadataPath(dbDir string) string { return filepath.Join(dbDir, "metadata.json") }
 
 // ErrMissing means there is no DB (or no metadata) in the directory.
-var ErrMissing = errors.New("vulnerability DB not found")
+var ErrMissing = errors.New("DB not found")
 
 // ReadMetadata reads and checks a DB directory's metadata.
-func ReadMetadata(dbDir string) (Metadata, error) {
-	if _, err := os.Stat(Path(dbDir)); errors.Is(err, os.ErrNotExist) {
-		return Metadata{}, fmt.Errorf("%w at %s", ErrMissing, Path(dbDir))
+func ReadMetadata(dbDir string) (Metadata, error) { return readMetadata(vulnKind(), dbDir) }
+
+func readMetadata(k kind, dbDir string) (Metadata, error) {
+	db := filepath.Join(dbDir, k.file)
+	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+		return Metadata{}, fmt.Errorf("%w: no %s at %s", ErrMissing, k.what, db)
 	}
 	b, err := os.ReadFile(MetadataPath(dbDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return Metadata{}, fmt.Errorf("%w: %s is missing", ErrMissing, MetadataPath(dbDir))
 	}
 	if err != nil {
-		return Metadata{}, fmt.Errorf("vulnerability DB metadata: %w", err)
+		return Metadata{}, fmt.Errorf("%s metadata: %w", k.what, err)
 	}
 	var m Metadata
 	if err := json.Unmarshal(b, &m); err != nil {
-		return Metadata{}, fmt.Errorf("vulnerability DB metadata %s: %w", MetadataPath(dbDir), err)
+		return Metadata{}, fmt.Errorf("%s metadata %s: %w", k.what, MetadataPath(dbDir), err)
 	}
-	if m.Version != SchemaVersion {
-		return m, fmt.Errorf("vulnerability DB at %s has schema version %d; this build reads version %d", dbDir, m.Version, SchemaVersion)
+	if m.Version != k.schema {
+		return m, fmt.Errorf("%s at %s has schema version %d; this build reads version %d", k.what, dbDir, m.Version, k.schema)
 	}
 	return m, nil
 }

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
+	"github.com/tollgate/tollgate/scanners/imageref"
 	"github.com/tollgate/tollgate/task"
 	"github.com/tollgate/tollgate/vulndb"
 )
@@ -175,6 +177,13 @@ func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	log := setupLogging(stderr, opts.Debug, opts.Quiet)
 	if args[0] == "info" {
 		fmt.Fprintf(stdout, "%s\n", report.SafeText(dbSummary(opts.CacheDir)))
+		java := "not available"
+		if m, err := vulndb.ReadJavaMetadata(opts.CacheDir); err == nil {
+			java = fmt.Sprintf("updated %s, in %s", m.UpdatedAt.UTC().Format("2006-01-02T15:04Z"), vulndb.JavaDir(opts.CacheDir))
+		} else {
+			java = fmt.Sprintf("%s (%v)", java, err)
+		}
+		fmt.Fprintf(stdout, "Java DB: %s\n", report.SafeText(java))
 		return policy.ExitPass
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -190,6 +199,26 @@ func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return policy.ExitScannerFailed
 	}
 	fmt.Fprintf(stdout, "vulnerability DB updated %s, in %s\n", meta.UpdatedAt.UTC().Format(time.RFC3339), report.SafeText(vulndb.Dir(opts.CacheDir)))
+	if opts.SkipJava {
+		return policy.ExitPass
+	}
+	// The Java DB names the JAR files of images by their SHA-1; the same
+	// credentials go only to the repositories named for it.
+	named := opts.JavaRepositories
+	jmeta, err := vulndb.DownloadJava(ctx, opts.CacheDir, vulndb.DownloadOptions{
+		Repositories: opts.JavaRepositories,
+		Username:     opts.Username,
+		Password:     opts.Password,
+		SendCredentials: func(repo string) bool {
+			return slices.ContainsFunc(named, func(r string) bool { return imageref.RepositoryOf(r) == repo })
+		},
+		Log: log,
+	})
+	if err != nil {
+		log.Error("could not download the Java DB (--skip-java-db downloads the vulnerability DB alone)", "error", err)
+		return policy.ExitScannerFailed
+	}
+	fmt.Fprintf(stdout, "Java DB updated %s, in %s\n", jmeta.UpdatedAt.UTC().Format(time.RFC3339), report.SafeText(vulndb.JavaDir(opts.CacheDir)))
 	return policy.ExitPass
 }
 

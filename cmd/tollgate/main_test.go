@@ -637,16 +637,45 @@ func TestDBDownloadCommand(t *testing.T) {
 	if err := remote.Write(tag, art); err != nil {
 		t.Fatal(err)
 	}
+	// The Java DB, from the same registry.
+	if err := vulndbtest.WriteJava(src, []vulndbtest.JavaIndex{{GroupID: "org.example", ArtifactID: "lib", Version: "1.0", SHA1: []byte{1, 2, 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	javaArt, err := vulndbtest.JavaArtifact(vulndb.JavaDir(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	javaTag, err := name.NewTag(host + "/aquasec/trivy-java-db:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(javaTag, javaArt); err != nil {
+		t.Fatal(err)
+	}
 	cache := t.TempDir()
-	r := tollgate(t, nil, "db", "download", "--db-repository", tag.String(), "--cache-dir", cache)
-	if r.code != 0 || !strings.Contains(r.stdout, "vulnerability DB updated") {
+	r := tollgate(t, nil, "db", "download", "--db-repository", tag.String(), "--java-db-repository", javaTag.String(), "--cache-dir", cache)
+	if r.code != 0 || !strings.Contains(r.stdout, "vulnerability DB updated") || !strings.Contains(r.stdout, "Java DB updated") {
 		t.Fatalf("db download: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := vulndb.ReadJavaMetadata(cache); err != nil {
+		t.Errorf("the Java DB is not in the cache: %v", err)
+	}
+	// --skip-java-db downloads the vulnerability DB alone; a Java DB that
+	// cannot be downloaded fails the command (exit 3).
+	skipped := t.TempDir()
+	if r := tollgate(t, nil, "db", "download", "--db-repository", tag.String(), "--skip-java-db", "--cache-dir", skipped); r.code != 0 {
+		t.Errorf("--skip-java-db: exit %d\n%s", r.code, r.stderr)
+	} else if _, err := vulndb.ReadJavaMetadata(skipped); !errors.Is(err, vulndb.ErrMissing) {
+		t.Errorf("--skip-java-db downloaded the Java DB: %v", err)
+	}
+	if r := tollgate(t, nil, "db", "download", "--db-repository", tag.String(), "--java-db-repository", host+"/missing/java:1", "--cache-dir", t.TempDir()); r.code != 3 {
+		t.Errorf("a failed Java DB download: exit %d, want 3", r.code)
 	}
 	r = tollgate(t, []string{"TOLLGATE_CACHE_DIR=" + cache}, "version")
 	if !strings.Contains(r.stdout, "vulnerability DB: updated") {
 		t.Errorf("version does not show the DB: %s", r.stdout)
 	}
-	if r := tollgate(t, nil, "db", "download", "--db-repository", host+"/missing/db:2", "--cache-dir", t.TempDir()); r.code != 3 {
+	if r := tollgate(t, nil, "db", "download", "--db-repository", host+"/missing/db:2", "--skip-java-db", "--cache-dir", t.TempDir()); r.code != 3 {
 		t.Errorf("a failed download: exit %d, want 3", r.code)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	_ "github.com/aquasecurity/trivy/pkg/iac/scanners/terraform"
 	_ "github.com/aquasecurity/trivy/pkg/iac/scanners/terraformplan/snapshot"
 	_ "github.com/aquasecurity/trivy/pkg/iac/scanners/terraformplan/tfjson"
+	_ "github.com/aquasecurity/trivy/pkg/javadb"
 	_ "github.com/aquasecurity/trivy/pkg/log"
 	_ "github.com/aquasecurity/trivy/pkg/mapfs"
 	_ "github.com/aquasecurity/trivy/pkg/misconf"
@@ -82,4 +83,5 @@ import (
 	_ "golang.org/x/term"
 	_ "golang.org/x/text/encoding/unicode"
 	_ "golang.org/x/text/transform"
+	_ "modernc.org/sqlite"
 )

@@ -219,8 +219,9 @@ func ParseFailOn(v string) (string, error) {
 }
 
 // archivesNote names the Java archives of the checkout, which are not
-// checked: matching a JAR needs Trivy's Java DB (its SHA-1 index of Maven
-// Central), which Tollgate does not download.
+// checked: like `trivy fs`, the deps engine reads what lockfiles and
+// manifests pin; JARs are matched in images (the image engine, with
+// Trivy's Java DB).
 func archivesNote(t *scanners.Target) *scanners.Notification {
 	var jars []string
 	for _, f := range t.Files {
@@ -238,7 +239,7 @@ func archivesNote(t *scanners.Target) *scanners.Notification {
 	if len(shown) > 10 {
 		shown = shown[:10]
 	}
-	msg := fmt.Sprintf("%d Java archive(s) were not checked for vulnerable dependencies (that needs Trivy's Java DB, which Tollgate does not download): %s", len(jars), strings.Join(shown, ", "))
+	msg := fmt.Sprintf("%d Java archive(s) were not checked for vulnerable dependencies (Trivy matches Java archives in images, with its Java DB, not in a checkout): %s", len(jars), strings.Join(shown, ", "))
 	if len(jars) > len(shown) {
 		msg += fmt.Sprintf(" and %d more", len(jars)-len(shown))
 	}

@@ -27,7 +27,7 @@ import (
 )
 
 // scanImage runs Trivy's image analysis and vulnerability detection.
-func (s *Engine) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCache) (types.Report, error) {
+func (s *Engine) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCache, java bool) (types.Report, error) {
 	imgOpt := ftypes.ImageOptions{
 		RegistryOptions: ftypes.RegistryOptions{Insecure: s.opts.Insecure},
 		DockerOptions:   ftypes.DockerOptions{Host: s.opts.DockerHost},
@@ -71,7 +71,7 @@ func (s *Engine) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCac
 			}
 		}
 	}
-	rep, err := s.analyze(ctx, img, imgOpt)
+	rep, err := s.analyze(ctx, img, imgOpt, java)
 	if err == nil && keyed {
 		if b, merr := json.Marshal(rep); merr == nil {
 			units.PutBytes(key, b)
@@ -81,10 +81,10 @@ func (s *Engine) scanImage(ctx context.Context, ref Ref, units *scanners.UnitCac
 }
 
 // analyze reads an image's packages and matches them with the DB.
-func (s *Engine) analyze(ctx context.Context, img ftypes.Image, imgOpt ftypes.ImageOptions) (types.Report, error) {
+func (s *Engine) analyze(ctx context.Context, img ftypes.Image, imgOpt ftypes.ImageOptions, java bool) (types.Report, error) {
 	c := cache.NewMemoryCache()
 	art, err := artimage.NewArtifact(img, c, artifact.Option{
-		DisabledAnalyzers: s.disabledAnalyzers(),
+		DisabledAnalyzers: s.disabledAnalyzers(java),
 		Parallel:          runtime.GOMAXPROCS(0),
 		NoProgress:        true,
 		ImageOption:       imgOpt,
@@ -111,11 +111,14 @@ func (s *Engine) pkgTypes() []string {
 }
 
 // disabledAnalyzers mirrors what `trivy image --scanners vuln` turns off;
-// JAR analysis is off too, as it needs Trivy's separate Java DB.
-func (s *Engine) disabledAnalyzers() []analyzer.Type {
+// JAR analysis is off too unless Trivy's Java DB is on disk (java).
+func (s *Engine) disabledAnalyzers(java bool) []analyzer.Type {
 	out := slices.Clone(analyzer.TypeLockfiles)
 	out = append(out, analyzer.TypeApkCommand, analyzer.TypeSecret, analyzer.TypeLicenseFile,
-		analyzer.TypeHistoryDockerfile, analyzer.TypeExecutable, analyzer.TypeRpmArchive, analyzer.TypeJar)
+		analyzer.TypeHistoryDockerfile, analyzer.TypeExecutable, analyzer.TypeRpmArchive)
+	if !java {
+		out = append(out, analyzer.TypeJar)
+	}
 	out = append(out, analyzer.TypeConfigFiles...)
 	if !slices.Contains(s.pkgTypes(), PkgTypeLibrary) {
 		out = append(out, analyzer.TypeLanguages...)

@@ -159,7 +159,22 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 	}
 	defer handle.Close()
 
-	units := s.opts.Cache.Units(scanners.EngineImage, dbScope(s.opts, meta))
+	// JAR files are matched with Trivy's Java DB, when it is on disk
+	// (`tollgate db download` fetches it); a scan never downloads it.
+	javaMeta, jerr := vulndb.ReadJavaMetadata(s.opts.CacheDir)
+	java := jerr == nil && slices.Contains(s.pkgTypes(), PkgTypeLibrary)
+	if java {
+		defer vulndb.UseJavaDB(s.opts.CacheDir)()
+		res.Tool.Properties["javaDB.updatedAt"] = javaMeta.UpdatedAt.UTC().Format(time.RFC3339)
+	} else if slices.Contains(s.pkgTypes(), PkgTypeLibrary) {
+		res.Status.Add(scanners.Notification{Level: scanners.LevelNote, Code: "java-db-missing",
+			Message: fmt.Sprintf("JAR, WAR and EAR files in the images were not matched: there is no Java DB in %s (%v); `tollgate db download` fetches it beside the vulnerability DB", vulndb.JavaDir(s.opts.CacheDir), jerr)})
+	}
+	scope := dbScope(s.opts, meta)
+	if java {
+		scope = append(scope, []byte(" java "+javaMeta.UpdatedAt.UTC().Format(time.RFC3339Nano))...)
+	}
+	units := s.opts.Cache.Units(scanners.EngineImage, scope)
 	units.AddUnits(len(refs))
 	defer units.Close()
 	gauge := t.Meter.Gauge(scanners.EngineImage, "images")
@@ -170,7 +185,7 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		report, err := s.scanImage(ctx, ref, units)
+		report, err := s.scanImage(ctx, ref, units, java)
 		gauge.Add(1)
 		res.Cache = units.Stats()
 		if err != nil {

@@ -2,6 +2,7 @@ package images_test
 
 import (
 	"context"
+	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -642,5 +643,51 @@ func TestImageSBOM(t *testing.T) {
 		if !have[f.Vuln.Package+"@"+f.Vuln.InstalledVersion] {
 			t.Errorf("the SBOM lacks %s@%s, which the engine found vulnerable", f.Vuln.Package, f.Vuln.InstalledVersion)
 		}
+	}
+}
+
+// TestJARsWithTheJavaDB: a JAR that only its SHA-1 can name is matched
+// when Trivy's Java DB is on disk (here a fixture that knows the SHA-1 as
+// log4j-core 2.14.1, vulnerable in the fixture DB); without the Java DB a
+// note says the JARs were not matched.
+func TestJARsWithTheJavaDB(t *testing.T) {
+	archive := filepath.Join(t.TempDir(), "app.tar")
+	if err := imagetest.WriteDockerArchive(archive, "tollgate-fixture/app:1", mustImage(t, imagetest.AlpineWithJAR)); err != nil {
+		t.Fatal(err)
+	}
+	jar, err := imagetest.JAR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum(jar)
+	withDeps := func(t *testing.T) string {
+		dir := t.TempDir()
+		if err := vulndbtest.Write(vulndb.Dir(dir), vulndbtest.Default().With(vulndbtest.Dependencies())); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	log4j := func(res scanners.Result) bool {
+		return slices.ContainsFunc(res.Findings, func(f scanners.Finding) bool {
+			return f.RuleID == vulndbtest.MavenLog4j && f.Vuln.Package == "org.apache.logging.log4j:log4j-core" && f.Vuln.InstalledVersion == "2.14.1"
+		})
+	}
+
+	cache := withDeps(t)
+	res := scan(t, images.Options{Images: []string{"docker-archive:" + archive}, CacheDir: cache}, "")
+	if log4j(res) || !slices.ContainsFunc(res.Status.Notifications, func(n scanners.Notification) bool { return n.Code == "java-db-missing" }) {
+		t.Fatalf("without the Java DB: findings %v, notes %+v; want no log4j and a java-db-missing note", got(res), res.Status.Notifications)
+	}
+
+	cache = withDeps(t)
+	if err := vulndbtest.WriteJava(cache, []vulndbtest.JavaIndex{{GroupID: "org.apache.logging.log4j", ArtifactID: "log4j-core", Version: "2.14.1", SHA1: sum[:]}}); err != nil {
+		t.Fatal(err)
+	}
+	res = scan(t, images.Options{Images: []string{"docker-archive:" + archive}, CacheDir: cache}, "")
+	if !log4j(res) {
+		t.Fatalf("with the Java DB: findings %v, want log4j-core 2.14.1 (%s)", got(res), vulndbtest.MavenLog4j)
+	}
+	if res.Tool.Properties["javaDB.updatedAt"] == "" {
+		t.Error("the Java DB's date is not reported")
 	}
 }

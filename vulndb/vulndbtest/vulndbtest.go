@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aquasecurity/trivy-db/pkg/types"
+	javadb "github.com/aquasecurity/trivy-java-db/pkg/db"
+	javatypes "github.com/aquasecurity/trivy-java-db/pkg/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -230,11 +232,56 @@ func put(tx *bolt.Tx, buckets []string, key string, value any) error {
 
 // Artifact packages a DB directory as the OCI artifact Trivy's DB
 // repositories serve: one tar.gz layer of trivy.db and metadata.json.
-func Artifact(dbDir string) (v1.Image, error) {
+func Artifact(dbDir string) (v1.Image, error) { return artifact(dbDir, "trivy.db", vulndb.MediaType) }
+
+// JavaArtifact packages a Java DB directory (WriteJava) as the OCI artifact
+// Trivy's Java DB repositories serve.
+func JavaArtifact(dir string) (v1.Image, error) {
+	return artifact(dir, "trivy-java.db", vulndb.JavaMediaType)
+}
+
+// JavaIndex is one JAR the fixture Java DB knows by its SHA-1.
+type JavaIndex struct {
+	GroupID, ArtifactID, Version string
+	SHA1                         []byte
+}
+
+// WriteJava creates a Java DB (trivy-java.db, metadata.json) in Trivy's
+// layout under cacheDir (vulndb.JavaDir), with the schema trivy-java-db
+// writes.
+func WriteJava(cacheDir string, indexes []JavaIndex) error {
+	dir := vulndb.JavaDir(cacheDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Join(dir, "trivy-java.db"))
+	d, err := javadb.New(dir)
+	if err != nil {
+		return fmt.Errorf("fixture Java DB: %w", err)
+	}
+	err = d.Init()
+	if err == nil {
+		var idx []javatypes.Index
+		for _, i := range indexes {
+			idx = append(idx, javatypes.Index{GroupID: i.GroupID, ArtifactID: i.ArtifactID, Version: i.Version, SHA1: i.SHA1, ArchiveType: javatypes.JarType})
+		}
+		err = d.InsertIndexes(idx)
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fixture Java DB: %w", err)
+	}
+	now := time.Now().UTC()
+	return vulndb.WriteMetadata(dir, vulndb.Metadata{Version: vulndb.JavaSchemaVersion, UpdatedAt: now, NextUpdate: now.Add(72 * time.Hour), DownloadedAt: now})
+}
+
+func artifact(dbDir, file, mediaType string) (v1.Image, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	for _, name := range []string{"trivy.db", "metadata.json"} {
+	for _, name := range []string{file, "metadata.json"} {
 		f, err := os.Open(filepath.Join(dbDir, name))
 		if err != nil {
 			return nil, err
@@ -260,8 +307,8 @@ func Artifact(dbDir string) (v1.Image, error) {
 	if err := gz.Close(); err != nil {
 		return nil, err
 	}
-	layer := static.NewLayer(buf.Bytes(), ggcrtypes.MediaType(vulndb.MediaType))
-	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, MediaType: ggcrtypes.MediaType(vulndb.MediaType)})
+	layer := static.NewLayer(buf.Bytes(), ggcrtypes.MediaType(mediaType))
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, MediaType: ggcrtypes.MediaType(mediaType)})
 	if err != nil {
 		return nil, err
 	}

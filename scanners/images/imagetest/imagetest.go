@@ -6,11 +6,13 @@ package imagetest
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -59,6 +61,40 @@ func AlpineWith(pkgs []Package) (v1.Image, error) {
 		"lib/apk/db/installed": apkDB(pkgs),
 		"usr/lib/python3.11/site-packages/requests-2.19.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nSummary: Python HTTP for Humans.\nLicense: Apache 2.0\n",
 		"usr/lib/python3.11/site-packages/requests/__init__.py":               "__version__ = '2.19.0'\n",
+	}
+	return build(files)
+}
+
+// JAR is a Java archive with a manifest only (no pom.properties, no
+// version in the file name's stead), so that only its SHA-1 can name it:
+// the Java DB's job.
+func JAR() ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "META-INF/MANIFEST.MF", Method: zip.Store, Modified: time.Date(2021, 12, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(w, "Manifest-Version: 1.0\r\nCreated-By: fixture\r\n\r\n"); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// AlpineWithJAR is Alpine() with JAR() at opt/app/lib/core.jar.
+func AlpineWithJAR() (v1.Image, error) {
+	jar, err := JAR()
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{
+		"etc/alpine-release":   "3.18.4\n",
+		"etc/os-release":       "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.4\nPRETTY_NAME=\"Alpine Linux v3.18\"\n",
+		"lib/apk/db/installed": apkDB(AlpinePackages),
+		"opt/app/lib/core.jar": string(jar),
 	}
 	return build(files)
 }

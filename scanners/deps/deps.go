@@ -103,6 +103,11 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 	if s.opts.FailOn != FailOnIntroduced && s.opts.FailOn != FailOnAll {
 		return res, fmt.Errorf("deps.fail-on %q: want %s or %s", s.opts.FailOn, FailOnIntroduced, FailOnAll)
 	}
+	if len(s.opts.DB.PkgTypes) > 0 && !slices.Contains(s.opts.DB.PkgTypes, images.PkgTypeLibrary) {
+		res.Status.Add(scanners.Notification{Level: scanners.LevelNote, Code: "pkg-types",
+			Message: "--pkg-types leaves out library packages: the checkout's dependencies were not checked"})
+		return res, nil
+	}
 	head, err := newAnalysis()
 	if err != nil {
 		return res, err

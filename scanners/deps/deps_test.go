@@ -330,3 +330,12 @@ func TestJavaArchivesAreNamed(t *testing.T) {
 		t.Errorf("no note names the JAR: %+v", res.Status.Notifications)
 	}
 }
+
+// TestPkgTypesOS: --pkg-types os (the image engine's setting) leaves the
+// checkout's library packages out, and says so.
+func TestPkgTypesOS(t *testing.T) {
+	res := scan(t, deps.Options{DB: images.Options{PkgTypes: []string{"os"}}}, "../../testdata/deps")
+	if len(res.Findings) != 0 || !slices.ContainsFunc(res.Status.Notifications, func(n scanners.Notification) bool { return n.Code == "pkg-types" }) {
+		t.Errorf("findings %v, notes %+v", got(res), res.Status.Notifications)
+	}
+}

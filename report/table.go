@@ -80,7 +80,7 @@ func writeFindings(w io.Writer, s Scan, opt TableOptions) error {
 		fmt.Fprintf(w, "config   %-7s %s\n", n.Level, oneLine(n.Message))
 	}
 	for _, r := range s.Results {
-		fmt.Fprintf(w, "%-8s %s, %d finding(s)", r.Engine, r.Status.State, len(r.Findings))
+		fmt.Fprintf(w, "%-8s %s, %s", r.Engine, r.Status.State, resultCounts(r.Findings))
 		if n := len(r.Status.Notifications); n > 0 {
 			fmt.Fprintf(w, ", %d notification(s)", n)
 		}
@@ -241,4 +241,31 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// resultCounts says what an engine's results are: "18 result(s): 6 open,
+// 10 suppressed, 2 absent", or "3 finding(s)" when all are open, so that
+// the engine's line adds up with the verdict's count of open findings.
+func resultCounts(fs []scanners.Finding) string {
+	var suppressed, absent int
+	for i := range fs {
+		switch {
+		case fs[i].BaselineState == scanners.BaselineAbsent:
+			absent++
+		case fs[i].Suppressed():
+			suppressed++
+		}
+	}
+	open := len(fs) - suppressed - absent
+	if suppressed == 0 && absent == 0 {
+		return fmt.Sprintf("%d finding(s)", open)
+	}
+	out := fmt.Sprintf("%d result(s): %d open", len(fs), open)
+	if suppressed > 0 {
+		out += fmt.Sprintf(", %d suppressed", suppressed)
+	}
+	if absent > 0 {
+		out += fmt.Sprintf(", %d absent", absent)
+	}
+	return out
 }

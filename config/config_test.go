@@ -341,6 +341,17 @@ func TestNewOnlyNeedsABaseline(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "give --baseline FILE") {
 		t.Errorf("--new-only alone: %v", err)
 	}
+	// Set in the configuration file, the error names the key the user wrote.
+	writeFile(t, filepath.Join(root, DefaultFile), "fail-on-new-only: true\n")
+	_, err = Parse(t.Context(), testEngines, []string{root}, env(nil))
+	if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "fail-on-new-only in "+DefaultFile) {
+		t.Errorf("fail-on-new-only in the file: %v", err)
+	}
+	_, err = Parse(t.Context(), testEngines, []string{root}, env(map[string]string{"TOLLGATE_NEW_ONLY": "true"}))
+	if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "TOLLGATE_NEW_ONLY counts") {
+		t.Errorf("TOLLGATE_NEW_ONLY: %v", err)
+	}
+	writeFile(t, filepath.Join(root, DefaultFile), "")
 	writeFile(t, filepath.Join(root, "base.sarif"), "{}")
 	if _, err := Parse(t.Context(), testEngines, []string{"--new-only", "--baseline", filepath.Join(root, "base.sarif"), root}, env(nil)); err != nil {
 		t.Errorf("--new-only with a baseline: %v", err)

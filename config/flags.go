@@ -288,7 +288,8 @@ func (o *Options) load(ctx context.Context, f *flagSet, all []scanners.Setting, 
 		return usageErr(err)
 	}
 	if o.Gate.NewOnly && o.Baseline == "" && o.RepoBaseline == "" {
-		return usageErr(errors.New("--new-only counts only the findings that are new against a baseline: give --baseline FILE (without one, every finding is new)"))
+		src, _ := settingSource(all, "new-only", fromFlag, fromEnv)
+		return usageErr(fmt.Errorf("%s counts only the findings that are new against a baseline: give --baseline FILE or the baseline key (without one, every finding is new)", src))
 	}
 	if o.Policy.PullRequest {
 		o.policyChanges(ctx, root)
@@ -397,21 +398,7 @@ func (o *Options) requested(all []scanners.Setting, fromFlag, fromEnv func(scann
 	if len(o.Engines) == 0 {
 		return nil
 	}
-	where := func(flag string) (string, bool) {
-		for _, s := range all {
-			if s.Flag != flag {
-				continue
-			}
-			switch {
-			case fromFlag(s):
-				return "--" + flag, true
-			case fromEnv(s):
-				return s.Env(), true
-			}
-			return s.FileKey() + " in " + DefaultFile, false
-		}
-		return flag, false
-	}
+	where := func(flag string) (string, bool) { return settingSource(all, flag, fromFlag, fromEnv) }
 	for _, e := range o.Registry {
 		r, ok := o.EngineOptions[e.Name].(scanners.Requester)
 		if !ok || slices.Contains(o.Engines, e.Name) {
@@ -432,4 +419,23 @@ func (o *Options) requested(all []scanners.Setting, fromFlag, fromEnv func(scann
 				len(targets), flag, tw, sw, strings.Join(o.Engines, ","), e.Name, e.Name)})
 	}
 	return nil
+}
+
+// settingSource names where a setting's value came from, as the user wrote
+// it: the flag, its environment variable, or its key in a configuration
+// file; the bool is true for the pipeline's own (flag or variable).
+func settingSource(all []scanners.Setting, flag string, fromFlag, fromEnv func(scanners.Setting) bool) (string, bool) {
+	for _, s := range all {
+		if s.Flag != flag {
+			continue
+		}
+		switch {
+		case fromFlag(s):
+			return "--" + flag, true
+		case fromEnv(s):
+			return s.Env(), true
+		}
+		return s.FileKey() + " in " + DefaultFile, false
+	}
+	return flag, false
 }

@@ -107,7 +107,16 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 	case "task":
 		return runTask(reg, stdout, stderr, getenv)
 	case "version", "--version":
+		if len(args) > 1 {
+			// version takes nothing: a flag it does not know (--json) is
+			// refused, not ignored.
+			fmt.Fprintf(stderr, "tollgate: version takes no arguments (got %q)\n", report.SafeText(args[1]))
+			return policy.ExitUsage
+		}
 		fmt.Fprintf(stdout, "tollgate %s\n", version)
+		if m, err := vulndb.ReadJavaMetadata(mustCacheDir(getenv)); err == nil {
+			defer fmt.Fprintf(stdout, "Java DB: updated %s\n", m.UpdatedAt.UTC().Format("2006-01-02T15:04Z"))
+		}
 		for _, l := range reg.VersionLines() {
 			fmt.Fprintln(stdout, l)
 		}
@@ -127,6 +136,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		printUsage(stderr)
 		return policy.ExitUsage
 	}
+}
+
+// mustCacheDir is the cache directory `db` and `version` read (flags
+// aside): TOLLGATE_CACHE_DIR, else the default.
+func mustCacheDir(getenv func(string) string) string {
+	o, _ := config.ParseDB(nil, getenv)
+	return o.CacheDir
 }
 
 // execFallback makes tollgate a well-behaved image entrypoint (the image

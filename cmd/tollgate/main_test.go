@@ -325,6 +325,10 @@ func TestExitCodes(t *testing.T) {
 	if r := tollgate(t, nil, "version"); r.code != 0 || !strings.Contains(r.stdout, want[0]) || !strings.Contains(r.stdout, want[1]) {
 		t.Errorf("version: exit %d, output %q, want %q", r.code, r.stdout, want)
 	}
+	// A flag version does not know is refused, not ignored.
+	if r := tollgate(t, nil, "version", "--json"); r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, `"--json"`) {
+		t.Errorf("version --json: exit %d, stdout %q, stderr %q; want 2 naming the flag", r.code, r.stdout, r.stderr)
+	}
 	if r := tollgate(t, nil, "help"); r.code != 0 || !strings.Contains(r.stdout, "Exit codes:") {
 		t.Errorf("help: exit %d, output %q", r.code, r.stdout)
 	}

@@ -24,14 +24,19 @@ func (s *Engine) convert(gf report.Finding) scanners.Finding {
 		line = gf.Line
 	}
 	allowed := strings.Contains(gf.Line, allowSignature)
+	title := gf.Description
+	if title == "" {
+		// A custom rule without a description: named as its rule is.
+		title = "Secret matching rule " + gf.RuleID
+	}
 
 	f := scanners.Finding{
 		Engine:   scanners.EngineSecrets,
 		RuleID:   gf.RuleID,
-		Title:    gf.Description,
+		Title:    title,
 		Severity: s.severity(gf.RuleID),
 		Message: fmt.Sprintf("%s: a secret matched rule %s%s. The value is redacted; rotate it, then remove it from the code and its history.",
-			strings.TrimSuffix(gf.Description, "."), gf.RuleID, inCommit(gf.Commit)),
+			strings.TrimSuffix(title, "."), gf.RuleID, inCommit(gf.Commit)),
 		Location: scanners.Location{
 			Path:        gf.File,
 			StartLine:   gf.StartLine,

@@ -206,3 +206,27 @@ func TestUTF16Files(t *testing.T) {
 		t.Errorf("findings %v, want the token on line 2 of le.ps1, be.reg and latin1.txt only", got)
 	}
 }
+
+// A custom rule without a description is named by its rule, not by an
+// empty title (the console and the SARIF showed nothing).
+func TestCustomRuleWithoutDescriptionHasATitle(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, ".gitleaks.toml"), []byte("[[rules]]\nid = \"acme-key\"\nregex = '''ACME-[0-9]{12}'''\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "app.cfg"), []byte("key = ACME-123456789012\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	res, err := secrets.New(secrets.Options{}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Title != "Secret matching rule acme-key" || strings.HasPrefix(res.Findings[0].Message, ":") {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+}

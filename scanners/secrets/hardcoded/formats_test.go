@@ -510,6 +510,14 @@ func TestURIs(t *testing.T) {
 		{line: 3, value: p2, rule: ruleURI},
 		{line: 7, value: p3, rule: ruleURI},
 		{line: 8, value: p4, rule: ruleURI},
+	}}, {name: "uri-words", path: "config/app.env", text: lines(
+		// The README's example: a password that reads like a key name is
+		// still the password of its URI (the userinfo slot says so).
+		"DATABASE_URL=mongodb://app:apppass@host/db",
+		// A documented default on a documentation host stays out.
+		"MONGO_URL=mongodb://app:hunter2@db.example.com/db",
+	), want: []want{
+		{line: 1, value: "apppass", rule: ruleURI},
 	}}})
 }
 

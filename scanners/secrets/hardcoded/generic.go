@@ -31,7 +31,9 @@ func (s *scanner) uriLine(no int, line []byte) {
 		if strings.HasPrefix(v, "%") || strings.Contains(v, "{") || strings.HasPrefix(v, "$") {
 			continue // %s, {password}, $PASS: format holes and references
 		}
-		s.emitRule(no, line, vs, ve, "", ruleURI, prioGeneric)
+		if s.accept(line, "", classUserinfo, v) {
+			s.add(no, vs, ve, "", ruleURI, v, prioGeneric)
+		}
 	}
 }
 

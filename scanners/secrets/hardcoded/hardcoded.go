@@ -311,7 +311,7 @@ func (s *scanner) accept(line []byte, key, class, v string) bool {
 	if key != "" && normalize(v) == normalize(key) {
 		return false // DB_PASSWORD: DB_PASSWORD
 	}
-	if keyNameValue.MatchString(v) && (classifyKey(v) != "" || namesCredential(v)) && !weakPassword(v) {
+	if class != classUserinfo && keyNameValue.MatchString(v) && (classifyKey(v) != "" || namesCredential(v)) && !weakPassword(v) {
 		return false // token: GITHUB_TOKEN names the credential
 	}
 	if kn, vn := normalize(key), normalize(v); len(kn) > len(vn) &&

@@ -19,6 +19,10 @@ const (
 	// connection-string rule reports the password inside them, and a
 	// connection string without one is not a credential.
 	classConnStr = "connstr"
+	// classUserinfo is the password slot of a URI (scheme://user:PASS@host):
+	// whatever stands there is the password, even a word that reads like a
+	// key name (apppass), so the name-like filters do not apply.
+	classUserinfo = "userinfo"
 )
 
 // passwordWords are the last words of a key that names a password.

@@ -261,6 +261,16 @@ func TestTableAndVerdict(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	// A rule's title is its own text: a URL in it keeps its credentials
+	// (the redactor once printed "Password embedded in a URL (scheme://host)").
+	s.Results[1].Findings[0].Title = "Password embedded in a URL (scheme://user:password@host)"
+	b.Reset()
+	if err := WriteTable(&b, s, TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "(scheme://user:password@host)") {
+		t.Errorf("the title was redacted:\n%s", b.String())
+	}
 	b.Reset()
 	if err := WriteTable(&b, s, TableOptions{Quiet: true}); err != nil {
 		t.Fatal(err)

@@ -20,11 +20,14 @@ type TableOptions struct {
 }
 
 // WriteTable writes the human report: findings grouped by severity, the
-// engines' state and notifications, and a one-line verdict. Everything goes
-// through a SafeWriter: no text from the scanned files can form a pipeline
-// logging command.
+// engines' state and notifications, and a one-line verdict. Everything is
+// escaped: no text from the scanned files can form a pipeline logging
+// command. URLs are not redacted here: the notifications and warnings that
+// carry URLs were redacted where the scan made them
+// (Result.RedactNotifications), and a rule's title names a URL with
+// credentials on purpose ("scheme://user:password@host").
 func WriteTable(w io.Writer, s Scan, opt TableOptions) error {
-	sw := NewSafeWriter(w)
+	sw := NewEscapeWriter(w)
 	if opt.MaxTitle <= 0 {
 		opt.MaxTitle = 100
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -228,5 +229,41 @@ func TestCustomRuleWithoutDescriptionHasATitle(t *testing.T) {
 	}
 	if len(res.Findings) != 1 || res.Findings[0].Title != "Secret matching rule acme-key" || strings.HasPrefix(res.Findings[0].Message, ":") {
 		t.Fatalf("findings %+v", res.Findings)
+	}
+}
+
+// The README's rule for one report per secret, both ways: an extra rule
+// stays quiet where a specific gitleaks rule finds the secret, and
+// gitleaks' generic-api-key gives way to a specific rule (here the extra
+// dotenv-secret), as gitleaks' own filter does; without the extra rules
+// generic-api-key reports it.
+func TestOneReportPerSecret(t *testing.T) {
+	root := t.TempDir()
+	pat := "ghp_" + "Zq8TnW3kRbY6vLm2Xc5Jd9Fh4Gs7Ap1Ue0Io"
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte("APP_ENV=prod\nDB_PASSWORD=Xk9v2LqP7wz4Rt8sQ3\nGITHUB_SECRET="+pat+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rules := func(opts secrets.Options) []string {
+		tgt, err := scanners.Walk(context.Background(), root, scanners.WalkOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tgt.Close()
+		res, err := secrets.New(opts, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range res.Findings {
+			out = append(out, fmt.Sprintf("%d %s", f.Location.StartLine, f.RuleID))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := rules(secrets.Options{}), []string{"2 dotenv-secret", "3 github-pat"}; !slices.Equal(got, want) {
+		t.Errorf("with the extra rules: %v, want %v", got, want)
+	}
+	if got := rules(secrets.Options{NoExtraRules: true}); !slices.Contains(got, "2 generic-api-key") || !slices.Contains(got, "3 github-pat") {
+		t.Errorf("without the extra rules: %v, want generic-api-key on line 2", got)
 	}
 }

@@ -354,6 +354,12 @@ func runWith(args []string, stdout, stderr io.Writer, getenv func(string) string
 	// line every ten seconds otherwise); stdout is the report's alone.
 	console := progress.NewConsole(stderr)
 	log := setupLogging(console, opts.Debug, opts.Quiet)
+	if !opts.Debug && !opts.Quiet && progress.ModeFor(stderr, false, getenv) == progress.Live {
+		// On a terminal the progress display says what the scan is doing:
+		// the informational lines (scanning root=... files=N) are for
+		// pipeline logs and --debug, not for a person watching.
+		log = setupLoggingAt(report.NewSafeWriter(console), slog.LevelWarn)
+	}
 
 	ctx, stop := interruptible(log)
 	defer stop()
@@ -484,7 +490,7 @@ func setupLogging(stderr io.Writer, debug, quiet bool) *slog.Logger {
 		// stay in the SARIF log's notifications.
 		level = slog.LevelError
 	}
-	log := slog.New(slog.NewTextHandler(safe, &slog.HandlerOptions{Level: level}))
+	log := setupLoggingAt(safe, level)
 
 	// Trivy buffers log records until its logger is initialised.
 	trivylog.InitLogger(debug, !debug)
@@ -496,4 +502,10 @@ func setupLogging(stderr io.Writer, debug, quiet bool) *slog.Logger {
 		gitleakslog.Logger = zerolog.Nop()
 	}
 	return log
+}
+
+// setupLoggingAt is Tollgate's logger at one level on w, a SafeWriter
+// (escaped, URLs redacted); the engines' loggers are set by setupLogging.
+func setupLoggingAt(w *report.SafeWriter, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

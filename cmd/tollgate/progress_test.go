@@ -58,10 +58,15 @@ func TestProgressLiveOnATerminal(t *testing.T) {
 	}
 	<-read
 	got := screen.String()
-	for _, want := range []string{"secrets", "7/7 files", "iac", "6/6 groups", "msg=scanning"} {
+	for _, want := range []string{"secrets", "7/7 files", "iac", "6/6 groups"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the terminal shows no %q:\n%q", want, got)
 		}
+	}
+	// The informational log lines are for logs, not a person watching:
+	// the progress display says what the scan does.
+	if strings.Contains(got, "level=INFO") {
+		t.Errorf("the terminal shows INFO log lines:\n%q", got)
 	}
 	// Redrawn in place: the cursor goes back up over the engines' lines.
 	if !regexp.MustCompile(`\x1b\[\d*A`).MatchString(got) {
@@ -71,6 +76,9 @@ func TestProgressLiveOnATerminal(t *testing.T) {
 		t.Errorf("progress reached stdout:\n%s", stdout.String())
 	}
 	plain := tollgate(t, nil, "scan", "--no-result-cache", "--sarif", filepath.Join(t.TempDir(), "o.sarif"), demoDir(t))
+	if !strings.Contains(plain.stderr, "level=INFO msg=scanning") {
+		t.Errorf("a log (not a terminal) lost its INFO lines:\n%s", plain.stderr)
+	}
 	if plain.stdout != stdout.String() {
 		t.Errorf("stdout differs with stderr on a terminal:\n--- terminal\n%s\n--- pipe\n%s", stdout.String(), plain.stdout)
 	}

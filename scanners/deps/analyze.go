@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,14 +87,14 @@ func (i info) Sys() any           { return nil }
 
 // selectFiles lists the files of the walk that an analyzer takes, without
 // reading any: the analyzers decide by name (and size).
-func (a *analysis) selectFiles(t *scanners.Target) fileSet {
+func (a *analysis) selectFiles(ctx context.Context, t *scanners.Target) fileSet {
 	var set fileSet
 	for _, f := range t.Files {
 		if t.Shard.Split() && !t.Shard.Owns(path.Dir(f.Path)) {
 			continue // another shard's directory
 		}
 		fi := info{name: path.Base(f.Path), size: f.Size}
-		plain := a.wants(f.Path, fi)
+		plain := a.wants(ctx, f.Path, fi)
 		post := a.group.RequiredPostAnalyzers(f.Path, fi)
 		if plain || len(post) > 0 {
 			set.all = append(set.all, f.Path)
@@ -107,14 +108,14 @@ func (a *analysis) selectFiles(t *scanners.Target) fileSet {
 
 // wants reports whether a plain (per-file) analyzer takes the file: the
 // group is asked with an opener that only records the question.
-func (a *analysis) wants(p string, fi info) bool {
+func (a *analysis) wants(ctx context.Context, p string, fi info) bool {
 	asked := false
 	opener := func() (xio.ReadSeekCloserAt, error) {
 		asked = true
 		return nil, errSelectOnly
 	}
 	var eg errgroup.Group
-	_ = a.group.AnalyzeFile(context.Background(), &eg, semaphore.NewWeighted(1), analyzer.NewAnalysisResult(), "", p, fi, opener, nil, analyzer.AnalysisOptions{Offline: true})
+	_ = a.group.AnalyzeFile(ctx, &eg, semaphore.NewWeighted(1), analyzer.NewAnalysisResult(), "", p, fi, opener, nil, analyzer.AnalysisOptions{Offline: true})
 	_ = eg.Wait()
 	return asked
 }
@@ -130,7 +131,7 @@ func isPostManifest(p string) bool {
 		ftypes.GemfileLock, ftypes.MixLock, ftypes.PubSpecLock, ftypes.SwiftResolved, ftypes.CocoaPodsLock, ftypes.PyLockFile:
 		return true
 	}
-	return path.Ext(p) == ".lockfile" || filepath.Ext(p) == ".json" && len(p) > len(".deps.json") && p[len(p)-len(".deps.json"):] == ".deps.json"
+	return path.Ext(p) == ".lockfile" || strings.HasSuffix(p, ".deps.json")
 }
 
 // readFiles reads the files through read (the confined reader of the
@@ -219,14 +220,14 @@ func (a *analysis) analyze(ctx context.Context, contents map[string][]byte) (blo
 	}
 	for _, p := range paths {
 		if !have[p] && isPostManifest(p) && len(bytes.TrimSpace(contents[p])) > 0 && !slices.ContainsFunc(notes, func(n scanners.Notification) bool { return n.Path == p }) {
-			a.probe(ctx, dir, p, contents[p], &notes)
+			a.probe(ctx, p, contents[p], &notes)
 		}
 	}
 	return blobResult{apps: result.Applications}, notes, nil
 }
 
 // probe names a lockfile that gave no packages, when a parser says why.
-func (a *analysis) probe(ctx context.Context, dir, p string, b []byte, notes *[]scanners.Notification) {
+func (a *analysis) probe(ctx context.Context, p string, b []byte, notes *[]scanners.Notification) {
 	if err := parseCheck(ctx, p, b); err != nil {
 		*notes = append(*notes, scanners.Notification{Level: scanners.LevelError, Code: "parse-error", Path: p,
 			Message: fmt.Sprintf("%s could not be read as a lockfile: %v", p, err)})

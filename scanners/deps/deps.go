@@ -112,7 +112,7 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 	if err != nil {
 		return res, err
 	}
-	files := head.selectFiles(t)
+	files := head.selectFiles(ctx, t)
 	if n := archivesNote(t); n != nil {
 		res.Status.Add(*n)
 	}

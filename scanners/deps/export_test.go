@@ -14,7 +14,7 @@ func Packages(ctx context.Context, t *scanners.Target) (map[string][]string, err
 	if err != nil {
 		return nil, err
 	}
-	files := a.selectFiles(t)
+	files := a.selectFiles(ctx, t)
 	contents, _ := readFiles(ctx, files.all, func(p string, limit int64) ([]byte, error) { return t.Checkout().ReadFile(p, limit) })
 	guardPOMs(contents)
 	blob, _, err := a.analyze(ctx, contents)

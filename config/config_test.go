@@ -440,3 +440,23 @@ func TestSectionsComeFromTheSettings(t *testing.T) {
 		t.Errorf("a section of no engine: %v", err)
 	}
 }
+
+// The checkout's file's warnings come in the file's line order, not in the
+// order of the keys' names.
+func TestWarningsInLineOrder(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, DefaultFile), "sarif: out.sarif\ncache-dir: /tmp/x\n")
+	o, err := Parse(t.Context(), testEngines, []string{root}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []int
+	for _, w := range o.Warnings {
+		if w.Code == "config-key-ignored" {
+			lines = append(lines, w.Line)
+		}
+	}
+	if !slices.Equal(lines, []int{1, 2}) {
+		t.Errorf("warning lines %v, want [1 2]: %+v", lines, o.Warnings)
+	}
+}

@@ -270,7 +270,11 @@ func (fc *fileConfig) apply(o *Options, skip func(s scanners.Setting) bool, src 
 	for k := range fc.values {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	// In the file's line order, so that warnings read as the file does.
+	sort.Slice(keys, func(i, j int) bool {
+		li, lj := fc.values[keys[i]].line, fc.values[keys[j]].line
+		return li < lj || li == lj && keys[i] < keys[j]
+	})
 	var warnings []scanners.Notification
 	warn := func(line int, msg string) {
 		warnings = append(warnings, scanners.Notification{Level: scanners.LevelWarning, Code: "config-key-ignored",

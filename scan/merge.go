@@ -45,9 +45,7 @@ func Merge(ctx context.Context, log *slog.Logger, opts config.Options, version s
 	if err != nil {
 		return nil, &config.UsageError{Err: err}
 	}
-	for _, w := range opts.Warnings {
-		log.Warn("configuration", "warning", w.Message)
-	}
+	logWarnings(log, opts)
 	base, err := loadBaseline(ctx, opts)
 	if err != nil {
 		return nil, &config.UsageError{Err: err}

@@ -40,12 +40,21 @@ func Run(ctx context.Context, log *slog.Logger, reg Registry, opts config.Option
 // holds until its context ends.
 type walkFunc func(ctx context.Context, root string, o scanners.WalkOptions) (*scanners.Target, error)
 
-func run(ctx context.Context, walk walkFunc, log *slog.Logger, reg Registry, opts config.Options, version string, getenv func(string) string, meter *scanners.Meter) (*Outcome, error) {
-	started := time.Now()
-	opts.Repo.SetLogger(log)
+// logWarnings logs the configuration's warnings, unless the console's
+// table (the report on stdout) prints them: once, not twice.
+func logWarnings(log *slog.Logger, opts config.Options) {
+	if opts.Format == "table" && opts.Output == "" && !opts.Quiet {
+		return
+	}
 	for _, w := range opts.Warnings {
 		log.Warn("configuration", "warning", w.Message)
 	}
+}
+
+func run(ctx context.Context, walk walkFunc, log *slog.Logger, reg Registry, opts config.Options, version string, getenv func(string) string, meter *scanners.Meter) (*Outcome, error) {
+	started := time.Now()
+	opts.Repo.SetLogger(log)
+	logWarnings(log, opts)
 	if opts.Shard.Split() && (opts.Baseline != "" || opts.RepoBaseline != "") {
 		// A shard sees a part of the results: the baseline is compared
 		// with all of them by tollgate merge.

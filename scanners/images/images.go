@@ -168,7 +168,7 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 		res.Tool.Properties["javaDB.updatedAt"] = javaMeta.UpdatedAt.UTC().Format(time.RFC3339)
 	} else if slices.Contains(s.pkgTypes(), PkgTypeLibrary) {
 		res.Status.Add(scanners.Notification{Level: scanners.LevelNote, Code: "java-db-missing",
-			Message: fmt.Sprintf("JAR, WAR and EAR files in the images were not matched: there is no Java DB in %s (%v); `tollgate db download` fetches it beside the vulnerability DB", vulndb.JavaDir(s.opts.CacheDir), jerr)})
+			Message: fmt.Sprintf("JAR, WAR and EAR files in the images were not matched: there is no Java DB in %s; `tollgate db download` fetches it beside the vulnerability DB", vulndb.JavaDir(s.opts.CacheDir))})
 	}
 	scope := dbScope(s.opts, meta)
 	if java {

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 	"github.com/aquasecurity/trivy/pkg/types"
 
@@ -82,7 +81,7 @@ func convert(r report, contents map[string][]byte, ignoreUnfixed bool, base *pin
 			}
 			out = append(out, f)
 			if have, ok := rules[v.VulnerabilityID]; ok {
-				rules[v.VulnerabilityID] = scanners.MergeRule(have, images.VulnRule(v))
+				rules[v.VulnerabilityID] = scanners.MergeRule(have, depsRule(v))
 			} else {
 				rules[v.VulnerabilityID] = depsRule(v)
 			}
@@ -146,17 +145,7 @@ func display(p *ftypes.Package) string {
 func finding(res types.Result, v types.DetectedVulnerability, pkg *ftypes.Package, via []string) scanners.Finding {
 	sev := images.Severity(v.Severity)
 	score, vector := images.CVSS(v)
-	fixText := "fixed in " + v.FixedVersion
-	if v.FixedVersion == "" {
-		fixText = "no fixed version yet"
-		if v.Status != dbtypes.StatusUnknown {
-			fixText += " (" + v.Status.String() + ")"
-		}
-	}
-	title := v.Title
-	if title == "" {
-		title = v.VulnerabilityID
-	}
+	fixText, title := images.FixText(v), images.Title(v)
 	relationship, path := "", ""
 	if pkg != nil {
 		switch pkg.Relationship {

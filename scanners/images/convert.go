@@ -53,17 +53,7 @@ func finding(ref Ref, display, repo string, r types.Result, v types.DetectedVuln
 	sev := normalizeSeverity(v.Severity)
 	score, vector := cvss(v)
 	fixed := v.FixedVersion
-	fixText := "fixed in " + fixed
-	if fixed == "" {
-		fixText = "no fixed version yet"
-		if v.Status != dbtypes.StatusUnknown {
-			fixText += " (" + v.Status.String() + ")"
-		}
-	}
-	title := v.Title
-	if title == "" {
-		title = v.VulnerabilityID
-	}
+	fixText, title := FixText(v), Title(v)
 	msg := fmt.Sprintf("%s (%s) in image %s: package %s %s is vulnerable; %s. %s",
 		v.VulnerabilityID, sev, display, v.PkgName, v.InstalledVersion, fixText, strings.TrimSuffix(title, "."))
 	loc := scanners.Location{Image: display}
@@ -106,10 +96,7 @@ func finding(ref Ref, display, repo string, r types.Result, v types.DetectedVuln
 }
 
 func rule(v types.DetectedVulnerability) scanners.Rule {
-	title := v.Title
-	if title == "" {
-		title = v.VulnerabilityID
-	}
+	title := Title(v)
 	score, _ := cvss(v)
 	refs := append([]string{}, v.References...)
 	if u := helpURI(v); u != "" {
@@ -213,6 +200,26 @@ func CVSS(v types.DetectedVulnerability) (float64, string) { return cvss(v) }
 
 // Severity is Trivy's severity name as a Tollgate severity.
 func Severity(s string) scanners.Severity { return normalizeSeverity(s) }
+
+// FixText says how a detected vulnerability is fixed: "fixed in V", or
+// "no fixed version yet" with the vendor's status.
+func FixText(v types.DetectedVulnerability) string {
+	if v.FixedVersion != "" {
+		return "fixed in " + v.FixedVersion
+	}
+	if v.Status != dbtypes.StatusUnknown {
+		return "no fixed version yet (" + v.Status.String() + ")"
+	}
+	return "no fixed version yet"
+}
+
+// Title is a detected vulnerability's title, its ID when the DB has none.
+func Title(v types.DetectedVulnerability) string {
+	if v.Title == "" {
+		return v.VulnerabilityID
+	}
+	return v.Title
+}
 
 // HelpURI is a detected vulnerability's advisory page.
 func HelpURI(v types.DetectedVulnerability) string { return helpURI(v) }

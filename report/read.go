@@ -29,6 +29,9 @@ const (
 	// PropPreExisting marks a result's dependency vulnerability that a
 	// pull request did not introduce (not counted).
 	PropPreExisting = "tollgate/preExisting"
+	// propWholeFile marks a region that stands for the whole file (a
+	// finding without a line).
+	propWholeFile = "tollgate/wholeFile"
 )
 
 // driverEngines maps a run's tool name to its engine, for logs that predate
@@ -329,7 +332,7 @@ func readLocation(l *sarif.Location, out *scanners.Location) {
 			out.Path = p
 		}
 	}
-	if reg := pl.Region; reg != nil {
+	if reg := pl.Region; reg != nil && reg.Properties[propWholeFile] != true {
 		out.StartLine, out.EndLine = deref(reg.StartLine), deref(reg.EndLine)
 		out.StartColumn, out.EndColumn = deref(reg.StartColumn), deref(reg.EndColumn)
 	}

@@ -46,7 +46,9 @@ func roundTripScan() Scan {
 		Rules: []scanners.Rule{{ID: "AVD-AWS-0086", Name: "S3PublicAccess", Title: "S3 public\naccess", Description: "Block it.", Resolution: "Set block_public_acls", Severity: scanners.SeverityHigh, Tags: []string{"terraform", "aws"}, Aliases: []string{"aws-s3-block-public-acls"}, References: []string{"https://avd.aquasec.com/x"}}},
 		Findings: []scanners.Finding{{Engine: scanners.EngineIaC, RuleID: "AVD-AWS-0086", Title: "S3 public\naccess", Severity: scanners.SeverityHigh, Message: "No public access block",
 			Location: scanners.Location{Path: "tf/main.tf", StartLine: 1, EndLine: 4}, Fingerprint: "fp3", FingerprintV2: "fp3v2", Tags: []string{"misconfiguration"},
-			Misconfig: &scanners.MisconfigDetail{FileType: "terraform", Resource: "aws_s3_bucket.b", Provider: "AWS", Service: "s3", Resolution: "Set it"}, BaselineState: "unchanged"}},
+			Misconfig: &scanners.MisconfigDetail{FileType: "terraform", Resource: "aws_s3_bucket.b", Provider: "AWS", Service: "s3", Resolution: "Set it"}, BaselineState: "unchanged"},
+			{Engine: scanners.EngineIaC, RuleID: "AVD-AWS-0086", Title: "S3 public\naccess", Severity: scanners.SeverityHigh, Message: "about the whole file",
+				Location: scanners.Location{Path: "docker/Dockerfile"}, Fingerprint: "fp6", FingerprintV2: "fp6v2"}},
 		Started: t0, Finished: t0,
 	}
 	images := scanners.Result{
@@ -115,6 +117,13 @@ func TestReadSARIFRoundTrip(t *testing.T) {
 	}
 	if v := log.Runs[2].Result.Findings[0]; v.Location.Path != "" || v.Location.Image != "alpine:3.20" || v.Vuln.FixedVersion != "1.2.5" {
 		t.Errorf("vulnerability read back as %+v", v)
+	}
+	iac := log.Runs[1].Result.Findings
+	if iac[0].Location.StartLine != 1 || iac[0].Location.EndLine != 4 {
+		t.Errorf("a finding on lines 1-4 read back as %+v", iac[0].Location)
+	}
+	if iac[1].Location.StartLine != 0 || iac[1].Location.EndLine != 0 {
+		t.Errorf("a finding about the whole file read back on a line: %+v (merge would print it as path:1)", iac[1].Location)
 	}
 	if r := log.Runs[0].Result.Rules[0]; r.Resolution != "Rotate it." || r.Description != "A JWT.\n\nIt grants access." {
 		t.Errorf("rule read back as %+v", r)

@@ -319,11 +319,17 @@ func location(f *scanners.Finding) *sarif.Location {
 }
 
 // region is always valid SARIF: lines start at 1, columns only when both
-// ends are known and in order.
+// ends are known and in order. A finding about the whole file (no line)
+// points at line 1, as viewers need a line, and says so in the region's
+// wholeFile property, which ReadSARIF reads back (merge then prints the
+// file without a line, as the scan did).
 func region(l scanners.Location) *sarif.Region {
 	start := max(l.StartLine, 1)
 	end := max(l.EndLine, start)
 	r := &sarif.Region{StartLine: ptr(start), EndLine: ptr(end)}
+	if l.StartLine <= 0 {
+		r.Properties = sarif.Properties{propWholeFile: true}
+	}
 	if l.StartColumn >= 1 && l.EndColumn >= 1 && (end > start || l.EndColumn > l.StartColumn) {
 		r.StartColumn = ptr(l.StartColumn)
 		r.EndColumn = ptr(l.EndColumn)

@@ -19,7 +19,13 @@ func RedactURLs(text string) string {
 	if !strings.Contains(text, "://") {
 		return text
 	}
-	return urlInText.ReplaceAllStringFunc(text, RedactURL)
+	return urlInText.ReplaceAllStringFunc(text, func(u string) string {
+		// A URL quoted in quoted text (an error in a log line: "Get
+		// \"https://host/v2/\": ...") ends in the backslash of the
+		// escaped quote, which is not the URL's.
+		trimmed := strings.TrimRight(u, `\`)
+		return RedactURL(trimmed) + u[len(trimmed):]
+	})
 }
 
 // RedactURL returns a URL-like string (a URL, an scp-like git remote, a

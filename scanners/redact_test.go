@@ -14,6 +14,10 @@ func TestRedactURLs(t *testing.T) {
 		"no url here":                      "no url here",
 		"http://%zz:pw@host/":              "http://[unparsable URL removed]",
 		"two: https://a:b@h1/x, ftp://h2/": "two: https://h1/x, ftp://h2/",
+		// A quoted error in a log line: the escaped quote's backslash is
+		// not the URL's (it read .../v2/%5C).
+		`error="Get \"https://127.0.0.1:5000/v2/\": tls"`: `error="Get \"https://127.0.0.1:5000/v2/\": tls"`,
+		`error="Get \"https://u:p@h/v2/?t=x\\\": tls"`:    `error="Get \"https://h/v2/\\\": tls"`,
 	} {
 		if got := RedactURLs(in); got != want {
 			t.Errorf("RedactURLs(%q) = %q, want %q", in, got, want)

@@ -53,9 +53,10 @@ function bundle(rel) {
 }
 
 // releaseServer serves dist/ with switches: fail the next n requests with
-// 503, serve a tampered archive. It counts requests by path.
+// 503, serve a tampered archive, or have the mirror serve other files of
+// its own (mirrorFiles: name -> bytes). It counts requests by path.
 function releaseServer() {
-  const s = { hits: {}, fail503: 0, tamper: false };
+  const s = { hits: {}, fail503: 0, tamper: false, mirrorFiles: {} };
   s.server = http.createServer((req, res) => {
     const name = decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/^\/+/, '');
     s.hits[name] = (s.hits[name] || 0) + 1;
@@ -66,6 +67,11 @@ function releaseServer() {
     }
     // The release's files at the root, and a mirror of them under /mirror/.
     const rel = name.replace(/^mirror\//, '');
+    if (rel !== name && Object.hasOwn(s.mirrorFiles, rel)) {
+      const own = s.mirrorFiles[rel];
+      res.writeHead(200, { 'Content-Length': own.length });
+      return res.end(own);
+    }
     const file = path.join(dist, rel);
     if (rel.includes('/') || !fs.existsSync(file)) {
       res.writeHead(404);
@@ -145,6 +151,21 @@ function agent(shim, work, env) {
   });
 }
 
+function sha256(buf) {
+  return require('node:crypto').createHash('sha256').update(buf).digest('hex');
+}
+
+// forgedArchive is a working release archive named like the real one whose
+// tollgate is a script that announces itself.
+function forgedArchive(name) {
+  const dir = tempDir('tollgate-forged-');
+  fs.writeFileSync(path.join(dir, 'tollgate'), '#!/bin/sh\necho "tollgate 0.0.0-forged"; echo "FORGED TOLLGATE RAN"; exit 0\n', { mode: 0o755 });
+  const out = path.join(tempDir('tollgate-forged-out-'), name);
+  const r = spawnSync('tar', ['czf', out, '-C', dir, 'tollgate'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tar: ${r.stderr}`);
+  return fs.readFileSync(out);
+}
+
 function workspace() {
   const base = tempDir('tollgate-agent-');
   const w = { home: path.join(base, 'home'), tools: path.join(base, '_tool'), temp: path.join(base, '_temp'), staging: path.join(base, 'a'), src: path.join(base, 's') };
@@ -191,12 +212,28 @@ test('the task installs the release archive for the agent, checks it, caches it,
   });
 
   await t.test('a downloadUrl cannot change what is accepted', async () => {
-    // A mirror that serves other bytes under the same name is refused too.
-    srv.tamper = true;
-    const r = await agent(shim, workspace(), { INPUT_DOWNLOADURL: `${srv.url}/mirror` });
-    srv.tamper = false;
-    assert.strictEqual(r.code, 3);
-    assert.match(r.stdout, /refused .*its SHA-256 is/);
+    // A mirror that serves another archive under the release's name (a
+    // working one: its tollgate would run), together with a checksums.txt
+    // that vouches for it, is refused: the task's own checksums decide.
+    const forged = forgedArchive(archive);
+    const forgedSum = sha256(forged);
+    srv.mirrorFiles = {
+      [archive]: forged,
+      'checksums.txt': Buffer.from(`${forgedSum}  ${archive}\n`),
+    };
+    const mirror = `${srv.url}/mirror`;
+    // The premise: the mirror's own checksums.txt matches what it serves.
+    const sums = install.parseChecksums(await (await fetch(`${mirror}/checksums.txt`)).text());
+    assert.strictEqual(sums[archive], sha256(Buffer.from(await (await fetch(`${mirror}/${archive}`)).arrayBuffer())));
+    assert.notStrictEqual(forgedSum, rel.files[archive]);
+
+    const w = workspace();
+    const r = await agent(shim, w, { INPUT_DOWNLOADURL: mirror });
+    srv.mirrorFiles = {};
+    assert.strictEqual(r.code, 3, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout, /FORGED TOLLGATE RAN/);
+    assert.match(r.stdout, new RegExp(`refused ${mirror}/${archive.replace(/\./g, '\\.')}: its SHA-256 is ${forgedSum}, expected ${rel.files[archive]}`));
+    assert.ok(!fs.existsSync(path.join(w.tools, 'tollgate')), 'the forged archive was cached');
   });
 
   await t.test('503 then 200: retried, installed', async () => {
@@ -225,6 +262,30 @@ test('the task installs the release archive for the agent, checks it, caches it,
     const r = await agent(shim, workspace(), Object.assign({}, env, { INPUT_FAILON: 'none' }));
     assert.strictEqual(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /##vso\[task\.complete result=SucceededWithIssues\]/);
+  });
+
+  await t.test('a tollgate on PATH of another version is not run: the pinned version is installed', async () => {
+    // A script that answers `version` with another release and records
+    // every way it is called.
+    const onPath = tempDir('tollgate-path-');
+    const calls = path.join(onPath, 'calls');
+    const exe = path.join(onPath, 'tollgate');
+    fs.writeFileSync(exe, `#!/bin/sh\necho "$*" >> '${calls}'\n` +
+      'if [ "$1" = version ]; then echo "tollgate 0.0.1-other"; exit 0; fi\necho "WRONG TOLLGATE RAN"; exit 0\n');
+    fs.chmodSync(exe, 0o755);
+    const hits = srv.hits[archive] || 0;
+    const w = workspace();
+    const r = await agent(shim, w, Object.assign({}, env, { PATH: `${onPath}:/usr/bin:/bin` }));
+    // The pinned release ran the scan: the demo fails the gate (a run of the
+    // script would exit 0).
+    assert.strictEqual(r.code, 1, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout, /WRONG TOLLGATE RAN/);
+    assert.doesNotMatch(r.stdout, /from PATH/);
+    assert.match(r.stdout, new RegExp(`Installed tollgate ${rel.version.replace(/\./g, '\\.')}`));
+    assert.strictEqual(srv.hits[archive], hits + 1);
+    // The shim only asked it its version.
+    const asked = fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').trim().split('\n') : [];
+    assert.ok(asked.every((a) => a === 'version'), `the wrong-version tollgate was run as: ${asked.join(' | ')}`);
   });
 
   await t.test('a binary on PATH with the right version is used without a download', async () => {

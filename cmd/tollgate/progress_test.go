@@ -84,6 +84,49 @@ func TestProgressLiveOnATerminal(t *testing.T) {
 	}
 }
 
+// TestProgressOnATerminalWithoutASize: a terminal that reports its size as
+// 0x0 (some containers' and CI runners' ptys) gets the progress lines of a
+// log, since live bars would draw nothing there.
+func TestProgressOnATerminalWithoutASize(t *testing.T) {
+	t.Parallel()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 0, Cols: 0}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "scan", "--no-result-cache", "--sarif", filepath.Join(t.TempDir(), "o.sarif"), demoDir(t))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm", scan.EngineDelayEnv + "=11s"}
+	cmd.Stderr = tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var screen bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		_, _ = io.Copy(&screen, ptmx)
+	}()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	<-read
+	got := screen.String()
+	if !strings.Contains(got, "level=INFO msg=progress") {
+		t.Errorf("a 0x0 terminal shows no progress line:\n%q", got)
+	}
+	if regexp.MustCompile(`\x1b\[\d*A`).MatchString(got) {
+		t.Errorf("live redraws on a 0x0 terminal:\n%q", got)
+	}
+}
+
 // TestProgressLinesInLogs: with stderr in a log, a scan slowed to over
 // 21 s logs a progress line every 10 s (at 10 s, 20 s, ... and never more
 // than its run time allows), in a pipeline (TF_BUILD) too; the same scan

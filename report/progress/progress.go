@@ -39,13 +39,15 @@ const (
 const DefaultInterval = 10 * time.Second
 
 // ModeFor chooses the mode for a scan whose logs go to stderr: Off when
-// quiet, Lines in a pipeline (TF_BUILD, set by the Azure Pipelines agent)
-// or when stderr is not a terminal, Live otherwise.
+// quiet, Lines in a pipeline (TF_BUILD, set by the Azure Pipelines agent),
+// when stderr is not a terminal or is a terminal too small to draw on (one
+// that reports its size as 0x0, as some containers' and CI runners' ptys
+// do: the live bars would draw nothing), Live otherwise.
 func ModeFor(stderr io.Writer, quiet bool, getenv func(string) string) Mode {
 	switch {
 	case quiet:
 		return Off
-	case getenv("TF_BUILD") != "" || !IsTerminal(stderr):
+	case getenv("TF_BUILD") != "" || !IsTerminal(stderr) || !drawable(stderr):
 		return Lines
 	default:
 		return Live
@@ -56,6 +58,20 @@ func ModeFor(stderr io.Writer, quiet bool, getenv func(string) string) Mode {
 func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// minColumns is the narrowest terminal the live lines are drawn on (an
+// engine's name, its count and a short bar).
+const minColumns = 20
+
+// drawable reports whether the terminal w reports a size the live lines fit.
+func drawable(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	cols, rows, err := term.GetSize(int(f.Fd()))
+	return err == nil && cols >= minColumns && rows >= 1
 }
 
 // Options say how to show progress.

@@ -204,11 +204,20 @@ func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The registry credentials go only to the repositories named for each
+	// DB (--db-repository, --java-db-repository): the public defaults get
+	// none (the docker config's own, per host, still apply).
+	namedOnly := func(named []string) func(string) bool {
+		return func(repo string) bool {
+			return slices.ContainsFunc(named, func(r string) bool { return imageref.RepositoryOf(r) == repo })
+		}
+	}
 	meta, err := vulndb.Download(ctx, opts.CacheDir, vulndb.DownloadOptions{
-		Repositories: opts.Repositories,
-		Username:     opts.Username,
-		Password:     opts.Password,
-		Log:          log,
+		Repositories:    opts.Repositories,
+		Username:        opts.Username,
+		Password:        opts.Password,
+		SendCredentials: namedOnly(opts.Repositories),
+		Log:             log,
 	})
 	if err != nil {
 		log.Error("could not download the vulnerability DB", "error", err)
@@ -218,17 +227,13 @@ func runDB(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	if opts.SkipJava {
 		return policy.ExitPass
 	}
-	// The Java DB names the JAR files of images by their SHA-1; the same
-	// credentials go only to the repositories named for it.
-	named := opts.JavaRepositories
+	// The Java DB names the JAR files of images by their SHA-1.
 	jmeta, err := vulndb.DownloadJava(ctx, opts.CacheDir, vulndb.DownloadOptions{
-		Repositories: opts.JavaRepositories,
-		Username:     opts.Username,
-		Password:     opts.Password,
-		SendCredentials: func(repo string) bool {
-			return slices.ContainsFunc(named, func(r string) bool { return imageref.RepositoryOf(r) == repo })
-		},
-		Log: log,
+		Repositories:    opts.JavaRepositories,
+		Username:        opts.Username,
+		Password:        opts.Password,
+		SendCredentials: namedOnly(opts.JavaRepositories),
+		Log:             log,
 	})
 	if err != nil {
 		log.Error("could not download the Java DB (--skip-java-db downloads the vulnerability DB alone)", "error", err)

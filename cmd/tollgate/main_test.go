@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	stdlog "log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -20,8 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/tollgate/tollgate/internal/tollgatebin"
@@ -681,6 +684,33 @@ func TestDBDownloadCommand(t *testing.T) {
 	}
 	if r := tollgate(t, nil, "db", "download", "--db-repository", host+"/missing/db:2", "--skip-java-db", "--cache-dir", t.TempDir()); r.code != 3 {
 		t.Errorf("a failed download: exit %d, want 3", r.code)
+	}
+	// A registry that wants credentials gets the pipeline's for the
+	// repositories named for each DB (the public defaults would get none).
+	reg := registry.New(registry.Logger(stdlog.New(io.Discard, "", 0)))
+	authed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "pw" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer authed.Close()
+	private := strings.TrimPrefix(authed.URL, "http://")
+	for ref, img := range map[string]v1.Image{private + "/corp/trivy-db:2": art, private + "/corp/trivy-java-db:1": javaArt} {
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(tag, img, remote.WithAuth(&authn.Basic{Username: "ci", Password: "pw"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = tollgate(t, []string{"TOLLGATE_REGISTRY_PASSWORD=pw"}, "db", "download", "--registry-username", "ci",
+		"--db-repository", private+"/corp/trivy-db:2", "--java-db-repository", private+"/corp/trivy-java-db:1", "--cache-dir", t.TempDir())
+	if r.code != 0 {
+		t.Errorf("db download from a registry that wants the pipeline's credentials: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

@@ -3,114 +3,26 @@ package iac_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/aquasecurity/trivy/pkg/cache"
-	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/config/all"
-	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
-	"github.com/aquasecurity/trivy/pkg/fanal/artifact/local"
-	"github.com/aquasecurity/trivy/pkg/fanal/walker"
-	"github.com/aquasecurity/trivy/pkg/iac/rego"
 	trivylog "github.com/aquasecurity/trivy/pkg/log"
-	"github.com/aquasecurity/trivy/pkg/misconf"
 
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
 )
 
-var update = flag.Bool("update", false, "regenerate golden files from Trivy's own `trivy config` code path")
-
 func TestMain(m *testing.M) {
 	// Trivy buffers log records until its logger is initialised.
 	trivylog.InitLogger(false, true)
 	os.Exit(m.Run())
-}
-
-type hit struct {
-	ID   string `json:"id"`
-	File string `json:"file"`
-	Line int    `json:"line"`
-	// Resource is set on plan findings: Trivy puts them on a synthetic file,
-	// so they are located by the resource's address in the plan.
-	Resource string `json:"resource,omitempty"`
-}
-
-func sortHits(h []hit) {
-	slices.SortFunc(h, func(a, b hit) int {
-		if c := strings.Compare(a.File, b.File); c != 0 {
-			return c
-		}
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-}
-
-// trivyConfig runs the code path of `trivy config ROOT`: Trivy's own walker,
-// its config analyzers (all but the generic YAML/JSON ones, the CLI default)
-// with the embedded checks, and the misconfigurations of the resulting blob.
-func trivyConfig(t *testing.T, root string) []hit {
-	t.Helper()
-	ctx := context.Background()
-	opt := misconf.ScannerOption{Namespaces: rego.BuiltinNamespaces()}
-	rs, err := misconf.InitRegoScanner(opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.RegoScanner = rs
-	c := cache.NewMemoryCache()
-	art, err := local.NewArtifact(root, c, walker.NewFS(), artifact.Option{
-		DisabledAnalyzers:    []analyzer.Type{analyzer.TypeYAML, analyzer.TypeJSON},
-		MisconfScannerOption: opt,
-		Parallel:             1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := art.Inspect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []hit
-	for _, id := range ref.BlobIDs {
-		blob, err := c.GetBlob(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range blob.Misconfigurations {
-			for _, f := range m.Failures {
-				h := hit{ID: f.ID, File: m.FilePath, Line: f.CauseMetadata.StartLine}
-				if _, err := os.Stat(filepath.Join(root, m.FilePath)); err != nil {
-					h.Resource = f.CauseMetadata.Resource
-				}
-				out = append(out, h)
-			}
-		}
-	}
-	sortHits(out)
-	return out
-}
-
-func readGolden(t *testing.T, path string) []hit {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run Parity -update to create it)", err)
-	}
-	var h []hit
-	if err := json.Unmarshal(b, &h); err != nil {
-		t.Fatal(err)
-	}
-	return h
 }
 
 func scanOurs(t *testing.T, root string, opts iac.Options) scanners.Result {
@@ -137,95 +49,252 @@ func scanOurs(t *testing.T, root string, opts iac.Options) scanners.Result {
 	return res
 }
 
-func TestParityWithTrivyConfig(t *testing.T) {
-	root, err := filepath.Abs("testdata/parity")
+// trivyConfigGolden is testdata/trivy-config.golden.json: what the real
+// `trivy config` CLI reported on testdata/parity, recorded by
+// testdata/trivy-config.sh (CI does not build Trivy).
+type trivyConfigGolden struct {
+	Trivy             string            `json:"trivy"`
+	TrivyChecks       string            `json:"trivy_checks"`
+	MisconfigScanners []string          `json:"misconfig_scanners"`
+	TFVars            []string          `json:"tf_vars"`
+	CFParams          []string          `json:"cf_params"`
+	HelmValues        []string          `json:"helm_values"`
+	Files             map[string]string `json:"files"` // files with failures: their type
+	Findings          []hit             `json:"findings"`
+}
+
+// hit is one finding as the test compares it.
+type hit struct {
+	ID       string `json:"id"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Resource string `json:"resource"`
+	Type     string `json:"type"`
+}
+
+func hitOf(f scanners.Finding) hit {
+	return hit{ID: f.RuleID, File: f.Location.Path, Line: f.Location.StartLine, Resource: f.Misconfig.Resource, Type: f.Misconfig.FileType}
+}
+
+func (h hit) String() string {
+	return fmt.Sprintf("%s %s:%d [%s] (%s)", h.ID, h.File, h.Line, h.Resource, h.Type)
+}
+
+func readTrivyConfigGolden(t *testing.T) trivyConfigGolden {
+	t.Helper()
+	b, err := os.ReadFile("testdata/trivy-config.golden.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join(filepath.Dir(root), "parity.golden.json")
-	if *update {
-		b, _ := json.MarshalIndent(trivyConfig(t, root), "", "  ")
-		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
+	var g trivyConfigGolden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// trivyType is the engine's name (Trivy's detection.FileType) for a type
+// the CLI reports (Trivy's types.ConfigType): they differ for plan JSON.
+func trivyType(cli string) string {
+	if cli == "terraformplan" {
+		return "terraformplan-json"
+	}
+	return cli
+}
+
+// The fixture's plans, where the engine puts their findings (see below).
+var fixturePlans = map[string]string{
+	"terraformplan-json":     "tfplan/plan.json",
+	"terraformplan-snapshot": "tfplan/snapshot/tfplan",
+}
+
+// TestParityWithTrivyConfig: on testdata/parity, with the engine's default
+// types and a Terraform vars, a CloudFormation parameters and a Helm values
+// file, the engine reports what the real `trivy config` CLI reports with the
+// same types and files (recorded by testdata/trivy-config.sh): per finding
+// the check ID, file, start line, resource and file type, and the same files
+// with failures. Two differences are deliberate (README, "Parity with
+// gitleaks and Trivy"):
+//   - a finding Trivy drops for a trivy:ignore comment is kept, suppressed;
+//   - a plan's findings are on the plan file: Trivy puts a JSON plan's on a
+//     synthetic "main.tf" and a binary plan's on the paths of the
+//     configuration inside it (here "modules/ec2/main.tf"), neither of them
+//     a file of the checkout. The engine puts them on the plan, at the line
+//     of the resource's "address" in a JSON plan (line 0 in a binary one),
+//     with Trivy's resource.
+func TestParityWithTrivyConfig(t *testing.T) {
+	g := readTrivyConfigGolden(t)
+
+	// The golden is the CLI of go.mod's Trivy, with go.mod's checks: an
+	// upgrade of either fails here until trivy-config.sh records it anew.
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mod, recorded := range map[string]string{"github.com/aquasecurity/trivy": "v" + g.Trivy, "github.com/aquasecurity/trivy-checks": g.TrivyChecks} {
+		m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(mod) + ` (v\S+)`).FindSubmatch(gomod)
+		if m == nil || string(m[1]) != recorded {
+			t.Fatalf("trivy-config.golden.json was recorded with %s %s, go.mod has %q: run testdata/trivy-config.sh with that Trivy", mod, recorded, m)
 		}
 	}
-	want := readGolden(t, golden)
-	if len(want) < 50 {
-		t.Fatalf("golden file has %d findings; the fixture should produce many more", len(want))
+	if g.Trivy != iac.TrivyVersion {
+		t.Fatalf("golden Trivy %s, engine %s", g.Trivy, iac.TrivyVersion)
+	}
+	// The CLI ran with the types the engine checks by default.
+	if !slices.Equal(g.MisconfigScanners, iac.TypeNames()) {
+		t.Fatalf("trivy-config.sh passes --misconfig-scanners %v; the engine checks %v", g.MisconfigScanners, iac.TypeNames())
+	}
+	if len(g.Findings) < 100 {
+		t.Fatalf("golden has %d findings; the fixture should produce many more", len(g.Findings))
 	}
 
-	res := scanOurs(t, root, iac.Options{})
-	if res.Status.State != scanners.Succeeded {
-		t.Errorf("state = %s, notifications %+v", res.Status.State, res.Status.Notifications)
-	}
-	var got, plan []hit
-	var suppressed []hit
-	for _, f := range res.Findings {
-		h := hit{ID: f.RuleID, File: f.Location.Path, Line: f.Location.StartLine}
-		switch {
-		case f.Suppressed():
-			suppressed = append(suppressed, h)
-		case f.Misconfig.FileType == "terraformplan-json":
-			plan = append(plan, h)
-		default:
-			got = append(got, h)
-		}
-	}
-	// Trivy puts a plan's findings on a synthetic "main.tf" that does not
-	// exist; we put them on the plan file, at the line of the resource's
-	// "address" in it. Compare check ID and that line.
-	planLines, err := os.ReadFile(filepath.Join(root, "tfplan/plan.json"))
+	const root = "testdata/parity"
+	abs, err := filepath.Abs(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addressLine := func(res string) int {
-		for i, l := range strings.Split(string(planLines), "\n") {
-			if strings.Contains(l, `"address": "`+res+`"`) {
+	in := func(files []string) []string {
+		out := make([]string, len(files))
+		for i, f := range files {
+			out[i] = root + "/" + f // as the CLI's --tf-vars etc.: relative to the working directory
+		}
+		return out
+	}
+	res := scanOurs(t, abs, iac.Options{TFVars: in(g.TFVars), CFParams: in(g.CFParams), HelmValueFiles: in(g.HelmValues)})
+	if res.Status.State != scanners.Succeeded || len(res.Status.Notifications) > 0 {
+		t.Errorf("state = %s, notifications %+v", res.Status.State, res.Status.Notifications)
+	}
+
+	planLines := map[string][]string{}
+	for ft, p := range fixturePlans {
+		b, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		planLines[ft] = strings.Split(string(b), "\n")
+	}
+	addressLine := func(ft, resource string) int {
+		if ft == "terraformplan-snapshot" {
+			return 0
+		}
+		for i, l := range planLines[ft] {
+			if strings.Contains(l, `"address": "`+resource+`"`) {
 				return i + 1
 			}
 		}
+		t.Fatalf("golden %s finding on %s: no such address in %s (re-record, or fix the fixture)", ft, resource, fixturePlans[ft])
 		return 0
 	}
-	var wantFiles, wantPlanIDs []hit
-	for _, h := range want {
-		if _, err := os.Stat(filepath.Join(root, h.File)); err != nil {
-			if h.Resource == "" || addressLine(h.Resource) == 0 {
-				t.Fatalf("golden plan finding %+v has no resource found in the plan (regenerate with -update)", h)
+	var want []hit
+	wantFiles := map[string]string{}
+	for _, h := range g.Findings {
+		h.Type = trivyType(h.Type)
+		if !slices.Contains(iac.TypeNames(), h.Type) {
+			t.Fatalf("golden finding %v: a type the engine does not know", h)
+		}
+		if plan, ok := fixturePlans[h.Type]; ok {
+			if _, err := os.Stat(filepath.Join(root, h.File)); err == nil {
+				t.Fatalf("golden plan finding %v is on a file of the checkout: the relocation below no longer applies", h)
 			}
-			wantPlanIDs = append(wantPlanIDs, hit{ID: h.ID, Line: addressLine(h.Resource)})
+			h.File, h.Line = plan, addressLine(h.Type, h.Resource)
+		}
+		want = append(want, h)
+		wantFiles[h.File] = h.Type
+	}
+	if len(wantFiles) != len(g.Files) {
+		t.Errorf("golden: %d files with findings, %d with failures", len(wantFiles), len(g.Files))
+	}
+
+	var got, suppressed []hit
+	gotFiles := map[string]string{}
+	for _, f := range res.Findings {
+		h := hitOf(f)
+		if f.Suppressed() {
+			suppressed = append(suppressed, h)
 			continue
 		}
-		wantFiles = append(wantFiles, h)
-	}
-	sortHits(got)
-	if !slices.Equal(got, wantFiles) {
-		t.Errorf("findings differ from trivy config:\n got: %v\nwant: %v", got, wantFiles)
-	}
-	var gotPlanIDs []hit
-	for _, h := range plan {
-		if h.File != "tfplan/plan.json" || h.Line < 1 {
-			t.Errorf("plan finding %v not on a line of the plan file", h)
+		got = append(got, h)
+		if prev, ok := gotFiles[h.File]; ok && prev != h.Type {
+			t.Errorf("%s checked as %s and %s", h.File, prev, h.Type)
 		}
-		gotPlanIDs = append(gotPlanIDs, hit{ID: h.ID, Line: h.Line})
+		gotFiles[h.File] = h.Type
 	}
-	sortHits(gotPlanIDs)
-	sortHits(wantPlanIDs)
-	if len(wantPlanIDs) == 0 || !slices.Equal(gotPlanIDs, wantPlanIDs) {
-		t.Errorf("plan findings: got %v, want %v", gotPlanIDs, wantPlanIDs)
+	extra, missing := diffHits(got, want)
+	for _, h := range missing {
+		t.Errorf("trivy config reports %v; the engine does not", h)
 	}
-	// trivy:ignore drops the finding in Trivy; we keep it, suppressed.
-	if want := []hit{{ID: "AWS-0107", File: "terraform/main.tf", Line: 29}}; !slices.Equal(suppressed, want) {
-		t.Errorf("suppressed = %v, want %v", suppressed, want)
+	for _, h := range extra {
+		t.Errorf("the engine reports %v; trivy config does not", h)
+	}
+	for f, ft := range wantFiles {
+		if gotFiles[f] != ft {
+			t.Errorf("trivy config: %s (%s) fails; the engine: %q", f, ft, gotFiles[f])
+		}
+	}
+	for f, ft := range gotFiles {
+		if _, ok := wantFiles[f]; !ok {
+			t.Errorf("the engine fails %s (%s); trivy config does not", f, ft)
+		}
+	}
+	// trivy:ignore drops the finding in Trivy; the engine keeps it, suppressed.
+	wantSuppressed := []hit{{ID: "AWS-0107", File: "terraform/main.tf", Line: 29, Resource: "aws_security_group.bastion", Type: "terraform"}}
+	if !slices.Equal(suppressed, wantSuppressed) {
+		t.Errorf("suppressed = %v, want %v", suppressed, wantSuppressed)
+	}
+
+	// Each value file changes a finding, so that the comparison above would
+	// fail if the engine left one out: the golden against a scan without
+	// them (only once the engine matched the golden; else this repeats it).
+	if t.Failed() {
+		return
+	}
+	plain := scanOurs(t, abs, iac.Options{})
+	var without []hit
+	for _, f := range plain.Findings {
+		if !f.Suppressed() {
+			without = append(without, hitOf(f))
+		}
+	}
+	onlyWith, onlyWithout := diffHits(want, without)
+	byValues := []string{
+		"AWS-0026 terraform/main.tf:49",                      // terraform/prod.tfvars: volume_encrypted = false
+		"AWS-0135 cloudformation/queue.yaml:12",              // cloudformation/params.json: QueueKey = alias/aws/sqs
+		"KSV-0009 helm/webapp/templates/deployment.yaml:6",   // helm/webapp/values-prod.yaml: hostNetwork: true
+		"-KSV-0017 helm/webapp/templates/deployment.yaml:18", // helm/webapp/values-prod.yaml: privileged: false
+	}
+	var changed []string
+	for _, h := range onlyWith {
+		changed = append(changed, fmt.Sprintf("%s %s:%d", h.ID, h.File, h.Line))
+	}
+	for _, h := range onlyWithout {
+		changed = append(changed, fmt.Sprintf("-%s %s:%d", h.ID, h.File, h.Line))
+	}
+	slices.Sort(changed)
+	slices.Sort(byValues)
+	if !slices.Equal(changed, byValues) {
+		t.Errorf("the value files change %v; the fixture means them to change %v", changed, byValues)
 	}
 }
 
-func TestGoldenMatchesTrivy(t *testing.T) {
-	root, err := filepath.Abs("testdata/parity")
-	if err != nil {
-		t.Fatal(err)
+// diffHits returns what a holds and b does not, and what b holds and a
+// does not, counting repeats.
+func diffHits(a, b []hit) (onlyA, onlyB []hit) {
+	left := map[hit]int{}
+	for _, h := range b {
+		left[h]++
 	}
-	want := readGolden(t, filepath.Join(filepath.Dir(root), "parity.golden.json"))
-	if got := trivyConfig(t, root); !slices.Equal(got, want) {
-		t.Errorf("trivy config now reports:\n%v\ngolden:\n%v", got, want)
+	for _, h := range a {
+		if left[h] > 0 {
+			left[h]--
+		} else {
+			onlyA = append(onlyA, h)
+		}
 	}
+	for _, h := range b {
+		if left[h] > 0 {
+			left[h]--
+			onlyB = append(onlyB, h)
+		}
+	}
+	return onlyA, onlyB
 }

@@ -37,3 +37,14 @@ resource "aws_db_instance" "main" {
   publicly_accessible = true
   storage_encrypted   = false
 }
+
+variable "volume_encrypted" {
+  type    = bool
+  default = true
+}
+
+resource "aws_ebs_volume" "data" {
+  availability_zone = "eu-central-1a"
+  size              = 40
+  encrypted         = var.volume_encrypted
+}

@@ -164,7 +164,9 @@ func TestIaCInputsEndToEnd(t *testing.T) {
 			t.Errorf("%s not found: %v", want, base)
 		}
 	}
-	// Excludes: every engine, one engine.
+	// Excludes: every engine, one engine. Each drops what the scan without
+	// it reports there, and only that: a scan that found nothing at all
+	// would pass the first check alone.
 	for _, c := range []struct {
 		args []string
 		gone string
@@ -172,17 +174,55 @@ func TestIaCInputsEndToEnd(t *testing.T) {
 		{[]string{"--exclude", "chart/**"}, "chart/"},
 		{[]string{"--iac-exclude", "cfn/**"}, "cfn/"},
 	} {
-		for _, f := range found(c.args...) {
+		if !slices.ContainsFunc(base, func(f string) bool { return strings.Contains(f, c.gone) }) {
+			t.Errorf("nothing under %s found without %v: the case proves nothing (%v)", c.gone, c.args, base)
+		}
+		got := found(c.args...)
+		for _, f := range got {
 			if strings.Contains(f, c.gone) {
 				t.Errorf("%v: %s still reported", c.args, f)
 			}
 		}
+		for _, f := range base {
+			if !strings.Contains(f, c.gone) && !slices.Contains(got, f) {
+				t.Errorf("%v: %s, outside %s, no longer reported", c.args, f, c.gone)
+			}
+		}
 	}
 	write(t, filepath.Join(root, "app", "settings.py"), "TOKEN = \"ghp_Zq8TnW3kRbY6vLm2Xc5Jd9Fh4Gs7Ap1Ue0Io\"\n")
-	rep, _ := scanJSON(t, root, "--secrets-exclude", "app/**", "--fail-on", "none")
-	for _, f := range rep.findings() {
-		if f.Scanner == "secrets" {
-			t.Errorf("--secrets-exclude app/**: %s %s still reported", f.RuleID, f.Location.Path)
+	byEngine := func(engines string, args ...string) (secrets, iac []string) {
+		t.Helper()
+		rep, r := scanJSON(t, root, append([]string{"--scanners", engines, "--fail-on", "none"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		for _, f := range rep.findings() {
+			switch f.Scanner {
+			case "secrets":
+				secrets = append(secrets, f.RuleID+" "+f.Location.Path)
+			case "iac":
+				iac = append(iac, f.RuleID+" "+f.Location.Path)
+			}
+		}
+		return secrets, iac
+	}
+	// Without a pattern the token is reported: the control.
+	if sec, _ := byEngine("secrets"); !slices.Contains(sec, "github-pat app/settings.py") {
+		t.Errorf("without an exclude, the token in app/settings.py is not reported (%v): the excludes below prove nothing", sec)
+	}
+	// --secrets-exclude drops it and leaves the IaC findings as they were;
+	// --exclude reaches the secrets engine too.
+	sec, iac := byEngine("secrets,iac", "--secrets-exclude", "app/**")
+	slices.Sort(iac)
+	if want := slices.Sorted(slices.Values(base)); !slices.Equal(iac, want) {
+		t.Errorf("--secrets-exclude app/** changes the IaC findings: %v, want %v", iac, want)
+	}
+	excluded, _ := byEngine("secrets", "--exclude", "app/**")
+	for flag, got := range map[string][]string{"--secrets-exclude": sec, "--exclude": excluded} {
+		for _, f := range got {
+			if strings.Contains(f, "app/") {
+				t.Errorf("%s app/**: %s still reported", flag, f)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package secrets_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -141,8 +142,13 @@ func TestHardcodedClassInTheEngine(t *testing.T) {
 	}
 
 	// rule-severity applies to the class; the engine-wide severity does not.
+	// The same five findings are there to check (three of the class, two of
+	// the other rules): an empty result would check nothing.
 	res = scanDir(t, root, secrets.Options{Severity: scanners.SeverityCritical,
 		RuleSeverity: map[string]scanners.Severity{"tollgate-hardcoded-*": scanners.SeverityHigh}})
+	if g := found(res); fmt.Sprint(g) != fmt.Sprint(got) {
+		t.Errorf("with severities set, findings at %v, want those without: %v", g, got)
+	}
 	for _, f := range res.Findings {
 		want := scanners.SeverityCritical
 		if secrets.IsHardcodedRule(f.RuleID) {
@@ -160,12 +166,22 @@ func TestHardcodedClassInTheEngine(t *testing.T) {
 	}
 
 	// A global allowlist of the gitleaks configuration applies to the class.
-	writeTree(t, root, map[string]string{".gitleaks.toml": "[extend]\nuseDefault = true\n\n[allowlist]\nregexes = ['''^Quokka''']\n"})
+	// Under the same configuration, a value the allowlist does not match is
+	// still reported by the class, and so is the token of gitleaks' rule:
+	// the configuration was read and the class ran.
+	const other = "Wallaby5530!"
+	writeTree(t, root, map[string]string{
+		".gitleaks.toml":  "[extend]\nuseDefault = true\n\n[allowlist]\nregexes = ['''^Quokka''']\n",
+		"control/db.yaml": "database:\n  password: " + other + "\n",
+	})
 	res = scanDir(t, root, secrets.Options{})
 	for _, f := range res.Findings {
-		if secrets.IsHardcodedRule(f.RuleID) {
+		if secrets.IsHardcodedRule(f.RuleID) && f.Location.Path != "control/db.yaml" {
 			t.Errorf("%s:%d %s: allowed by the configuration's allowlist, still reported", f.Location.Path, f.Location.StartLine, f.RuleID)
 		}
+	}
+	if g := found(res); len(g["control/db.yaml:2"]) != 1 || g["control/db.yaml:2"][0] != "tollgate-hardcoded-password" || len(g["src/client.py:1"]) != 1 {
+		t.Errorf("with the allowlist, findings at %v, want tollgate-hardcoded-password at control/db.yaml:2 (a value it does not match) and github-pat at src/client.py:1", g)
 	}
 }
 

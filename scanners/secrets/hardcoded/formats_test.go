@@ -591,11 +591,21 @@ func TestSkips(t *testing.T) {
 	p1 := g.pw()
 	long := "password = \"" + p1 + "\"; " + string(make([]byte, 0)) + repeat("a", 4100)
 	runCases(t, []tcase{
-		{name: "binary", path: "bin/tool", text: "password=" + p1 + "\x00\x01"},
+		{name: "binary", path: "config/app.ini", text: "password=" + p1 + "\n\x00\x01"},
 		{name: "minified", path: "static/app.min.js", text: `var password="` + p1 + `";`},
 		{name: "long-line", path: "static/app.js", text: long},
 		{name: "no-keyword", path: "main.go", text: lines("package main", "func main() {}")},
 		{name: "dbeaver", path: ".dbeaver/credentials-config.json", text: `{"password": "` + p1 + `"}`},
+		// The controls: the same values without the condition that skips
+		// them are found, so the skips above are skips, not blind spots.
+		{name: "binary-control", path: "config/app.ini", text: "password=" + p1 + "\n",
+			want: []want{{line: 1, value: p1, rule: rPassword, key: "password"}}},
+		{name: "minified-control", path: "static/app.js", text: `var password="` + p1 + `";`,
+			want: []want{{line: 1, value: p1, rule: rPassword, key: "password"}}},
+		{name: "long-line-control", path: "static/app.js", text: "password = \"" + p1 + "\"; " + repeat("a", 40),
+			want: []want{{line: 1, value: p1, rule: rPassword, key: "password"}}},
+		{name: "dbeaver-control", path: ".dbeaver/data-sources.json", text: `{"password": "` + p1 + `"}`,
+			want: []want{{line: 1, value: p1, rule: rPassword, key: "password"}}},
 	})
 }
 

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,28 +87,33 @@ func WriteSummary(w io.Writer, out Scan, o FormatOptions) error {
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", f.Severity, f.Engine, Markdown(f.RuleID), Markdown(loc), Markdown(f.Title))
 		}
 	}
-	var notes []string
+	var config, notes, policyNotes []string
 	for _, n := range out.Warnings {
-		notes = append(notes, fmt.Sprintf("- **%s** (configuration): %s", n.Level, Markdown(n.Message)))
+		line := fmt.Sprintf("- **%s**: %s", n.Level, Markdown(n.Message))
+		switch {
+		case n.Code != "policy-changed":
+			config = append(config, line)
+		case !slices.ContainsFunc(out.Policy.Changes, func(c PolicyChange) bool { return c.Path == n.Path }):
+			// A file the pipeline names that the pull request changes
+			// (the policy files themselves are listed with their change).
+			policyNotes = append(policyNotes, "- "+Markdown(n.Message))
+		}
 	}
 	for _, r := range out.Results {
-		for _, n := range append(r.Status.Notifications, r.Status.Config...) {
+		for _, n := range r.Status.Config {
+			if n.Level != scanners.LevelNote {
+				config = append(config, fmt.Sprintf("- **%s** (%s): %s", n.Level, r.Engine, Markdown(n.Message)))
+			}
+		}
+		for _, n := range r.Status.Notifications {
 			if n.Level != scanners.LevelNote {
 				notes = append(notes, fmt.Sprintf("- **%s** (%s): %s", n.Level, r.Engine, Markdown(n.Message)))
 			}
 		}
 	}
-	if len(notes) > 0 {
-		fmt.Fprintf(w, "\n### What could not be scanned (%d)\n\n", len(notes))
-		for i, n := range notes {
-			if i == topFindings {
-				fmt.Fprintf(w, "- ... and %d more, in the SARIF log\n", len(notes)-topFindings)
-				break
-			}
-			fmt.Fprintln(w, n)
-		}
-	}
-	writePolicyChanges(w, out)
+	writeList(w, "What could not be scanned", notes)
+	writeList(w, "Configuration warnings", config)
+	writePolicyChanges(w, out, policyNotes)
 	if o.SARIFName == "" {
 		return nil
 	}
@@ -121,10 +127,26 @@ func WriteSummary(w io.Writer, out Scan, o FormatOptions) error {
 	return err
 }
 
+// writeList writes a section of list items, the first topFindings of them.
+func writeList(w io.Writer, title string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n### %s (%d)\n\n", title, len(items))
+	for i, n := range items {
+		if i == topFindings {
+			fmt.Fprintf(w, "- ... and %d more, in the SARIF log\n", len(items)-topFindings)
+			break
+		}
+		fmt.Fprintln(w, n)
+	}
+}
+
 // writePolicyChanges lists, in a pull-request build whose policy comes from
-// the target branch, the policy files the pull request changes and the
-// findings its own policy would hide (they still count).
-func writePolicyChanges(w io.Writer, out Scan) {
+// the target branch, the policy files the pull request changes, the other
+// files the pipeline names that it changes (notes), and the findings its
+// own policy would hide (they still count).
+func writePolicyChanges(w io.Writer, out Scan, notes []string) {
 	p := out.Policy
 	var review []*scanners.Finding
 	for ri := range out.Results {
@@ -134,12 +156,15 @@ func writePolicyChanges(w io.Writer, out Scan) {
 			}
 		}
 	}
-	if !p.PullRequest || (len(p.Changes) == 0 && len(review) == 0) {
+	if !p.PullRequest || (len(p.Changes) == 0 && len(review) == 0 && len(notes) == 0) {
 		return
 	}
 	fmt.Fprintf(w, "\n### Policy changes in this pull request\n\nPolicy comes from %s: what this pull request changes in it is shown here, not applied.\n\n", Markdown(p.Origin))
 	for _, c := range p.Changes {
 		fmt.Fprintf(w, "- %s (%s)\n", Markdown(c.Path), Markdown(c.Change))
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
 	}
 	if len(review) == 0 {
 		return

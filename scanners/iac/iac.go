@@ -172,7 +172,7 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	select {
 	case rr = <-regoCh:
 	case <-ctx.Done():
-		return res, ctx.Err()
+		return mergeParts(res, cached), ctx.Err()
 	}
 	if rr.err != nil {
 		return res, fmt.Errorf("loading Trivy checks: %w", rr.err)
@@ -181,6 +181,7 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	lines := newLineCache(t, contents)
 	jobs := batchJobs(misses, runtime.GOMAXPROCS(0))
 	parts := make([]tg.Result, len(jobs))
+	finished := make([]bool, len(jobs)) // scanned whole before any error or interrupt
 	// Trivy runs its type scanners one after the other on one core; the
 	// groups here are independent (each type, each plan, each chart, each
 	// batch of standalone files) and share the compiled checks, which are
@@ -192,11 +193,20 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 			defer crash.Recover(fmt.Sprintf("the iac engine, on %s %s", j.ft, strings.Join(j.paths[:min(3, len(j.paths))], ", ")), &err)
 			err = s.scanGroup(gctx, in, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
 			gauge.Add(j.units())
+			finished[i] = err == nil && gctx.Err() == nil
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return res, err
+		// The groups scanned whole before an interrupt, a time limit or
+		// another group's failure keep their findings (the result fails as
+		// incomplete); nothing of this run is cached.
+		for i, j := range jobs {
+			if finished[i] {
+				cached = append(cached, part{j.ft, parts[i]})
+			}
+		}
+		return mergeParts(res, cached), err
 	}
 	if units != nil {
 		for i, j := range jobs {

@@ -134,12 +134,14 @@ func (s *Engine) scanWorktree(ctx context.Context, t *scanners.Target, res scann
 			return gctx.Err()
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return res, err
+	// The files read whole before an interrupt or a time limit keep their
+	// findings (the result then fails as incomplete, in scanners.Run).
+	waitErr := g.Wait()
+	if waitErr == nil {
+		units.Close() // an interrupted run's units would replace the whole pack
 	}
-	units.Close()
 	res.Cache = units.Stats()
-	if e != nil {
+	if e != nil && waitErr == nil {
 		e.proposalNote(&res)
 	}
 	rules := map[string]scanners.Rule{}
@@ -157,7 +159,7 @@ func (s *Engine) scanWorktree(ctx context.Context, t *scanners.Target, res scann
 	for _, r := range rules {
 		res.Rules = append(res.Rules, r)
 	}
-	return res, nil
+	return res, waitErr
 }
 
 // scanUnit scans one file: what gitleaks finds, reported once per secret,

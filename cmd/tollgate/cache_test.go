@@ -193,6 +193,26 @@ func TestResultCacheWarmEqualsCold(t *testing.T) {
 					t.Errorf("warm scan, %s: %d of %d units from the cache, want all", engine, c[0], c[1])
 				}
 			}
+			// The counts are the store's: the first scan wrote an entry per
+			// engine, and without them the same scan takes nothing from the
+			// cache (and still writes the same log).
+			entries, _ := filepath.Glob(filepath.Join(cacheDir, "results", "*", "*.entry"))
+			if len(entries) < len(st) {
+				t.Fatalf("the cache holds %d entries after two scans, want one per engine (%d)", len(entries), len(st))
+			}
+			if name != "demo" {
+				return
+			}
+			for _, e := range entries {
+				must(t, os.Remove(e))
+			}
+			emptied := scanTo(t, dir, filepath.Join(out, "emptied.sarif"), "--cache-dir", cacheDir)
+			sameSARIF(t, "cold and emptied", cold, emptied)
+			for engine, c := range cacheStats(t, emptied) {
+				if c[0] != 0 {
+					t.Errorf("scan after the entries were removed, %s: %d of %d units from the cache, want 0", engine, c[0], c[1])
+				}
+			}
 		})
 	}
 

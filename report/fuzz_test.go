@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tollgate/tollgate/policy"
+	"github.com/tollgate/tollgate/report/sarifcheck"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -79,6 +80,20 @@ func FuzzWriteSARIF(f *testing.F) {
 	f.Add("github-pat", "a message", "dir/file.py", "title", "note", 3)
 	f.Add("", "", "", "", "", 0)
 	f.Add("r\x00\xff", "##vso[x]\u2028", "a:b/c d", "<script>", "\x1b", -5)
+	// Every log is checked against the SARIF 2.1.0 schema, compiled once
+	// (the Multitool, a process a log, is for the tests' whole logs).
+	tool, err := sarifcheck.Multitool(".")
+	if err != nil {
+		f.Fatal(err)
+	}
+	schemaPath, err := sarifcheck.SchemaPath(tool)
+	if err != nil {
+		f.Fatal(err)
+	}
+	schema, err := sarifcheck.CompileSchema(schemaPath)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, rule, msg, path, title, note string, line int) {
 		gate := policy.Gate{Thresholds: policy.DefaultThresholds()}
 		res := []scanners.Result{{
@@ -113,6 +128,9 @@ func FuzzWriteSARIF(f *testing.F) {
 		}
 		if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
 			t.Fatalf("invalid JSON: %v", err)
+		}
+		if err := schema.Validate(b.Bytes()); err != nil {
+			t.Fatal(err)
 		}
 		if bytes.Contains(b.Bytes(), []byte(": null")) {
 			t.Fatal("null in the log")

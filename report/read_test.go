@@ -2,11 +2,14 @@ package report
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/policy"
+	"github.com/tollgate/tollgate/report/sarifcheck"
 	"github.com/tollgate/tollgate/scanners"
 )
 
@@ -42,7 +45,7 @@ func roundTripScan() Scan {
 	}
 	iac := scanners.Result{
 		Status: scanners.Status{State: scanners.Succeeded},
-		Engine: scanners.EngineIaC, Tool: scanners.Tool{Name: "trivy-config", Version: "0.74.0"},
+		Engine: scanners.EngineIaC, Tool: scanners.Tool{Name: "trivy-config", Version: "0.74.0", InformationURI: "https://trivy.dev"},
 		Rules: []scanners.Rule{{ID: "AVD-AWS-0086", Name: "S3PublicAccess", Title: "S3 public\naccess", Description: "Block it.", Resolution: "Set block_public_acls", Severity: scanners.SeverityHigh, Tags: []string{"terraform", "aws"}, Aliases: []string{"aws-s3-block-public-acls"}, References: []string{"https://avd.aquasec.com/x"}}},
 		Findings: []scanners.Finding{{Engine: scanners.EngineIaC, RuleID: "AVD-AWS-0086", Title: "S3 public\naccess", Severity: scanners.SeverityHigh, Message: "No public access block",
 			Location: scanners.Location{Path: "tf/main.tf", StartLine: 1, EndLine: 4}, Fingerprint: "fp3", FingerprintV2: "fp3v2", Tags: []string{"misconfiguration"},
@@ -53,7 +56,7 @@ func roundTripScan() Scan {
 	}
 	images := scanners.Result{
 		Status: scanners.Status{State: scanners.Succeeded},
-		Engine: scanners.EngineImage, Tool: scanners.Tool{Name: "trivy-image", Version: "0.74.0", Properties: map[string]string{"vulnerabilityDB.updatedAt": "2026-12-01T00:00:00Z"}},
+		Engine: scanners.EngineImage, Tool: scanners.Tool{Name: "trivy-image", Version: "0.74.0", InformationURI: "https://trivy.dev", Properties: map[string]string{"vulnerabilityDB.updatedAt": "2026-12-01T00:00:00Z"}},
 		Rules: []scanners.Rule{{ID: "CVE-2026-1", Title: "overflow", Severity: scanners.SeverityMedium, CVSSScore: 6.1}, {ID: "CVE-2026-2", Title: "other", Severity: scanners.SeverityLow}},
 		Findings: []scanners.Finding{
 			{Engine: scanners.EngineImage, RuleID: "CVE-2026-1", Severity: scanners.SeverityMedium, Message: "in alpine", Location: scanners.Location{Image: "alpine:3.20"}, Fingerprint: "fp4", FingerprintV2: "fp4v2",
@@ -84,6 +87,11 @@ func TestReadSARIFRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	firstPath := filepath.Join(t.TempDir(), "roundtrip.sarif")
+	if err := os.WriteFile(firstPath, first.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sarifcheck.Check(t, firstPath, "Sarif;Gh;Ado")
 	again := s
 	again.Results = nil
 	again.VersionControl = nil

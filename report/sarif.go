@@ -180,11 +180,17 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	return run
 }
 
+// unnamedRule stands for an empty rule ID (a custom check without one):
+// SARIF requires a rule's id.
+const unnamedRule = "unnamed-rule"
+
+func ruleID(id string) string { return firstNonEmpty(id, unnamedRule) }
+
 func descriptor(rule scanners.Rule) *sarif.ReportingDescriptor {
 	title := firstNonEmpty(rule.Title, rule.ID)
 	full := firstNonEmpty(rule.Description, title)
 	d := &sarif.ReportingDescriptor{
-		ID:               rule.ID,
+		ID:               ruleID(rule.ID),
 		ShortDescription: &sarif.MultiformatMessageString{Text: ptr(oneLine(title))},
 		FullDescription:  &sarif.MultiformatMessageString{Text: ptr(full)},
 		DefaultConfiguration: &sarif.ReportingConfiguration{
@@ -220,7 +226,7 @@ func descriptor(rule scanners.Rule) *sarif.ReportingDescriptor {
 
 func result(f *scanners.Finding) *sarif.Result {
 	res := &sarif.Result{
-		RuleID:  ptr(f.RuleID),
+		RuleID:  ptr(ruleID(f.RuleID)),
 		Level:   ptr(levelOf(f.Severity)),
 		Message: sarif.Message{Text: ptr(SARIFText(firstNonEmpty(f.Message, f.Title, f.RuleID)))},
 		PartialFingerprints: map[string]interface{}{

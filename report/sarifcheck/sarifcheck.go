@@ -164,27 +164,36 @@ func SchemaPath(tool string) (string, error) {
 	return p, nil
 }
 
-// ValidateSchema checks the log against the SARIF 2.1.0 JSON schema.
-func ValidateSchema(schemaPath string, logJSON []byte) error {
+// Schema is the SARIF 2.1.0 JSON schema, compiled once for many logs (a
+// fuzz target validates every input's log).
+type Schema struct{ s *jsonschema.Schema }
+
+// CompileSchema compiles the schema file at schemaPath.
+func CompileSchema(schemaPath string) (*Schema, error) {
 	c := jsonschema.NewCompiler()
 	schemaDoc, err := readJSON(schemaPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The schema's own $id is an https URL; register it under the file name so
 	// that nothing is fetched.
 	if err := c.AddResource(schemaPath, schemaDoc); err != nil {
-		return fmt.Errorf("SARIF schema: %w", err)
+		return nil, fmt.Errorf("SARIF schema: %w", err)
 	}
 	sch, err := c.Compile(schemaPath)
 	if err != nil {
-		return fmt.Errorf("SARIF schema: %w", err)
+		return nil, fmt.Errorf("SARIF schema: %w", err)
 	}
+	return &Schema{sch}, nil
+}
+
+// Validate checks a log against the schema.
+func (s *Schema) Validate(logJSON []byte) error {
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(logJSON))
 	if err != nil {
 		return fmt.Errorf("SARIF log is not JSON: %w", err)
 	}
-	if err := sch.Validate(inst); err != nil {
+	if err := s.s.Validate(inst); err != nil {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &ve) {
 			return fmt.Errorf("SARIF log violates the 2.1.0 schema: %v", ve)
@@ -192,6 +201,15 @@ func ValidateSchema(schemaPath string, logJSON []byte) error {
 		return err
 	}
 	return nil
+}
+
+// ValidateSchema checks the log against the SARIF 2.1.0 JSON schema.
+func ValidateSchema(schemaPath string, logJSON []byte) error {
+	s, err := CompileSchema(schemaPath)
+	if err != nil {
+		return err
+	}
+	return s.Validate(logJSON)
 }
 
 func readJSON(path string) (any, error) {

@@ -1,12 +1,17 @@
 package sarifcheck
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/scanners"
 )
 
 // good is a small log that the Multitool's SARIF and GitHub rules accept.
@@ -89,5 +94,55 @@ func TestRunMultitoolReportsBadLogs(t *testing.T) {
 	}
 	if _, err := parseValidation([]byte("not json")); err == nil {
 		t.Error("an unreadable Multitool output passed as no issues")
+	}
+}
+
+// TestAdoRuleKindsFire: the Ado and GHAzDO rule kinds the suite validates
+// with are not empty words. A log Tollgate writes passes them; the same log
+// without its automationDetails (which GitHub Advanced Security for Azure
+// DevOps needs to tell runs apart) fails each with GHAzDO1014, which the
+// Sarif and Gh kinds do not check.
+func TestAdoRuleKindsFire(t *testing.T) {
+	tool, err := Multitool(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scanners.Result{Engine: scanners.EngineSecrets, Tool: scanners.Tool{Name: "gitleaks", FullName: "Gitleaks", Version: "8.30.1", InformationURI: "https://gitleaks.io"},
+		Rules:    []scanners.Rule{{ID: "github-pat", Title: "GitHub token", Description: "A GitHub token.", Resolution: "Rotate it.", Severity: scanners.SeverityHigh, Tags: []string{"secret"}}},
+		Findings: []scanners.Finding{{Engine: scanners.EngineSecrets, RuleID: "github-pat", Title: "GitHub token", Severity: scanners.SeverityHigh, Message: "a token", Location: scanners.Location{Path: "app/a.py", StartLine: 3, EndLine: 3}, Fingerprint: "f", FingerprintV2: "f2"}}}
+	res.Status.Finish()
+	var b bytes.Buffer
+	if err := report.WriteSARIF(&b, report.Scan{Root: "/src", Results: []scanners.Result{res}, ToolVersion: "1.0.0", Category: "tollgate"}); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(run0(doc), "automationDetails")
+	stripped, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, log := range map[string][]byte{"tollgate": b.Bytes(), "no-automation": stripped} {
+		p := filepath.Join(dir, name+".sarif")
+		if err := os.WriteFile(p, log, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, kinds := range []string{"Ado", "GHAzDO", "Sarif;Gh"} {
+			issues, err := RunMultitool(context.Background(), tool, p, kinds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fired := slices.ContainsFunc(issues, func(i Issue) bool { return i.RuleID == "GHAzDO1014" && i.Level == "error" })
+			want := name == "no-automation" && kinds != "Sarif;Gh"
+			if fired != want {
+				t.Errorf("%s log, rule kinds %s: GHAzDO1014 fired %v, want %v (issues %v)", name, kinds, fired, want, issues)
+			}
+			if name == "tollgate" && len(issues) != 0 {
+				t.Errorf("Tollgate's log, rule kinds %s: %v", kinds, issues)
+			}
+		}
 	}
 }

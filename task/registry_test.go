@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/report"
+	"github.com/tollgate/tollgate/report/sarifcheck"
 	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/scanners"
 )
@@ -151,6 +152,7 @@ func TestAFakeEngineThroughTheRegistryAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sarifcheck.Check(t, logs[0], "Sarif;Gh;Ado") // the fourth engine's run included
 	var engines []string
 	for _, r := range log.Runs {
 		res := r.Result

@@ -179,6 +179,7 @@ func TestResultCacheWarmEqualsCold(t *testing.T) {
 			warm := scanTo(t, dir, filepath.Join(out, "warm.sarif"), "--cache-dir", cacheDir)
 			sameSARIF(t, "cold and first", cold, first)
 			sameSARIF(t, "cold and warm", cold, warm)
+			validateSARIF(t, warm, "Sarif;Gh;Ado") // with its cache counts
 			for engine, c := range cacheStats(t, first) {
 				if c[0] != 0 || c[1] == 0 {
 					t.Errorf("first scan, %s: %d of %d units from the cache, want 0 of some", engine, c[0], c[1])

@@ -221,6 +221,32 @@ func validateSARIF(t *testing.T, path, ruleKinds string) {
 
 var validated sync.Map
 
+// schemaCheck validates a log against the SARIF 2.1.0 schema alone, in
+// process: for tests that write many logs, where the Multitool (a process
+// a log) checks a few of them.
+func schemaCheck(t *testing.T, path string) {
+	t.Helper()
+	schema, err := compiledSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(mustRead(t, path)); err != nil {
+		t.Errorf("%s: %v", filepath.Base(path), err)
+	}
+}
+
+var compiledSchema = sync.OnceValues(func() (*sarifcheck.Schema, error) {
+	tool, err := sarifcheck.Multitool(".")
+	if err != nil {
+		return nil, err
+	}
+	p, err := sarifcheck.SchemaPath(tool)
+	if err != nil {
+		return nil, err
+	}
+	return sarifcheck.CompileSchema(p)
+})
+
 func TestDemoScan(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
@@ -380,6 +406,11 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		}
 		all = append(all, r.stdout, r.stderr)
 	}
+	// The log --format sarif prints on stdout ('#' written as \u0023 there)
+	// is valid SARIF too.
+	stdoutLog := filepath.Join(out, "stdout.sarif")
+	must(t, os.WriteFile(stdoutLog, []byte(runs[2].stdout), 0o644))
+	validateSARIF(t, stdoutLog, "Sarif;Gh;Ado")
 	for _, p := range []string{sarifPath, jsonPath} {
 		b, err := os.ReadFile(p)
 		if err != nil {

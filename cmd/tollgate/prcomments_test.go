@@ -108,6 +108,7 @@ func decoTask(t *testing.T, dir string, s *adofake.Server, inputs map[string]str
 	if len(sarif) == 0 {
 		t.Fatalf("no SARIF log (exit %d)\n%s", r.code, tailOf(r.stderr))
 	}
+	validateSARIF(t, filepath.Join(staging, "CodeAnalysisLogs", "tollgate-12f1170f-54f2-53f3-20dd-22fc7dff55f9-1.sarif"), "Sarif;Gh;Ado")
 	if p := s.Problems(); len(p) > 0 {
 		t.Fatalf("requests the Azure DevOps API would refuse:\n%s", strings.Join(p, "\n"))
 	}

@@ -124,8 +124,15 @@ func TestShardsUnionEqualsOneScan(t *testing.T) {
 					t.Errorf("N=%d: the merged log names shard %q", n, shard)
 				}
 				sameWithoutShard(t, fmt.Sprintf("N=%d: one scan and the merged shards", n), single, merged)
+				// Every merged log and every shard's own log is valid SARIF:
+				// the schema for each, the Multitool (a process a log) for
+				// one merged and one shard log of each tree.
+				for _, p := range append([]string{merged}, logs...) {
+					schemaCheck(t, p)
+				}
 				if n == 3 {
 					validateSARIF(t, merged, "Sarif;Gh;Ado")
+					validateSARIF(t, logs[0], "Sarif;Gh;Ado")
 				}
 			}
 		})

@@ -76,6 +76,22 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, holdSecrets()))
 }
 
+// subcommandUsage is what --help prints for the commands without flags of
+// their own (scan, merge and db print their flags themselves).
+func subcommandUsage(cmd string) (string, bool) {
+	switch cmd {
+	case "baseline":
+		return "usage: tollgate baseline FILE [scan flags] [PATH]\n\nScans PATH as tollgate scan does and writes the results to FILE, a SARIF baseline for\n--baseline (exit 0 unless an engine failed). The scan flags: tollgate help.", true
+	case "explain":
+		return "usage: tollgate explain ID\n\nPrints a rule offline: a gitleaks or Tollgate secret rule, a Trivy check (KSV-0017, KSV017,\nAVD-...) or a CVE (from the vulnerability DB on disk).", true
+	case "task":
+		return "usage: tollgate task\n\nRuns as the Azure Pipelines task: the inputs come from the agent's INPUT_* variables\n(task.json), the logging commands go to stdout.", true
+	case "version":
+		return "usage: tollgate version\n\nPrints Tollgate's version, the engines' and the vulnerability DB's.", true
+	}
+	return "", false
+}
+
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (code int) {
 	// A panic of the main goroutine is an error (exit 3), never Go's exit
 	// 2, which is Tollgate's usage error; every other goroutine recovers
@@ -91,6 +107,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		return policy.ExitUsage
 	}
 	reg := scan.Builtin()
+	if u, ok := subcommandUsage(args[0]); ok && len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+		fmt.Fprintln(stdout, u)
+		return policy.ExitPass
+	}
 	switch args[0] {
 	case "scan":
 		return runScan(reg, args[1:], stdout, stderr, getenv)
@@ -105,6 +125,14 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 	case "explain":
 		return runExplain(reg, args[1:], stdout, stderr, getenv)
 	case "task":
+		if len(args) > 1 {
+			// The task takes its inputs from INPUT_* variables: an argument
+			// would be ignored, and the scan run on whatever the working
+			// directory holds.
+			u, _ := subcommandUsage("task")
+			fmt.Fprintf(stderr, "tollgate: task takes no arguments (got %q)\n%s\n", report.SafeText(args[1]), u)
+			return policy.ExitUsage
+		}
 		return runTask(reg, stdout, stderr, getenv)
 	case "version", "--version":
 		if len(args) > 1 {

@@ -66,6 +66,13 @@ func tollgate(t *testing.T, env []string, args ...string) runResult {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	return runCommand(t, cmd)
+}
+
+// runCommand runs cmd and returns its output and exit code; a command that
+// could not run fails the test.
+func runCommand(t *testing.T, cmd *exec.Cmd) runResult {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -74,7 +81,7 @@ func tollgate(t *testing.T, env []string, args ...string) runResult {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("running tollgate: %v", err)
+		t.Fatalf("running %s: %v", cmd.Path, err)
 	}
 	return runResult{stdout: out.String(), stderr: errb.String(), code: code}
 }

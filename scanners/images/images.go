@@ -176,21 +176,29 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 	}
 	units := s.opts.Cache.Units(scanners.EngineImage, scope)
 	units.AddUnits(len(refs))
-	defer units.Close()
 	gauge := t.Meter.Gauge(scanners.EngineImage, "images")
 	gauge.SetTotal(len(refs))
 	rules := map[string]scanners.Rule{}
+	// interrupted keeps the images scanned whole, with their rules (the
+	// result fails as incomplete); the unit cache is not rewritten from a
+	// partial run.
+	interrupted := func() (scanners.Result, error) {
+		for _, r := range rules {
+			res.Rules = append(res.Rules, r)
+		}
+		return res, ctx.Err()
+	}
 	var failed []string
 	for _, ref := range refs {
-		if err := ctx.Err(); err != nil {
-			return res, err
+		if ctx.Err() != nil {
+			return interrupted()
 		}
 		report, err := s.scanImage(ctx, ref, units, java)
 		gauge.Add(1)
 		res.Cache = units.Stats()
 		if err != nil {
 			if ctx.Err() != nil {
-				return res, ctx.Err()
+				return interrupted()
 			}
 			n := scanners.Notification{Level: scanners.LevelError, Code: "image-error",
 				Message: fmt.Sprintf("image %s could not be scanned: %v", ref, err)}
@@ -220,6 +228,7 @@ func (s *Engine) Scan(ctx context.Context, t *scanners.Target) (res scanners.Res
 			res.Findings = append(res.Findings, f)
 		}
 	}
+	units.Close()
 	for _, r := range rules {
 		res.Rules = append(res.Rules, r)
 	}

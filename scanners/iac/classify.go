@@ -2,7 +2,9 @@ package iac
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
 
@@ -40,6 +42,18 @@ func (s *Engine) classify(ctx context.Context, t *tg.Target, enabled map[detecti
 				Message: fmt.Sprintf("cannot read %s: %v", f.Path, tg.Cause(err))})
 			continue
 		}
+		if syn, ok := nestingSyntax(f.Path); ok {
+			if err := tg.TooDeep(content, syn, tg.MaxNesting); err != nil {
+				var ne *tg.NestingError
+				line := 0
+				if errors.As(err, &ne) {
+					line = ne.Line
+				}
+				notes = append(notes, tg.Notification{Level: tg.LevelWarning, Code: "too-deep", Path: f.Path, Line: line,
+					Message: fmt.Sprintf("%s was not checked: %v", f.Path, err)})
+				continue
+			}
+		}
 		if se := checkSyntax(f.Path, content, tg.UnderDir(f.Path, charts)); se != nil {
 			notes = append(notes, tg.Notification{Level: tg.LevelWarning, Code: "parse-error", Path: f.Path, Line: se.Line,
 				Message: fmt.Sprintf("%s could not be parsed, so its checks did not run: %s", f.Path, se)})
@@ -64,4 +78,18 @@ func (s *Engine) classify(ctx context.Context, t *tg.Target, enabled map[detecti
 		}
 	}
 	return byType, contents, notes
+}
+
+// nestingSyntax is the lexical family a parser reads path with, for the
+// nesting guard (tg.TooDeep): Terraform's HCL, or JSON (Terraform JSON, ARM,
+// CloudFormation, plans, Kubernetes). YAML's parser bounds its own depth.
+func nestingSyntax(path string) (tg.Syntax, bool) {
+	lower := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(lower, ".json"):
+		return tg.SyntaxJSON, true
+	case strings.HasSuffix(lower, ".tf"), strings.HasSuffix(lower, ".tofu"), strings.HasSuffix(lower, ".tfvars"), strings.HasSuffix(lower, ".hcl"):
+		return tg.SyntaxHCL, true
+	}
+	return 0, false
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/report"
 
+	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/checkout"
 )
 
@@ -101,6 +102,18 @@ func (e *ConfigPanicError) Error() string {
 	return fmt.Sprintf("gitleaks config %s: %v", e.Name, e.Value)
 }
 
+// MaxConfigRules bounds the rules of a gitleaks configuration (each file of
+// an [extend] chain): gitleaks' own has about 220, and a configuration of
+// 40,000 rules compiles for minutes before the first file is read.
+const MaxConfigRules = 2000
+
+// RuleBudgetError is a configuration with more rules than MaxConfigRules.
+type RuleBudgetError struct{ Rules int }
+
+func (e *RuleBudgetError) Error() string {
+	return fmt.Sprintf("it has %d rules, more than the %d a configuration may have (compiling them would take minutes)", e.Rules, MaxConfigRules)
+}
+
 // maxExtendDepth is gitleaks' own limit on chained [extend] paths.
 const maxExtendDepth = 2
 
@@ -108,7 +121,13 @@ const maxExtendDepth = 2
 // of the file, read with readExtend and itself resolved, so that gitleaks
 // only ever opens files Tollgate wrote. *tmp is the directory of the copies.
 func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *string) ([]byte, error) {
+	if err := scanners.TooDeep(content, scanners.SyntaxTOML, scanners.MaxNesting); err != nil {
+		return nil, err // before any TOML parser recurses into it
+	}
 	doc, ext, pathKey, extPath := extendOf(content)
+	if rules, ok := doc["rules"].([]any); ok && len(rules) > MaxConfigRules {
+		return nil, &RuleBudgetError{Rules: len(rules)}
+	}
 	if dup := caseDuplicates(doc, ""); dup != "" {
 		return nil, fmt.Errorf("%s: gitleaks reads its configuration case-insensitively (viper), so it would keep one of them at random; the configuration is refused", dup)
 	}
@@ -154,6 +173,9 @@ func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *str
 // empty path when there is none or the TOML does not parse (gitleaks
 // reports the syntax error).
 func extendOf(content []byte) (doc, ext map[string]any, pathKey, extPath string) {
+	if scanners.TooDeep(content, scanners.SyntaxTOML, scanners.MaxNesting) != nil {
+		return nil, nil, "", "" // resolveExtends refuses it
+	}
 	if err := toml.Unmarshal(content, &doc); err != nil {
 		return nil, nil, "", ""
 	}

@@ -4,6 +4,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -209,11 +210,27 @@ type engine struct {
 	class   func(id string) ruleClass
 	prop    *proposal
 	propErr error
+	// fallback says why the configuration's rules gave way to the defaults.
+	fallback *scanners.Notification
 }
 
 // compile loads and compiles the configuration read by readConfig.
 func (s *Engine) compile(ctx context.Context, t *scanners.Target, src configSource) (*engine, error) {
 	cfg, added, err := s.loadConfig(src)
+	var fallback *scanners.Notification
+	var deep *scanners.NestingError
+	var many *RuleBudgetError
+	if src.content != nil && (errors.As(err, &deep) || errors.As(err, &many)) {
+		// A configuration no parser should be given, or too large to
+		// compile: the default rules still run, and the run says why the
+		// configuration's did not.
+		fallback = &scanners.Notification{Level: scanners.LevelError, Code: "config-over-budget", Path: src.rel,
+			Message: fmt.Sprintf("%v; gitleaks' default rules and Tollgate's were applied instead of it", err)}
+		if deep != nil {
+			fallback.Line = deep.Line
+		}
+		cfg, added, err = s.loadConfig(configSource{})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +243,7 @@ func (s *Engine) compile(ctx context.Context, t *scanners.Target, src configSour
 	det.Config.Path = src.rel
 	e := &engine{s: s, cfg: det.Config, dets: newDetectors(det, !s.opts.NoHardcoded), class: classes(det.Config, added)}
 	e.prop, e.propErr = s.loadProposal(t)
+	e.fallback = fallback
 	return e, nil
 }
 
@@ -241,6 +259,9 @@ func (e *engine) convert(gf report.Finding) scanners.Finding {
 
 // proposalNote says when the pull request's config could not be compared.
 func (e *engine) proposalNote(res *scanners.Result) {
+	if e.fallback != nil {
+		res.Status.Config = append(res.Status.Config, *e.fallback)
+	}
 	if e.propErr != nil {
 		res.Status.Config = append(res.Status.Config, scanners.Notification{Level: scanners.LevelWarning, Code: "proposed-config",
 			Message: fmt.Sprintf("the pull request's gitleaks config could not be compared with the target's: %v", e.propErr)})

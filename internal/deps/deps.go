@@ -84,4 +84,7 @@ import (
 	_ "golang.org/x/text/encoding/unicode"
 	_ "golang.org/x/text/transform"
 	_ "modernc.org/sqlite"
+	_ "sigs.k8s.io/kustomize/api/krusty"
+	_ "sigs.k8s.io/kustomize/api/types"
+	_ "sigs.k8s.io/kustomize/kyaml/filesys"
 )

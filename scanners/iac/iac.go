@@ -134,7 +134,13 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	planned := ownedUnits(t.Shard, planUnits(byType, contents), &notes)
+	var kustUnits []job
+	if enabled[detection.FileTypeKubernetes] {
+		var kustNotes []tg.Notification
+		kustUnits, kustNotes = s.planKustomize(t, byType, contents)
+		notes = append(notes, kustNotes...)
+	}
+	planned := ownedUnits(t.Shard, append(planUnits(byType, contents), kustUnits...), &notes)
 	for _, n := range notes {
 		res.Status.Add(n)
 	}

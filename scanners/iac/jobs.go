@@ -58,6 +58,9 @@ func chartGroups(paths []string) [][]string {
 // becomes a notification.
 func (s *Engine) scanGroup(ctx context.Context, in *inputs, contents map[string][]byte, ft detection.FileType, paths []string, rs *rego.Scanner,
 	lines *lineCache, res *tg.Result) error {
+	if ft == fileTypeKustomize {
+		return s.scanKustomization(ctx, in, contents, paths, rs, lines, res)
+	}
 	if ft == detection.FileTypeTerraform {
 		var notes []tg.Notification
 		contents, notes = breakModuleCycles(paths, contents)

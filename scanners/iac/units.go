@@ -85,7 +85,7 @@ func ownedUnits(shard tg.Shard, units []job, notes *[]tg.Notification) []job {
 // several can share a run of the type's scanner.
 func perFile(ft detection.FileType) bool {
 	switch {
-	case isPlan(ft), ft == detection.FileTypeTerraform, ft == detection.FileTypeAnsible, ft == detection.FileTypeHelm:
+	case isPlan(ft), ft == detection.FileTypeTerraform, ft == detection.FileTypeAnsible, ft == detection.FileTypeHelm, ft == fileTypeKustomize:
 		return false
 	}
 	return true

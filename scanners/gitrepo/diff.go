@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/gitleaks/go-gitdiff/gitdiff"
@@ -63,33 +65,225 @@ func (a Added) Has(p string, line int) bool {
 // for binary by a NUL byte is compared as text all the same (TextChange),
 // a UTF-16 text file decoded; only a binary format (an image, an archive, an
 // executable: what gitleaks skips too) has none.
+//
+// No file name is read from the patch: a name git quotes can be misread
+// there (a file named "odd\", ending in a backslash, was dropped by the patch
+// parser with its lines). The names come NUL-separated, as they are, from
+// `git diff --raw -z`, with each file's blob IDs; the patch is read for its
+// hunk headers alone, each file's known by the blob IDs of its index line
+// (the same pair of blobs has the same changes, whatever the file's name).
 func (r *Repo) AddedLines(ctx context.Context, base, head string) (Added, error) {
-	added := Added{}
-	var binaries []*gitdiff.File
-	err := r.Diff(ctx, []string{"--no-renames", "--full-index"}, base, head, nil, func(f *gitdiff.File) {
-		switch {
-		case f.IsDelete:
-		case f.IsBinary:
-			binaries = append(binaries, f)
-		default:
-			for _, tf := range f.TextFragments {
-				added.add(f.NewName, tf)
-			}
-		}
-	})
-	if err != nil {
-		return added, err
-	}
-	for _, f := range binaries {
-		frags, err := r.TextChange(ctx, f.OldOIDPrefix, f.NewOIDPrefix)
+	if head == "HEAD" {
+		// One commit for both commands, should HEAD move between them.
+		h, err := r.Head(ctx)
 		if err != nil {
-			return added, fmt.Errorf("%s: %w", f.NewName, err)
+			return nil, fmt.Errorf("git rev-parse HEAD: %w", err)
+		}
+		head = h
+	}
+	files, err := r.rawDiff(ctx, base, head)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := r.hunks(ctx, base, head)
+	if err != nil {
+		return nil, err
+	}
+	added := Added{}
+	for _, f := range files {
+		if f.status == 'D' {
+			continue
+		}
+		old := f.oldOID
+		if f.status == 'T' {
+			// A change of type (a file, a symbolic link, a submodule) is
+			// patched as a deletion and a creation.
+			old = ""
+		}
+		c, ok := changes[blobPair{oidKey(old), oidKey(f.newOID)}]
+		if !ok {
+			continue // no change of content (a mode, an empty file)
+		}
+		if !c.binary {
+			added[f.name] = append(added[f.name], c.ranges...)
+			continue
+		}
+		frags, err := r.TextChange(ctx, old, f.newOID)
+		if err != nil {
+			return added, fmt.Errorf("%s: %w", f.name, err)
 		}
 		for _, tf := range frags {
-			added.add(f.NewName, tf)
+			added.add(f.name, tf)
 		}
 	}
 	return added, nil
+}
+
+// rawFile is one file of `git diff --raw -z`.
+type rawFile struct {
+	name           string
+	oldOID, newOID string
+	status         byte
+}
+
+// rawDiff lists the files head changes against base, with their names as
+// git has them (NUL-separated: nothing quoted, nothing to misread).
+func (r *Repo) rawDiff(ctx context.Context, base, head string) ([]rawFile, error) {
+	args, err := r.diffArgs([]string{"--raw", "-z", "--no-abbrev", "--no-renames"}, base, head, nil)
+	if err != nil {
+		return nil, err
+	}
+	var files []rawFile
+	err = r.stream(ctx, func(rd io.Reader) error {
+		br := bufio.NewReader(rd)
+		for {
+			meta, err := br.ReadString(0)
+			if err == io.EOF && meta == "" {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("reading the raw diff: %w", err)
+			}
+			// :OLDMODE NEWMODE OLDOID NEWOID STATUS[SCORE]
+			fields := strings.Fields(strings.TrimSuffix(meta, "\x00"))
+			if len(fields) != 5 || !strings.HasPrefix(fields[0], ":") || fields[4] == "" {
+				return fmt.Errorf("unexpected raw diff entry %q", meta)
+			}
+			name, err := br.ReadString(0)
+			if err != nil {
+				return fmt.Errorf("reading the raw diff: %w", err)
+			}
+			f := rawFile{name: strings.TrimSuffix(name, "\x00"), oldOID: fields[2], newOID: fields[3], status: fields[4][0]}
+			if f.status == 'R' || f.status == 'C' { // not with --no-renames; the new name follows
+				if name, err = br.ReadString(0); err != nil {
+					return fmt.Errorf("reading the raw diff: %w", err)
+				}
+				f.name = strings.TrimSuffix(name, "\x00")
+			}
+			files = append(files, f)
+		}
+	}, args...)
+	return files, err
+}
+
+// blobPair is a change's blobs, old and new ("" for a side that does not
+// exist).
+type blobPair struct{ old, new string }
+
+func oidKey(oid string) string {
+	if zeroOID(oid) {
+		return ""
+	}
+	return oid
+}
+
+// blobChange is what the patch says of one pair of blobs: the new side's
+// changed lines, or that git took them for binary.
+type blobChange struct {
+	ranges []LineRange
+	binary bool
+}
+
+// hunks reads `git diff -U0` of base and head for its structure alone: a
+// file's patch starts at a "diff --git" line, names its blobs on its index
+// line, says "Binary files ... differ" or has hunks "@@ -a,b +c,d @@". Every
+// line of a hunk starts with '+', '-', ' ' or '\', so none of those lines
+// can be mistaken for one of the hunk's; the names on the header lines are
+// never parsed.
+func (r *Repo) hunks(ctx context.Context, base, head string) (map[blobPair]*blobChange, error) {
+	args, err := r.diffArgs([]string{"-U0", "--no-renames", "--full-index"}, base, head, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[blobPair]*blobChange{}
+	err = r.stream(ctx, func(rd io.Reader) error {
+		br := bufio.NewReaderSize(rd, 64<<10)
+		var cur *blobChange // the current file's, nil before its index line
+		for {
+			line, err := lineHead(br, 512)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case strings.HasPrefix(line, "diff --git "):
+				cur = nil
+			case strings.HasPrefix(line, "index ") && cur == nil:
+				ids, _, _ := strings.Cut(strings.TrimSpace(line[len("index "):]), " ")
+				o, n, ok := strings.Cut(ids, "..")
+				if !ok {
+					return fmt.Errorf("unexpected index line %q", line)
+				}
+				key := blobPair{oidKey(o), oidKey(n)}
+				cur = &blobChange{}
+				if out[key] == nil {
+					out[key] = cur
+				} // else the same blobs again (files of the same contents): the same changes, read once
+			case cur == nil:
+			case strings.HasPrefix(line, "Binary files "):
+				cur.binary = true
+			case strings.HasPrefix(line, "@@ "):
+				start, n, err := newSide(line)
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					cur.ranges = append(cur.ranges, LineRange{Start: start, End: start + n - 1})
+				}
+			}
+		}
+	}, args...)
+	return out, err
+}
+
+// lineHead reads one line and returns at most its first n bytes; the rest
+// of the line (a changed line may be megabytes long) is skipped.
+func lineHead(br *bufio.Reader, n int) (string, error) {
+	var head []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(head) < n {
+			head = append(head, chunk[:min(len(chunk), n-len(head))]...)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(head) > 0:
+			return strings.TrimSuffix(string(head), "\n"), nil
+		case err != nil:
+			return "", err
+		}
+		return strings.TrimSuffix(string(head), "\n"), nil
+	}
+}
+
+// newSide reads the new side of a hunk header, "@@ -a[,b] +c[,d] @@":
+// its first line and its number of lines (1 when d is left out).
+func newSide(line string) (start, n int, err error) {
+	rest, ok := strings.CutPrefix(line, "@@ -")
+	if ok {
+		_, rest, ok = strings.Cut(rest, " +")
+	}
+	var spec string
+	if ok {
+		spec, _, ok = strings.Cut(rest, " @@")
+	}
+	if !ok {
+		return 0, 0, fmt.Errorf("unexpected hunk header %q", line)
+	}
+	s, c, hasCount := strings.Cut(spec, ",")
+	if start, err = strconv.Atoi(s); err != nil {
+		return 0, 0, fmt.Errorf("unexpected hunk header %q", line)
+	}
+	n = 1
+	if hasCount {
+		if n, err = strconv.Atoi(c); err != nil {
+			return 0, 0, fmt.Errorf("unexpected hunk header %q", line)
+		}
+	}
+	return start, n, nil
 }
 
 func (a Added) add(name string, tf *gitdiff.TextFragment) {
@@ -229,15 +423,24 @@ func (b *blobReader) Close() error {
 // calls each for every file of the patch, in order, with names relative to
 // the directory opened. The patch is read to its end either way.
 func (r *Repo) Diff(ctx context.Context, opts []string, base, head string, paths []string, each func(*gitdiff.File)) error {
-	if !isObjectName(base) && base != EmptyTree || !isObjectName(head) {
-		return fmt.Errorf("git diff: %q and %q must be commit IDs or HEAD", base, head)
+	args, err := r.diffArgs(append([]string{"-U0"}, opts...), base, head, paths)
+	if err != nil {
+		return err
 	}
-	args := append([]string{"--literal-pathspecs", "diff", "-U0", "--no-ext-diff", "--no-textconv", "--no-color"}, opts...)
+	return r.patch(ctx, each, args...)
+}
+
+// diffArgs are the arguments of `git diff` between the commits base
+// and head with the extra options, limited to paths (see Diff).
+func (r *Repo) diffArgs(opts []string, base, head string, paths []string) ([]string, error) {
+	if !isObjectName(base) && base != EmptyTree || !isObjectName(head) {
+		return nil, fmt.Errorf("git diff: %q and %q must be commit IDs or HEAD", base, head)
+	}
+	args := append([]string{"--literal-pathspecs", "diff", "--no-ext-diff", "--no-textconv", "--no-color"}, opts...)
 	if r.prefix != "" {
 		args = append(args, "--relative="+r.prefix)
 	}
-	args = append(append(args, "--end-of-options", base, head, "--"), paths...)
-	return r.patch(ctx, each, args...)
+	return append(append(args, "--end-of-options", base, head, "--"), paths...), nil
 }
 
 // Log runs `git log -p -U0` with the extra options (a range, filters)
@@ -259,10 +462,11 @@ func (r *Repo) Log(ctx context.Context, opts []string, each func(*gitdiff.File))
 }
 
 // patch runs git with args and calls each for every file of the patch it
-// prints, until ctx ends; the patch is read to its end either way.
+// prints, until ctx ends; the patch is read to its end either way. Its
+// quoted names are given to the parser in a form it reads right (requote).
 func (r *Repo) patch(ctx context.Context, each func(*gitdiff.File), args ...string) error {
 	return r.stream(ctx, func(rd io.Reader) error {
-		files, err := gitdiff.Parse(rd)
+		files, err := gitdiff.Parse(requote(rd))
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,11 @@ type Finding struct {
 	// one is marked wontFix with the justification.
 	Suppressed    bool
 	Justification string
+	// PreExisting findings were there before the pull request (a baseline
+	// or the dependency engine's comparison with the target branch says
+	// so): on a changed line they come after the findings the pull request
+	// introduces, whatever their severity.
+	PreExisting bool
 }
 
 // Body is the thread's first comment: severity, rule, message, how to fix,

@@ -20,16 +20,21 @@ func severityRank(s string) int {
 	return int(scanners.SeverityCritical - sev)
 }
 
-// Split orders the failing findings most important first (severity, then
-// path, line, rule and fingerprint, so that runs agree) and splits them into
-// those that touch a line the pull request changed, which get threads, and
-// the rest, which the summary counts. changed reports whether line of path
-// (repository-relative) is a changed line; line 0 asks whether the pull
-// request adds the whole file.
+// Split orders the failing findings most important first and splits them
+// into those that touch a line the pull request changed, which get threads
+// (the first ones, up to the cap), and the rest, which the summary counts.
+// The order: the findings the pull request introduces before those that
+// were there already (PreExisting), then severity, then path, line, rule
+// and fingerprint, so that runs agree; so no number of findings in files
+// that sort first, nor of older findings on lines the pull request touches,
+// keeps a more severe finding it introduces from its thread. changed
+// reports whether line of path (repository-relative) is a changed line;
+// line 0 asks whether the pull request adds the whole file.
 func Split(fs []Finding, changed func(path string, line int) bool) (onChanged, elsewhere []Finding) {
 	fs = slices.Clone(fs)
 	slices.SortStableFunc(fs, func(a, b Finding) int {
 		return cmp.Or(
+			compareBool(a.PreExisting, b.PreExisting),
 			cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)),
 			strings.Compare(a.Path, b.Path),
 			cmp.Compare(a.StartLine, b.StartLine),
@@ -44,6 +49,17 @@ func Split(fs []Finding, changed func(path string, line int) bool) (onChanged, e
 		}
 	}
 	return onChanged, elsewhere
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // touches reports whether f sits on a changed line; a finding about a

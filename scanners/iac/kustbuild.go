@@ -203,8 +203,30 @@ func buildKustomization(contents map[string][]byte, paths []string, res *tg.Resu
 }
 
 // fieldInMessage finds the field a check names ("should set
-// 'securityContext.privileged' to false").
-var fieldInMessage = regexp.MustCompile(`'([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)+)'`)
+// 'securityContext.privileged' to false"); fieldWord one it names without
+// quotes ("should set securityContext.capabilities.drop", an annotation
+// "seccomp.security.alpha.kubernetes.io/pod").
+var (
+	fieldInMessage = regexp.MustCompile(`'([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)+)'`)
+	fieldWord      = regexp.MustCompile(`[A-Za-z][A-Za-z0-9_-]*(?:[./][A-Za-z0-9_-]+)+`)
+)
+
+// fieldsNamed lists the field paths a check's message may name, the
+// quoted one first: a dotted path, and a key with dots or slashes as a
+// whole (an annotation or label key).
+func fieldsNamed(message string) [][]string {
+	var out [][]string
+	if m := fieldInMessage.FindStringSubmatch(message); m != nil {
+		out = append(out, strings.Split(m[1], "."))
+	}
+	for _, w := range fieldWord.FindAllString(message, -1) {
+		if !strings.Contains(w, "/") {
+			out = append(out, strings.Split(w, "."))
+		}
+		out = append(out, []string{w})
+	}
+	return out
+}
 
 // originAnnotation is where kustomize records the file a resource came from.
 const originAnnotation = "config.kubernetes.io/origin"
@@ -228,11 +250,7 @@ func (kt *kustTree) attribute(f *tg.Finding, rootFile string, docs []*yaml.Node,
 			break
 		}
 	}
-	var keys []string
-	if m := fieldInMessage.FindStringSubmatch(f.Message); m != nil {
-		keys = strings.Split(m[1], ".")
-	}
-	file, line, end := kt.source(obj, kind, name, container, keys, rootDir, contents)
+	file, line, end := kt.source(obj, kind, name, container, fieldsNamed(f.Message), rootDir, contents)
 	if file == "" {
 		f.Location = tg.Location{Path: rootFile, StartLine: 1, EndLine: 1}
 		f.Message += fmt.Sprintf(" (in the rendering of kustomization %s; the file that sets it could not be traced, so it is reported on the kustomization)", rootFile)
@@ -268,7 +286,7 @@ func splitIdentity(id string) (kind, ns, name, container string) {
 
 // source finds the file and lines that set keys (a field under the
 // container, or under the object) of the rendered object obj.
-func (kt *kustTree) source(obj *yaml.Node, kind, name, container string, keys []string, rootDir string, contents map[string][]byte) (string, int, int) {
+func (kt *kustTree) source(obj *yaml.Node, kind, name, container string, fields [][]string, rootDir string, contents map[string][]byte) (string, int, int) {
 	if obj == nil {
 		return "", 0, 0
 	}
@@ -292,7 +310,7 @@ func (kt *kustTree) source(obj *yaml.Node, kind, name, container string, keys []
 	for _, k := range kt.closureOf(rootDir) {
 		patches = append(slices.Clone(k.patches), patches...) // bases' patches apply before their includers'
 	}
-	if len(keys) > 0 {
+	for _, keys := range fields {
 		for _, p := range slices.Backward(patches) {
 			if n, file := p.find(kind, name, container, keys, contents); n != nil {
 				return file, n.Line, lastLine(n)
@@ -326,8 +344,10 @@ func (kt *kustTree) source(obj *yaml.Node, kind, name, container string, keys []
 			scope = c
 		}
 	}
-	if n := findKeys(scope, keys); n != nil {
-		return origin, n.Line, lastLine(n)
+	for _, keys := range fields {
+		if n := findKeys(scope, keys); n != nil {
+			return origin, n.Line, lastLine(n)
+		}
 	}
 	return origin, scope.Line, lastLine(scope)
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
 	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/tollgate/tollgate/internal/yamlnode"
 	tg "github.com/tollgate/tollgate/scanners"
@@ -468,6 +470,9 @@ func (k *kustomization) rewritten(b []byte, root bool, contents map[string][]byt
 			out = nb
 		}
 	}
+	if nb, ok := modernKustomization(out, root, func(p string) bool { _, ok := contents[path.Join(k.dir, p)]; return ok }); ok {
+		return nb, refused
+	}
 	if root && yamlnode.Get(k.doc, "buildMetadata") == nil {
 		if len(out) > 0 && out[len(out)-1] != '\n' {
 			out = append(out, '\n')
@@ -480,4 +485,53 @@ func (k *kustomization) rewritten(b []byte, root bool, contents map[string][]byt
 // kubernetesFile tells whether Trivy takes a file for Kubernetes.
 func kubernetesFile(p string, b []byte) bool {
 	return detection.IsType(p, bytes.NewReader(b), detection.FileTypeKubernetes)
+}
+
+// modernKustomization rewrites a kustomization without the deprecated
+// fields kustomize warns about on its standard error (a line per field per
+// build, which a scan must not print), where the newer field builds the
+// same: bases and imageTags as kustomize's own build moves them;
+// patchesStrategicMerge before the patches (its transformer runs just
+// before theirs); commonLabels as labels with selectors (what `kustomize
+// edit fix` writes). patchesJson6902 and vars, whose transformers run
+// elsewhere in the order, are kept. A root asks for origin annotations
+// (kept in the rendering: they name each resource's file). false: the
+// file does not read as a kustomization (kustomize will say why).
+func modernKustomization(b []byte, root bool, exists func(string) bool) ([]byte, bool) {
+	var k types.Kustomization
+	if k.Unmarshal(b) != nil {
+		return nil, false
+	}
+	k.FixKustomization()
+	if len(k.PatchesStrategicMerge) > 0 {
+		var psm []types.Patch
+		for _, p := range k.PatchesStrategicMerge {
+			if exists(string(p)) {
+				psm = append(psm, types.Patch{Path: string(p)})
+			} else {
+				psm = append(psm, types.Patch{Patch: string(p)})
+			}
+		}
+		k.Patches = append(psm, k.Patches...)
+		k.PatchesStrategicMerge = nil
+	}
+	if len(k.CommonLabels) > 0 {
+		for _, l := range k.Labels {
+			for name := range l.Pairs {
+				if _, dup := k.CommonLabels[name]; dup {
+					return nil, false
+				}
+			}
+		}
+		k.Labels = append(k.Labels, types.Label{Pairs: k.CommonLabels, IncludeSelectors: true})
+		k.CommonLabels = nil
+	}
+	if root && len(k.BuildMetadata) == 0 {
+		k.BuildMetadata = []string{types.OriginAnnotations}
+	}
+	out, err := kyaml.Marshal(&k)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
 }

@@ -32,6 +32,10 @@ var stabilityExtras = map[string]string{
 	"helm/webapp/charts/cache/values.yaml":                "image: redis:7\n",
 	"helm/webapp/charts/cache/templates/statefulset.yaml": "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ .Release.Name }}-cache\nspec:\n  serviceName: cache\n  selector:\n    matchLabels:\n      app: cache\n  template:\n    metadata:\n      labels:\n        app: cache\n    spec:\n      containers:\n        - name: redis\n          image: {{ .Values.image }}\n",
 	"docker/multi.Dockerfile":                             "FROM golang:1.22 AS build\nRUN go build -o /app .\n\nFROM alpine:3.19\nCOPY --from=build /app /app\nRUN apk add curl\nRUN apk add jq\n",
+	"kust/base/kustomization.yaml":                        "resources:\n  - deployment.yaml\n",
+	"kust/base/deployment.yaml":                           "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  selector:\n    matchLabels:\n      app: api\n  template:\n    metadata:\n      labels:\n        app: api\n    spec:\n      containers:\n        - name: api\n          image: api:1\n",
+	"kust/prod/kustomization.yaml":                        "resources:\n  - ../base\nnamePrefix: prod-\npatches:\n  - path: patch.yaml\n",
+	"kust/prod/patch.yaml":                                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      hostNetwork: true\n      containers:\n        - name: api\n          securityContext:\n            privileged: true\n",
 	"dup/pods.yaml":                                       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n",
 }
 
@@ -230,7 +234,7 @@ func TestFingerprintsSurviveEdits(t *testing.T) {
 		dir, _, _ := strings.Cut(strings.Fields(w)[1], "/")
 		types[dir] = true
 	}
-	for _, want := range []string{"terraform", "tfplan", "cloudformation", "arm", "k8s", "helm", "docker", "ansible", "dup"} {
+	for _, want := range []string{"terraform", "tfplan", "cloudformation", "arm", "k8s", "helm", "docker", "ansible", "dup", "kust"} {
 		if !types[want] {
 			t.Errorf("no finding in %s: the test would prove nothing there", want)
 		}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template/parse"
@@ -41,6 +42,12 @@ func (s *Engine) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, c
 	for _, dir := range slices.Sorted(maps.Keys(charts)) {
 		if tg.UnderDir(dir, charts) {
 			continue // a subchart renders with its parent
+		}
+		if file, line := selfRendering(contents, paths, dir); file != "" {
+			failed[dir] = true
+			res.Status.Add(tg.Notification{Level: tg.LevelWarning, Code: "helm-render", Path: file, Line: line,
+				Message: fmt.Sprintf("Helm chart %s was not rendered, so its checks did not run: %s line %d calls tpl from text that templates read (a value or a file), which can render itself without end (Helm sets no limit on tpl; such a chart overflowed Go's stack and ended the scan)", dir, file, line)})
+			continue
 		}
 		p, err := helmparser.New(helmparser.OptionWithValuesFile(in.helmValues...))
 		if err == nil {
@@ -391,4 +398,25 @@ func offText(off []string) string {
 		return ""
 	}
 	return " and with " + strings.Join(off, "=false, ") + "=false"
+}
+
+// tplInText finds a tpl call inside a {{ }} action of text.
+var tplInText = regexp.MustCompile(`\{\{[^}]*\btpl\b`)
+
+// selfRendering finds, in the chart at dir, a file that templates read as
+// text (its values, a file for .Files.Get: everything outside templates/)
+// whose own template text calls tpl: tpl renders a string with the chart's
+// engine, so a value that calls tpl on itself recurses without end. It
+// returns the file and line, or "".
+func selfRendering(contents map[string][]byte, paths []string, dir string) (string, int) {
+	for _, p := range paths {
+		if !tg.UnderDir(p, map[string]bool{dir: true}) || inTemplates(dir, p) {
+			continue
+		}
+		b := contents[p]
+		if loc := tplInText.FindIndex(b); loc != nil {
+			return p, 1 + bytes.Count(b[:loc[0]], []byte("\n"))
+		}
+	}
+	return "", 0
 }

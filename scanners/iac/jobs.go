@@ -61,9 +61,13 @@ func (s *Engine) scanGroup(ctx context.Context, in *inputs, contents map[string]
 	if ft == fileTypeKustomize {
 		return s.scanKustomization(ctx, in, contents, paths, rs, lines, res)
 	}
-	if ft == detection.FileTypeTerraform {
+	if ft == detection.FileTypeTerraform || ft == detection.FileTypeAnsible {
 		var notes []tg.Notification
-		contents, notes = breakModuleCycles(paths, contents)
+		if ft == detection.FileTypeTerraform {
+			contents, notes = breakModuleCycles(paths, contents)
+		} else {
+			contents, notes = breakAnsibleCycles(paths, contents)
+		}
 		for _, n := range notes {
 			res.Status.Add(n)
 		}

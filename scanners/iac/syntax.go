@@ -277,6 +277,28 @@ func blankTemplates(content []byte) []byte {
 // one makes it refuse the whole file, and Trivy then skips it silently.
 const maxDockerfileLine = bufio.MaxScanTokenSize - 1
 
+// maxShellChain bounds the shell commands one Dockerfile instruction may
+// chain (&&, ||, ;, |): real ones chain tens.
+const maxShellChain = 2000
+
+// shellOperators counts the command separators of an instruction's text
+// (inside quotes too: an upper bound).
+func shellOperators(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ';':
+			n++
+		case '&', '|':
+			n++
+			if i+1 < len(s) && s[i+1] == s[i] {
+				i++
+			}
+		}
+	}
+	return n
+}
+
 // dockerfileGuard prepares a Dockerfile for Trivy's parser: a comment line
 // longer than buildkit reads (a comment is enough to make it refuse the
 // file, and every check of the file with it) is shortened to "#" in the
@@ -306,7 +328,19 @@ func dockerfileGuard(content []byte) ([]byte, *syntaxError) {
 		}
 		off += end + 1
 	}
-	if _, err := dfparser.Parse(bytes.NewReader(out)); err != nil {
+	parsed, err := dfparser.Parse(bytes.NewReader(out))
+	if err == nil {
+		// Trivy's checks parse each RUN's shell text and walk it once a
+		// command, recursively: 700,000 chained commands overflowed Go's
+		// stack (fatal, every result lost).
+		for _, n := range parsed.AST.Children {
+			if ops := shellOperators(n.Original); ops > maxShellChain {
+				return out, &syntaxError{Line: n.StartLine, Skip: true,
+					Err: fmt.Errorf("the %s instruction chains %d shell commands, more than the %d its checks' shell parser is given (it recurses once a command)", strings.ToUpper(n.Value), ops, maxShellChain)}
+			}
+		}
+	}
+	if err != nil {
 		line := 0
 		var le *dfparser.LocationError
 		if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {

@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/tollgate/tollgate/internal/yamlnode"
 	tg "github.com/tollgate/tollgate/scanners"
 )
 
@@ -52,14 +53,14 @@ func ansibleIncludes(p string, content []byte) []ansibleEdge {
 				switch key {
 				case "include_tasks", "import_tasks", "include", "import_playbook":
 					target := v.Value
-					if f := mapValue(v, "file"); f != nil {
+					if f := yamlnode.Get(v, "file"); f != nil {
 						target = f.Value
 					}
 					if v.Kind == yaml.ScalarNode || v.Kind == yaml.MappingNode {
 						add(path.Join(path.Dir(p), target), k, k.Value, "debug")
 					}
 				case "include_role", "import_role":
-					if nm := mapValue(v, "name"); nm != nil {
+					if nm := yamlnode.Get(v, "name"); nm != nil {
 						add("role:"+nm.Value, k, k.Value, "debug")
 					}
 				case "dependencies":
@@ -71,7 +72,7 @@ func ansibleIncludes(p string, content []byte) []ansibleEdge {
 						case d.Kind == yaml.ScalarNode:
 							add("role:"+d.Value, d, d.Value, "tollgate-cut-cycle")
 						case d.Kind == yaml.MappingNode:
-							if r := cmpOr(mapValue(d, "role"), mapValue(d, "name")); r != nil {
+							if r := cmpOr(yamlnode.Get(d, "role"), yamlnode.Get(d, "name")); r != nil {
 								add("role:"+r.Value, r, r.Value, "tollgate-cut-cycle")
 							}
 						}
@@ -85,18 +86,6 @@ func ansibleIncludes(p string, content []byte) []ansibleEdge {
 	}
 	walk(&doc, 0)
 	return out
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 func cmpOr(a, b *yaml.Node) *yaml.Node {

@@ -225,6 +225,13 @@ func fieldsNamed(message string) [][]string {
 		}
 		out = append(out, []string{w})
 	}
+	// A check may name the path of another kind ("spec.template.spec.hostPID"
+	// on a Pod): its tails, longest first.
+	for _, keys := range slices.Clone(out) {
+		for i := 1; i < len(keys); i++ {
+			out = append(out, keys[i:])
+		}
+	}
 	return out
 }
 

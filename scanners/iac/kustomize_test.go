@@ -152,15 +152,7 @@ func itoa(n int) string {
 func TestKustomizeCacheKeyCoversTheBuild(t *testing.T) {
 	base := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: app\n          image: nginx:1.25\n"
 	root := t.TempDir()
-	write := func(rel, c string) {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := writer(t, root)
 	write("base/kustomization.yaml", "resources:\n  - deployment.yaml\n")
 	write("base/deployment.yaml", base)
 	write("prod/kustomization.yaml", "resources:\n  - ../base\nnamespace: prod\n")
@@ -190,5 +182,87 @@ func TestKustomizeCacheKeyCoversTheBuild(t *testing.T) {
 	_, changed := scan()
 	if slices.Contains(changed, "KSV-0012 base/deployment.yaml:15") {
 		t.Errorf("after the base set runAsNonRoot, the overlay's rendering still has the finding (a stale cache entry): %q", changed)
+	}
+}
+
+// TestKustomizeInlinePatchAndLinks: a field set by an inline patch is
+// reported on its line in the kustomization; a base reached through a
+// symbolic link (here, to a folder outside the scan root) is not read:
+// the entry is refused, and nothing of the linked folder is reported.
+func TestKustomizeInlinePatchAndLinks(t *testing.T) {
+	dir := t.TempDir()
+	outside, root := filepath.Join(dir, "outside"), filepath.Join(dir, "root")
+	write := writer(t, dir)
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\nspec:\n  containers:\n    - name: app\n      image: nginx:1.25\n"
+	write("outside/kustomization.yaml", "resources:\n  - pod.yaml\n")
+	write("outside/pod.yaml", strings.Replace(pod, "%s", "secret-pod", 1))
+	write("root/app/pod.yaml", strings.Replace(pod, "%s", "web", 1))
+	write("root/app/kustomization.yaml", "resources:\n  - pod.yaml\n  - ../linked\npatches:\n  - target:\n      kind: Pod\n      name: web\n    patch: |-\n      apiVersion: v1\n      kind: Pod\n      metadata:\n        name: web\n      spec:\n        hostPID: true\n")
+	if err := os.Symlink(outside, filepath.Join(root, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	res := scanOurs(t, root, iac.Options{})
+	var hostPID []string
+	for _, f := range res.Findings {
+		if strings.Contains(f.Message, "secret-pod") {
+			t.Errorf("a finding from the linked folder: %s %s", f.RuleID, f.Message)
+		}
+		if strings.Contains(f.Title, "host PID") || strings.Contains(f.Message, "hostPID") {
+			hostPID = append(hostPID, f.Location.Path+":"+itoa(f.Location.StartLine))
+		}
+	}
+	if !slices.Equal(hostPID, []string{"app/kustomization.yaml:14"}) {
+		t.Errorf("hostPID findings at %q, want the inline patch's line app/kustomization.yaml:14", hostPID)
+	}
+	refused := ""
+	for _, n := range res.Status.Notifications {
+		if n.Code == "kustomize-refused" && n.Path == "app/kustomization.yaml" {
+			refused += n.Message
+		}
+	}
+	if !strings.Contains(refused, `resources entry "../linked"`) {
+		t.Errorf("the linked base was not refused: %q", refused)
+	}
+}
+
+// TestKustomizationThatFailsToBuild: a kustomization kustomize cannot build
+// is named with kustomize's error, and the files it includes are checked
+// as loose files, so that nothing leaves the gate unchecked.
+func TestKustomizationThatFailsToBuild(t *testing.T) {
+	res := scanFiles(t, map[string]string{
+		"app/kustomization.yaml": "resources:\n  - pod.yaml\npatches:\n  - path: missing-patch.yaml\n",
+		"app/pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: app\n      image: nginx:1.25\n      securityContext:\n        privileged: true\n",
+	})
+	var notes []string
+	for _, n := range res.Status.Notifications {
+		if strings.HasPrefix(n.Code, "kustomize") {
+			notes = append(notes, n.Code+" "+n.Path+": "+n.Message)
+		}
+	}
+	if len(notes) != 1 || !strings.HasPrefix(notes[0], "kustomize-build app/kustomization.yaml: kustomization app/kustomization.yaml could not be built") ||
+		!strings.Contains(notes[0], "missing-patch.yaml") {
+		t.Errorf("notifications %q, want one naming the kustomization and kustomize's error", notes)
+	}
+	loose := false
+	for _, f := range res.Findings {
+		if f.RuleID == "KSV-0017" && f.Location.Path == "app/pod.yaml" && !strings.Contains(f.Message, "rendering") {
+			loose = true
+		}
+	}
+	if !loose {
+		t.Errorf("the pod the kustomization includes was not checked as a loose file: %v", where(res))
+	}
+}
+
+// writer writes files under root, making their folders.
+func writer(t *testing.T, root string) func(rel, content string) {
+	return func(rel, c string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -2,11 +2,13 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"html"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -185,5 +187,27 @@ func TestSummarySections(t *testing.T) {
 	}
 	if n := strings.Count(b.String(), "changes the policy file .tollgate.yaml"); n != 0 {
 		t.Errorf("the policy file's change is listed twice (as a change and as a warning):\n%s", b.String())
+	}
+}
+
+// TestSummaryShowsNewFindingsFirst: 25 findings a baseline already has
+// cannot push one the change introduces out of the summary's top rows.
+func TestSummaryShowsNewFindingsFirst(t *testing.T) {
+	res := scanners.Result{Engine: scanners.EngineSecrets, Status: scanners.Status{State: scanners.Succeeded}}
+	for i := range 25 {
+		res.Findings = append(res.Findings, scanners.Finding{Engine: scanners.EngineSecrets, RuleID: "old", Severity: scanners.SeverityCritical,
+			Location: scanners.Location{Path: fmt.Sprintf("a/%02d.py", i), StartLine: 1}, BaselineState: scanners.BaselineUnchanged})
+	}
+	res.Findings = append(res.Findings, scanners.Finding{Engine: scanners.EngineSecrets, RuleID: "introduced", Severity: scanners.SeverityHigh,
+		Location: scanners.Location{Path: "z.py", StartLine: 1}, BaselineState: scanners.BaselineNew})
+	s := Scan{Results: []scanners.Result{res}, Gate: policy.Gate{Thresholds: policy.DefaultThresholds()}}
+	s.Verdict = s.Gate.Decide(s.Results)
+	var b bytes.Buffer
+	if err := WriteSummary(&b, s, FormatOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(b.String(), "|---|---|---|---|---|\n")
+	if first, _, _ := strings.Cut(table, "\n"); !strings.Contains(first, "introduced") {
+		t.Errorf("the first row is %q, want the finding the change introduced:\n%s", first, b.String())
 	}
 }

@@ -66,7 +66,14 @@ func WriteSummary(w io.Writer, out Scan, o FormatOptions) error {
 			}
 		}
 	}
-	sort.SliceStable(failing, func(i, j int) bool { return failing[i].Severity > failing[j].Severity })
+	// The findings the change introduces first, then the most severe: no
+	// number of older findings keeps a new one out of the top rows.
+	sort.SliceStable(failing, func(i, j int) bool {
+		if a, b := failing[i].WasThere(), failing[j].WasThere(); a != b {
+			return b
+		}
+		return failing[i].Severity > failing[j].Severity
+	})
 	if len(failing) > 0 {
 		fmt.Fprintf(w, "\n### Failing findings (%d", len(failing))
 		if len(failing) > topFindings {

@@ -271,3 +271,11 @@ func Fingerprint(parts ...string) string {
 func NormalizeLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// WasThere reports whether the finding was there before the change under
+// review: a baseline has it (unchanged or updated), or the target branch
+// pinned the dependency already (PreExisting). Reviews show the others
+// first.
+func (f *Finding) WasThere() bool {
+	return f.PreExisting || f.BaselineState == BaselineUnchanged || f.BaselineState == BaselineUpdated
+}

@@ -137,7 +137,7 @@ func commentFinding(f *scanners.Finding, prefix string) prcomments.Finding {
 		HelpURI:     f.HelpURI,
 		// A baseline had it, or the target branch pinned the package
 		// already: not the pull request's own.
-		PreExisting: f.PreExisting || f.BaselineState == scanners.BaselineUnchanged || f.BaselineState == scanners.BaselineUpdated,
+		PreExisting: f.WasThere(),
 	}
 	// A dependency's vulnerability sits on its lockfile line; an image's
 	// belongs to the image, not to the line that names it.

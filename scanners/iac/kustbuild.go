@@ -2,11 +2,13 @@ package iac
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
 	"github.com/aquasecurity/trivy/pkg/iac/rego"
@@ -84,7 +86,14 @@ const renderedName = "kustomize-build.yaml"
 func (s *Engine) scanKustomization(ctx context.Context, in *inputs, contents map[string][]byte, paths []string, rs *rego.Scanner,
 	lines *lineCache, res *tg.Result) error {
 	rootFile := paths[0]
-	rendered, kt, err := buildKustomization(contents, paths, res)
+	began := time.Now()
+	rendered, kt, err := buildKustomization(ctx, contents, paths, res)
+	if s.log != nil {
+		s.log.Debug("kustomize build", "kustomization", rootFile, "files", len(paths), "bytes", len(rendered), "took", time.Since(began), "error", err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if err != nil {
 		var loose []string
 		for _, p := range paths {
@@ -94,6 +103,9 @@ func (s *Engine) scanKustomization(ctx context.Context, in *inputs, contents map
 		}
 		n := tg.Notification{Level: tg.LevelWarning, Code: "kustomize-build", Path: rootFile,
 			Message: fmt.Sprintf("kustomization %s could not be built, so its rendering was not checked (the %d Kubernetes files it includes were checked as loose files): %v", rootFile, len(loose), err)}
+		if errors.Is(err, errAbandoned) {
+			n.Level = tg.LevelError
+		}
 		res.Status.Add(n)
 		if len(loose) == 0 {
 			return nil
@@ -158,7 +170,7 @@ func kustomizeOptions() *krusty.Options {
 // buildKustomization builds a unit's root from an in-memory filesystem
 // holding only the unit's files (as read from the checkout), with the
 // refused entries of its kustomizations left out (a notification each).
-func buildKustomization(contents map[string][]byte, paths []string, res *tg.Result) ([]byte, *kustTree, error) {
+func buildKustomization(ctx context.Context, contents map[string][]byte, paths []string, res *tg.Result) ([]byte, *kustTree, error) {
 	rootFile := paths[0]
 	inUnit := map[string]bool{}
 	for _, p := range paths {
@@ -191,16 +203,51 @@ func buildKustomization(contents map[string][]byte, paths []string, res *tg.Resu
 	if kt.byDir[path.Dir(rootFile)] == nil {
 		return nil, nil, fmt.Errorf("kustomization %s could not be read", rootFile)
 	}
-	m, err := krusty.MakeKustomizer(kustomizeOptions()).Run(fs, "/"+path.Dir(rootFile))
-	if err != nil {
-		return nil, nil, err
+	// kustomize's build takes no context: it runs on its own, and a build
+	// past its budget (or an interrupted scan) is left to finish in the
+	// background, its result dropped, so that one kustomization cannot hold
+	// the scan.
+	type built struct {
+		out []byte
+		err error
 	}
-	out, err := m.AsYaml()
-	if err != nil {
-		return nil, nil, err
+	done := make(chan built, 1)
+	go func() {
+		var b built
+		defer func() {
+			if r := recover(); r != nil {
+				b.err = fmt.Errorf("kustomize failed: %v", r)
+			}
+			done <- b
+		}()
+		m, err := krusty.MakeKustomizer(kustomizeOptions()).Run(fs, "/"+path.Dir(rootFile))
+		if err == nil {
+			b.out, err = m.AsYaml()
+		}
+		b.err = err
+	}()
+	timer := time.NewTimer(kustomizeBudget)
+	defer timer.Stop()
+	select {
+	case b := <-done:
+		if b.err != nil {
+			return nil, nil, b.err
+		}
+		return b.out, kt, nil
+	case <-timer.C:
+		return nil, nil, fmt.Errorf("the build took longer than %s and was %w", kustomizeBudget, errAbandoned)
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
 	}
-	return out, kt, nil
 }
+
+// errAbandoned ends a build past its budget: an error-level notification,
+// so that the unit, whose result depends on the machine's speed, is not
+// kept in the result cache.
+var errAbandoned = errors.New("abandoned")
+
+// kustomizeBudget bounds one kustomization's build.
+var kustomizeBudget = 2 * time.Minute
 
 // fieldInMessage finds the field a check names ("should set
 // 'securityContext.privileged' to false"); fieldWord one it names without

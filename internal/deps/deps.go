@@ -87,4 +87,5 @@ import (
 	_ "sigs.k8s.io/kustomize/api/krusty"
 	_ "sigs.k8s.io/kustomize/api/types"
 	_ "sigs.k8s.io/kustomize/kyaml/filesys"
+	_ "sigs.k8s.io/kustomize/kyaml/yaml"
 )

@@ -137,7 +137,7 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	var kustUnits []job
 	if enabled[detection.FileTypeKubernetes] {
 		var kustNotes []tg.Notification
-		kustUnits, kustNotes = s.planKustomize(t, byType, contents)
+		kustUnits, kustNotes = s.planKustomize(t, byType, contents, notes)
 		notes = append(notes, kustNotes...)
 	}
 	planned := ownedUnits(t.Shard, append(planUnits(byType, contents), kustUnits...), &notes)

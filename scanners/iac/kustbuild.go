@@ -28,7 +28,11 @@ import (
 // loose Kubernetes files. It reads the kustomization files, and the other
 // files a build reads that classify did not keep, through the target's
 // confined reader into contents.
-func (s *Engine) planKustomize(t *tg.Target, byType map[detection.FileType][]string, contents map[string][]byte) ([]job, []tg.Notification) {
+//
+// A file classify named in a notification (unreadable, a parse error, an
+// alias bomb, nesting too deep) and did not keep is not read again: it is
+// missing from the builds, which then fail and say so.
+func (s *Engine) planKustomize(t *tg.Target, byType map[detection.FileType][]string, contents map[string][]byte, classified []tg.Notification) ([]job, []tg.Notification) {
 	var paths []string
 	inTree := map[string]bool{}
 	for _, f := range t.Files {
@@ -38,12 +42,18 @@ func (s *Engine) planKustomize(t *tg.Target, byType map[detection.FileType][]str
 	if len(kustomizations(paths)) == 0 {
 		return nil, nil
 	}
+	refused := map[string]bool{}
+	for _, n := range classified {
+		if n.Path != "" {
+			refused[n.Path] = true
+		}
+	}
 	var notes []tg.Notification
 	read := func(p string) ([]byte, bool) {
 		if b, ok := contents[p]; ok {
 			return b, true
 		}
-		if !inTree[p] {
+		if !inTree[p] || refused[p] {
 			return nil, false
 		}
 		b, err := readFile(t, p)

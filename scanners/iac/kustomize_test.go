@@ -266,3 +266,34 @@ func writer(t *testing.T, root string) func(rel, content string) {
 		}
 	}
 }
+
+// TestKustomizationBomb: a kustomization the syntax guard refuses (here an
+// alias bomb) is not read again to be built; the pod beside it is checked
+// as a loose file.
+func TestKustomizationBomb(t *testing.T) {
+	bomb := "resources:\n  - pod.yaml\nx0: &x0 [a, a, a, a, a, a, a, a, a, a]\n"
+	for i := 1; i < 8; i++ {
+		prev := "*x" + itoa(i-1)
+		bomb += "x" + itoa(i) + ": &x" + itoa(i) + " [" + strings.Repeat(prev+", ", 9) + prev + "]\n"
+	}
+	res := scanFiles(t, map[string]string{
+		"app/kustomization.yaml": bomb,
+		"app/pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: app\n      image: nginx:1.25\n",
+	})
+	if _, ok := parseErrors(res)["app/kustomization.yaml"]; !ok {
+		t.Errorf("the bomb was not named: %v", res.Status.Notifications)
+	}
+	if findingsIn(res, "app/pod.yaml") == 0 {
+		t.Errorf("the pod was not checked: %v", where(res))
+	}
+	for _, f := range res.Findings {
+		if strings.Contains(f.Message, "rendering") {
+			t.Errorf("the bomb's kustomization was built: %s", f.Message)
+		}
+	}
+	for _, n := range res.Status.Notifications {
+		if strings.HasPrefix(n.Code, "kustomize") {
+			t.Errorf("the bomb's kustomization was read to be built: %s %s", n.Code, n.Message)
+		}
+	}
+}

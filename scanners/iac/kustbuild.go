@@ -268,6 +268,13 @@ var (
 	fieldWord      = regexp.MustCompile(`[A-Za-z][A-Za-z0-9_-]*(?:[./][A-Za-z0-9_-]+)+`)
 )
 
+// plainFields are the fields a check's message may name as a plain word.
+var plainFields = []string{"image", "hostNetwork", "hostPID", "hostIPC", "hostPath", "hostPort", "privileged",
+	"capabilities", "serviceAccountName", "automountServiceAccountToken", "procMount", "sysctls", "volumes"}
+
+// containerWord is a container a message names, quoted or not.
+var containerWord = regexp.MustCompile(`(?i)\bcontainer ["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?`)
+
 // fieldsNamed lists the field paths a check's message may name, the
 // quoted one first: a dotted path, and a key with dots or slashes as a
 // whole (an annotation or label key).
@@ -281,6 +288,13 @@ func fieldsNamed(message string) [][]string {
 			out = append(out, strings.Split(w, "."))
 		}
 		out = append(out, []string{w})
+	}
+	// A field named as a plain word ("uses an image from", "hostPath
+	// volume"): the fields the Kubernetes checks are about.
+	for _, w := range regexp.MustCompile(`[A-Za-z]+`).FindAllString(message, -1) {
+		if slices.Contains(plainFields, w) {
+			out = append(out, []string{w})
+		}
 	}
 	// A check may name the path of another kind ("spec.template.spec.hostPID"
 	// on a Pod): its tails, longest first.
@@ -312,6 +326,17 @@ func (kt *kustTree) attribute(f *tg.Finding, rootFile string, docs []*yaml.Node,
 		if scalar(yamlnode.Get(d, "kind")) == kind && scalar(yamlnode.Get(md, "name")) == name && scalar(yamlnode.Get(md, "namespace")) == ns {
 			obj = d
 			break
+		}
+	}
+	if container == "" && obj != nil {
+		// Messages that name a container without single quotes
+		// ("container \"app\" of deployment", "Container app in deployment"):
+		// its place, not its identity (which stays as the loose file's).
+		for _, m := range containerWord.FindAllStringSubmatch(f.Message, -1) {
+			if containerNode(obj, m[1]) != nil {
+				container = m[1]
+				break
+			}
 		}
 	}
 	file, line, end := kt.source(obj, kind, name, container, fieldsNamed(f.Message), rootDir, contents)

@@ -272,6 +272,8 @@ var (
 var plainFields = []string{"image", "hostNetwork", "hostPID", "hostIPC", "hostPath", "hostPort", "privileged",
 	"capabilities", "serviceAccountName", "automountServiceAccountToken", "procMount", "sysctls", "volumes"}
 
+var plainWord = regexp.MustCompile(`[A-Za-z]+`)
+
 // containerWord is a container a message names, quoted or not.
 var containerWord = regexp.MustCompile(`(?i)\bcontainer ["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?`)
 
@@ -291,7 +293,7 @@ func fieldsNamed(message string) [][]string {
 	}
 	// A field named as a plain word ("uses an image from", "hostPath
 	// volume"): the fields the Kubernetes checks are about.
-	for _, w := range regexp.MustCompile(`[A-Za-z]+`).FindAllString(message, -1) {
+	for _, w := range plainWord.FindAllString(message, -1) {
 		if slices.Contains(plainFields, w) {
 			out = append(out, []string{w})
 		}

@@ -460,3 +460,16 @@ func TestWarningsInLineOrder(t *testing.T) {
 		t.Errorf("warning lines %v, want [1 2]: %+v", lines, o.Warnings)
 	}
 }
+
+// TestDefaultTimeout: a scan without --timeout stops after DefaultTimeout,
+// as the task's input does; 0 still means no limit.
+func TestDefaultTimeout(t *testing.T) {
+	root := t.TempDir()
+	o, err := Parse(t.Context(), testEngines, []string{root}, env(nil))
+	if err != nil || o.Timeout != DefaultTimeout || DefaultTimeout != 30*time.Minute {
+		t.Fatalf("no --timeout: %v, %v; want %v", o.Timeout, err, DefaultTimeout)
+	}
+	if o, err = Parse(t.Context(), testEngines, []string{"--timeout", "0", root}, env(nil)); err != nil || o.Timeout != 0 {
+		t.Errorf("--timeout 0: %v, %v; want no limit", o.Timeout, err)
+	}
+}

@@ -104,6 +104,11 @@ type Options struct {
 	EngineOptions map[string]scanners.EngineOptions
 }
 
+// DefaultTimeout bounds a scan unless --timeout says otherwise (0: none),
+// in the CLI as in the task: no content of the checkout holds an agent
+// until the job's own limit; what the engines finished is kept (exit 3).
+const DefaultTimeout = 30 * time.Minute
+
 // Defaults returns the options of a scan with no flags, env or file, for
 // the engines a run knows.
 func Defaults(engines scanners.Registry) Options {
@@ -114,6 +119,7 @@ func Defaults(engines scanners.Registry) Options {
 		Gate:          policy.Gate{Thresholds: policy.DefaultThresholds()},
 		MaxFileSize:   scanners.DefaultMaxFileSize,
 		MaxDepth:      scanners.DefaultMaxDepth,
+		Timeout:       DefaultTimeout,
 		EngineOptions: map[string]scanners.EngineOptions{},
 	}
 	for _, e := range engines {

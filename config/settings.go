@@ -37,7 +37,7 @@ func (o *Options) settings() []scanners.Setting {
 			Set: func(v string) error { return scanners.SetBool(&o.Quiet, v) }},
 		{Flag: "debug", Usage: "log what the engines do, on stderr", Bool: true,
 			Set: func(v string) error { return scanners.SetBool(&o.Debug, v) }},
-		{Flag: "timeout", TaskInput: "timeout", Repo: true, Usage: "stop the scan after this `DURATION` (e.g. 10m; 0: no limit)", Default: "0",
+		{Flag: "timeout", TaskInput: "timeout", Repo: true, Usage: "stop the scan after this `DURATION` (e.g. 10m; 0: no limit; what the engines finished is kept, exit 3)", Default: DefaultTimeout.String(),
 			Set: func(v string) error {
 				d, err := time.ParseDuration(v)
 				if err != nil {

@@ -733,3 +733,29 @@ func TestPrefilterOffsets(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleSuffixes: a configuration kept as a template, a sample or a
+// backup is read in the format before the suffix; its placeholders stay
+// excluded, a real value is reported.
+func TestSampleSuffixes(t *testing.T) {
+	g := newGen(37)
+	xmlPw, ymlPw, jsonPw, propPw := g.pw(), g.pw(), g.pw(), g.pw()
+	runCases(t, []tcase{
+		{name: "xml.dist", path: "src/main/resources/beans.xml.dist",
+			text: "<beans>\n  <bean id=\"ds\">\n    <property name=\"password\" value=\"" + xmlPw + "\"/>\n  </bean>\n</beans>\n",
+			want: []want{{line: 3, value: xmlPw, rule: "tollgate-hardcoded-password", key: "password"}}},
+		{name: "yml.template", path: "config/app.yml.template",
+			text: "db:\n  user: app\n  password: " + ymlPw + "\n",
+			want: []want{{line: 3, value: ymlPw, rule: "tollgate-hardcoded-password", key: "password"}}},
+		{name: "json.sample", path: "settings.json.sample",
+			text: "{\n  \"db\": {\"password\": \"" + jsonPw + "\"}\n}\n",
+			want: []want{{line: 2, value: jsonPw, rule: "tollgate-hardcoded-password", key: "password"}}},
+		{name: "properties.orig", path: "application.properties.orig",
+			text: "spring.datasource.username=app\nspring.datasource.password=" + propPw + "\n",
+			want: []want{{line: 2, value: propPw, rule: "tollgate-hardcoded-password", key: "spring.datasource.password"}}},
+		{name: "placeholder in a template", path: "config/app.yml.template",
+			text: "db:\n  password: changeme\n  token: ${DB_TOKEN}\n"},
+		{name: "a suffix alone is no format", path: "notes.template",
+			text: "password is written on the whiteboard\n"},
+	})
+}

@@ -434,11 +434,21 @@ type fileKind struct {
 	skip    bool
 }
 
+// sampleSuffixes mark a copy of a configuration file kept as a template,
+// a sample or a backup (beans.xml.dist, config.yml.template,
+// settings.json.sample, application.properties.orig): the file is in the
+// format before the suffix, and a real value in it is a committed
+// credential all the same (placeholders stay excluded by their values).
+var sampleSuffixes = map[string]bool{".dist": true, ".template": true, ".example": true, ".sample": true, ".orig": true, ".bak": true, ".default": true}
+
 // classify picks the format, and the credential store rule, for a path.
 func classify(p string) fileKind {
 	l := strings.ToLower(p)
 	base := path.Base(l)
 	ext := path.Ext(base)
+	if sampleSuffixes[ext] && path.Ext(strings.TrimSuffix(base, ext)) != "" {
+		return classify(strings.TrimSuffix(p, p[len(p)-len(ext):]))
+	}
 	store := func(f format, rule string) fileKind {
 		return fileKind{format: f, store: rule, explicit: true}
 	}

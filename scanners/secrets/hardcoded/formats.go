@@ -111,8 +111,9 @@ var yamlKey = regexp.MustCompile(`^\s*(?:-\s+)?(?:"([^"]{1,100})"|'([^']{1,100})
 // composeEnv is a docker-compose / CI environment list item: - KEY=value.
 var composeEnv = regexp.MustCompile(`^\s*-\s+(["']?)([A-Za-z_][\w.\-]{0,100})=`)
 
-// yamlLine handles key: value, - KEY=value and the Kubernetes
-// "- name: DB_PASSWORD / value: x" pair.
+// yamlLine handles key: value, - KEY=value, the "- name: DB_PASSWORD /
+// value: x" pairs and their kin (pairValue), and lists under a credential
+// key.
 func (s *scanner) yamlLine(no, start int, line []byte) {
 	if m := composeEnv.FindSubmatchIndex(line); m != nil {
 		key := string(line[m[4]:m[5]])
@@ -139,14 +140,18 @@ func (s *scanner) yamlLine(no, start int, line []byte) {
 		}
 	}
 	vs, ve, quoted, ok := scalar(line, m[1], "#")
-	if !ok || vs >= ve {
+	if ok && vs >= ve {
+		s.credentialList(no, start, key)
+		return
+	}
+	if !ok {
 		return
 	}
 	if !quoted && strings.ContainsRune("|>&*!{[", rune(line[vs])) {
 		return // block scalar, anchor, alias, tag or flow collection
 	}
-	if key == "name" {
-		s.k8sEnvPair(no, start, line, vs, ve)
+	if pairValue[key] != nil {
+		s.namedPair(no, start, line, vs, ve, pairValue[key])
 		return
 	}
 	if class := classifyKey(key); class != "" {
@@ -154,18 +159,51 @@ func (s *scanner) yamlLine(no, start int, line []byte) {
 	}
 }
 
-// k8sValue is the value line of a Kubernetes env entry.
-var k8sValue = regexp.MustCompile(`^\s*value\s*:\s`)
+// pairValue maps the key that names a credential in a key/value pair list
+// to the line of its value: Kubernetes and CI env lists (name/value),
+// settings lists (key/value), CloudFormation parameters
+// (ParameterKey/ParameterValue), Ansible and Helm name/value lists.
+var pairValue = map[string]*regexp.Regexp{
+	"name":         regexp.MustCompile(`^\s*value\s*:\s`),
+	"Name":         regexp.MustCompile(`^\s*Value\s*:\s`),
+	"key":          regexp.MustCompile(`^\s*value\s*:\s`),
+	"Key":          regexp.MustCompile(`^\s*Value\s*:\s`),
+	"ParameterKey": regexp.MustCompile(`^\s*ParameterValue\s*:\s`),
+}
 
-// k8sEnvPair reports "- name: DB_PASSWORD" followed by "value: x".
-func (s *scanner) k8sEnvPair(no, start int, line []byte, vs, ve int) {
+// listItem is a YAML list item's value.
+var listItem = regexp.MustCompile(`^\s*-\s+`)
+
+// credentialList reports the items of a list under a credential key
+// ("passwords:" then "- value" lines).
+func (s *scanner) credentialList(no, start int, key string) {
+	class := classifyKey(strings.TrimSuffix(strings.TrimSuffix(key, "s"), "S"))
+	if class == "" {
+		return
+	}
+	for _, l := range s.following(no, start, 50) {
+		m := listItem.FindIndex(l.text)
+		if m == nil {
+			return
+		}
+		v0, v1, quoted, ok := scalar(l.text, m[1], "#")
+		if !ok || v1 <= v0 || !quoted && strings.ContainsRune("|>&*!{[", rune(l.text[v0])) || yamlKey.Match(l.text) {
+			return // not a list of plain values
+		}
+		s.emit(l.no, l.text, v0, v1, key, class, prioKey)
+	}
+}
+
+// namedPair reports "- name: DB_PASSWORD" (or key:, ParameterKey:)
+// followed by its value line.
+func (s *scanner) namedPair(no, start int, line []byte, vs, ve int, valueLine *regexp.Regexp) {
 	name := string(line[vs:ve])
 	class := classifyKey(name)
 	if class == "" {
 		return
 	}
 	for _, l := range s.following(no, start, 2) {
-		m := k8sValue.FindIndex(l.text)
+		m := valueLine.FindIndex(l.text)
 		if m == nil {
 			continue
 		}

@@ -759,3 +759,29 @@ func TestSampleSuffixes(t *testing.T) {
 			text: "password is written on the whiteboard\n"},
 	})
 }
+
+// TestPairsAndLists: a credential named by a sibling key (key/value,
+// ParameterKey/ParameterValue, Name/Value) and the items of a list under a
+// credential key.
+func TestPairsAndLists(t *testing.T) {
+	g := newGen(41)
+	kv, cfn, nv, l1, l2 := g.pw(), g.pw(), g.pw(), g.pw(), g.pw()
+	runCases(t, []tcase{
+		{name: "key/value", path: "ansible/vars.yml",
+			text: "settings:\n  - key: password\n    value: " + kv + "\n  - key: username\n    value: admin\n",
+			want: []want{{line: 3, value: kv, rule: "tollgate-hardcoded-password", key: "password"}}},
+		{name: "ParameterKey/ParameterValue", path: "cfn/params.yaml",
+			text: "- ParameterKey: DBPassword\n  ParameterValue: " + cfn + "\n- ParameterKey: DBUser\n  ParameterValue: admin\n",
+			want: []want{{line: 2, value: cfn, rule: "tollgate-hardcoded-password", key: "DBPassword"}}},
+		{name: "Name/Value", path: "ci/pipeline.yml",
+			text: "variables:\n  - Name: API_TOKEN\n    Value: " + nv + "\n",
+			want: []want{{line: 3, value: nv, rule: "tollgate-hardcoded-token", key: "API_TOKEN"}}},
+		{name: "a list under passwords", path: "config/users.yml",
+			text: "passwords:\n  - \"" + l1 + "\"\n  - " + l2 + "\nother: 1\n",
+			want: []want{{line: 2, value: l1, rule: "tollgate-hardcoded-password", key: "passwords"}, {line: 3, value: l2, rule: "tollgate-hardcoded-password", key: "passwords"}}},
+		{name: "a list of mappings under passwords", path: "config/users.yml",
+			text: "passwords:\n  - name: admin\n    length: 12\n"},
+		{name: "a list of placeholders", path: "config/users.yml",
+			text: "passwords:\n  - changeme\n  - ${PASSWORD}\n"},
+	})
+}

@@ -126,14 +126,19 @@ func (s *scanner) codeLine(no int, line []byte) {
 			continue
 		}
 		key := codeKey(toks, i)
+		reversed := false
 		if key == "" {
-			continue
+			// "x" == password, "x" != PASSWORD: the literal on the left.
+			if key = keyAfter(toks, i); key == "" {
+				continue
+			}
+			reversed = true
 		}
 		class := classifyKey(key)
 		if class == "" {
 			continue
 		}
-		if i+1 < len(toks) && toks[i+1].kind == tOp {
+		if !reversed && i+1 < len(toks) && toks[i+1].kind == tOp {
 			switch toks[i+1].text {
 			case "+", "%", "[", "..":
 				continue // concatenation, formatting, indexing: not the whole value
@@ -146,7 +151,7 @@ func (s *scanner) codeLine(no int, line []byte) {
 			}
 		}
 		vs, ve := t.vs, t.ve
-		if isComparison(toks, i) && lowerWord(line[vs:ve]) {
+		if (reversed || isComparison(toks, i)) && lowerWord(line[vs:ve]) {
 			continue // if token == "func": a lexer keyword, not a password
 		}
 		if class == classToken && strings.EqualFold(strings.TrimLeft(key, "$@:"), "authorization") {
@@ -173,6 +178,29 @@ func authScheme(line []byte, vs, ve int) int {
 		}
 	}
 	return vs
+}
+
+// keyAfter returns the name a string literal at toks[i] is compared with
+// when the literal comes first ("x" == password), or "". The name is the
+// whole operand: "x" == password.strip() is not one.
+func keyAfter(toks []tok, i int) string {
+	if i+2 >= len(toks) || toks[i+1].kind != tOp || toks[i+2].kind != tIdent {
+		return ""
+	}
+	switch toks[i+1].text {
+	case "==", "===", "!=", "!==":
+	default:
+		return ""
+	}
+	// this.adminPassword, cfg.db.password: the last name of the chain.
+	j := i + 2
+	for j+2 < len(toks) && toks[j+1].text == "." && toks[j+2].kind == tIdent {
+		j += 2
+	}
+	if j+1 < len(toks) && (toks[j+1].text == "(" || toks[j+1].text == "[" || toks[j+1].text == ".") {
+		return "" // a call, an index: not the variable itself
+	}
+	return toks[j].text
 }
 
 // codeKey returns the name a string literal at toks[i] is bound to, or "".

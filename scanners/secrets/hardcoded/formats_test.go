@@ -785,3 +785,27 @@ func TestPairsAndLists(t *testing.T) {
 			text: "passwords:\n  - changeme\n  - ${PASSWORD}\n"},
 	})
 }
+
+// TestLiteralFirstComparison: a literal compared with a credential-named
+// variable, the literal first ("x" == password, as Yoda conditions and
+// assertions write it), is reported as the other order is; a method call
+// on the variable or a lowercase keyword is not.
+func TestLiteralFirstComparison(t *testing.T) {
+	g := newGen(43)
+	py, js, java := g.pw(), g.pw(), g.pw()
+	runCases(t, []tcase{
+		{name: "python", path: "app/auth.py",
+			text: "if \"" + py + "\" == password:\n    grant()\n",
+			want: []want{{line: 1, value: py, rule: "tollgate-hardcoded-password", key: "password"}}},
+		{name: "javascript", path: "web/login.js",
+			text: "if ('" + js + "' !== PASSWORD) { deny(); }\n",
+			want: []want{{line: 1, value: js, rule: "tollgate-hardcoded-password", key: "PASSWORD"}}},
+		{name: "a field", path: "src/Auth.java",
+			text: "if (\"" + java + "\" == this.adminPassword) { ok(); }\n",
+			want: []want{{line: 1, value: java, rule: "tollgate-hardcoded-password", key: "adminPassword"}}},
+		{name: "a method on the variable", path: "app/auth.py",
+			text: "if \"" + py + "\" == password.strip():\n    grant()\n"},
+		{name: "a keyword", path: "lex/lexer.go",
+			text: "if \"func\" == token {\n}\n"},
+	})
+}

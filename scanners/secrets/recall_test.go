@@ -168,6 +168,21 @@ func recallCorpus(g corpusGen) []plant {
 		{"uri", "src/main/resources/db.properties", "db.url=jdbc:sqlserver://db.internal:1433;databaseName=orders;user={{U}};password={{PW}}\n"},
 		{"uri", "Reports/App.config", "<configuration>\n  <connectionStrings>\n    <add name=\"Reports\" connectionString=\"Data Source=sql01;Initial Catalog=Reports;User Id={{U}};Password={{PW}};\" />\n  </connectionStrings>\n</configuration>\n"},
 		{"uri", "docs/setup.md", "Connect with:\n\n    psql postgresql://{{U}}:{{PW}}@db.internal:5432/orders\n"},
+		// A credential named by a sibling key (issue 37).
+		{"pairs", "ansible/group_vars/app.yml", "app_settings:\n  - key: port\n    value: 8080\n  - key: password\n    value: {{PW}}\n"},
+		{"pairs", "cfn/prod-params.yaml", "- ParameterKey: Environment\n  ParameterValue: prod\n- ParameterKey: DBPassword\n  ParameterValue: {{PW}}\n"},
+		{"pairs", "conf/context.xml", "<config>\n  <entry key=\"url\" value=\"jdbc:postgresql://db/orders\"/>\n  <entry key=\"password\" value=\"{{PW}}\"/>\n</config>\n"},
+		{"pairs", "config/users.yml", "service_accounts:\n  reporting:\n    passwords:\n      - \"{{PW}}\"\n"},
+		// Template, sample and backup copies read in their format. A
+		// common guess (Summer2024!) in a file named as a sample is a
+		// placeholder by design; these plant a random value.
+		{"sample", "src/main/resources/beans.xml.dist", "<beans>\n  <bean id=\"ds\" class=\"org.apache.commons.dbcp2.BasicDataSource\">\n    <property name=\"password\" value=\"{{R16}}\"/>\n  </bean>\n</beans>\n"},
+		{"sample", "config/app.yml.template", "database:\n  host: db.internal\n  password: {{R16}}\n"},
+		{"sample", "config/settings.json.sample", "{\n  \"db\": {\n    \"password\": \"{{R16}}\"\n  }\n}\n"},
+		// A literal compared with a credential, the literal first.
+		{"compare", "app/backdoor.py", "def check(user, password):\n    if \"{{PW}}\" == password:\n        return True\n"},
+		{"compare", "web/admin.js", "function ok(input) {\n  return '{{PW}}' === input.adminPassword;\n}\n"},
+		{"compare", "src/main/java/com/contoso/Gate.java", "class Gate {\n    boolean ok(String pwd) { return \"{{PW}}\" == this.masterPassword; }\n}\n"},
 		// Webhooks.
 		{"webhook", "scripts/notify.py", "import requests\n\nWEBHOOK = \"https://hooks.slack.com/services/T{{A8}}/B{{A8}}/{{A24}}\"\n"},
 		{"webhook", "ops/alerts.yaml", "receivers:\n  - name: teams\n    url: https://contoso.webhook.office.com/webhookb2/{{GUID}}@{{GUID}}/IncomingWebhook/{{HEX32}}/{{GUID}}\n"},
@@ -177,7 +192,7 @@ func recallCorpus(g corpusGen) []plant {
 	for _, t := range tmpl {
 		c := t.content
 		// The answer key: the line of the first planted value.
-		marks := []string{"{{PW}}", "{{A24}}", "{{HEX32}}", "{{A68}}"}
+		marks := []string{"{{PW}}", "{{A24}}", "{{HEX32}}", "{{A68}}", "{{R16}}"}
 		line := 0
 		for _, m := range marks {
 			if i := strings.Index(c, m); i >= 0 {
@@ -197,6 +212,7 @@ func recallCorpus(g corpusGen) []plant {
 			c = strings.Replace(c, "{{A8}}", strings.ToUpper(g.pick(alnum, 8)), 1)
 		}
 		c = strings.ReplaceAll(c, "{{A24}}", g.pick(alnum, 24))
+		c = strings.ReplaceAll(c, "{{R16}}", g.pick(alnum, 16))
 		c = strings.ReplaceAll(c, "{{A68}}", g.pick(alnum+"_-", 68))
 		c = strings.ReplaceAll(c, "{{D18}}", "1"+g.pick("0123456789", 17))
 		out = append(out, plant{family: t.family, path: t.path, content: c, line: line})

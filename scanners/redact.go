@@ -11,6 +11,9 @@ import (
 // the match starts at the scheme.
 var urlInText = regexp.MustCompile("[A-Za-z0-9+.-]*://[^\\s\"'<>`]+")
 
+// pathUserinfo is a path segment that reads as userinfo (user:pw@).
+var pathUserinfo = regexp.MustCompile(`/[^/@]*:[^/@]*@`)
+
 // RedactURLs removes the credentials of every URL in text: userinfo, the
 // whole query string and the fragment (tokens travel in all three: SAS
 // signatures, private_token=, #access_token=). Tollgate's notifications and
@@ -40,7 +43,9 @@ func RedactURL(raw string) string {
 		u.User = nil
 		u.RawQuery, u.ForceQuery = "", false
 		u.Fragment, u.RawFragment = "", ""
-		return u.String()
+		// A URL whose authority is empty (git:////x://user:pw@host) keeps
+		// what reads as userinfo in its path: cut it there too.
+		return pathUserinfo.ReplaceAllString(u.String(), "/")
 	}
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]

@@ -27,37 +27,7 @@ var progressLine = regexp.MustCompile(`(?m)^time=\S+ level=INFO msg=progress ela
 // without one.
 func TestProgressLiveOnATerminal(t *testing.T) {
 	t.Parallel()
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "scan", "--no-result-cache", "--sarif", filepath.Join(t.TempDir(), "o.sarif"), demoDir(t))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm", scan.EngineDelayEnv + "=1s"}
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, tty
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close() // the child holds it now
-	var screen bytes.Buffer
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		_, _ = io.Copy(&screen, ptmx) // ends with EIO when the child exits
-	}()
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
-	<-read
-	got := screen.String()
+	got, stdout := scanOnTerminal(t, pty.Winsize{Rows: 40, Cols: 120}, "1s")
 	for _, want := range []string{"secrets", "7/7 files", "iac", "6/6 groups"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the terminal shows no %q:\n%q", want, got)
@@ -72,15 +42,15 @@ func TestProgressLiveOnATerminal(t *testing.T) {
 	if !regexp.MustCompile(`\x1b\[\d*A`).MatchString(got) {
 		t.Errorf("no cursor movement: the lines were not redrawn live:\n%q", got)
 	}
-	if strings.Contains(stdout.String(), "\x1b") || strings.Contains(stdout.String(), "files") {
-		t.Errorf("progress reached stdout:\n%s", stdout.String())
+	if strings.Contains(stdout, "\x1b") || strings.Contains(stdout, "files") {
+		t.Errorf("progress reached stdout:\n%s", stdout)
 	}
 	plain := tollgate(t, nil, "scan", "--no-result-cache", "--sarif", filepath.Join(t.TempDir(), "o.sarif"), demoDir(t))
 	if !strings.Contains(plain.stderr, "level=INFO msg=scanning") {
 		t.Errorf("a log (not a terminal) lost its INFO lines:\n%s", plain.stderr)
 	}
-	if plain.stdout != stdout.String() {
-		t.Errorf("stdout differs with stderr on a terminal:\n--- terminal\n%s\n--- pipe\n%s", stdout.String(), plain.stdout)
+	if plain.stdout != stdout {
+		t.Errorf("stdout differs with stderr on a terminal:\n--- terminal\n%s\n--- pipe\n%s", stdout, plain.stdout)
 	}
 }
 
@@ -89,36 +59,7 @@ func TestProgressLiveOnATerminal(t *testing.T) {
 // log, since live bars would draw nothing there.
 func TestProgressOnATerminalWithoutASize(t *testing.T) {
 	t.Parallel()
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 0, Cols: 0}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "scan", "--no-result-cache", "--sarif", filepath.Join(t.TempDir(), "o.sarif"), demoDir(t))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm", scan.EngineDelayEnv + "=11s"}
-	cmd.Stderr = tty
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	var screen bytes.Buffer
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		_, _ = io.Copy(&screen, ptmx)
-	}()
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
-	<-read
-	got := screen.String()
+	got, _ := scanOnTerminal(t, pty.Winsize{Rows: 0, Cols: 0}, "11s")
 	if !strings.Contains(got, "level=INFO msg=progress") {
 		t.Errorf("a 0x0 terminal shows no progress line:\n%q", got)
 	}
@@ -279,4 +220,42 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// scanOnTerminal scans the demo with stderr on a pty of the given size and
+// each engine slowed by delay; it returns what the terminal showed and
+// stdout.
+func scanOnTerminal(t *testing.T, size pty.Winsize, delay string) (screen, stdout string) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	if err := pty.Setsize(ptmx, &size); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "scan", "--no-result-cache", "--sarif", filepath.Join(t.TempDir(), "o.sarif"), demoDir(t))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm", scan.EngineDelayEnv + "=" + delay}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close() // the child holds it now
+	var shown bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		_, _ = io.Copy(&shown, ptmx) // ends with EIO when the child exits
+	}()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	<-read
+	return shown.String(), out.String()
 }

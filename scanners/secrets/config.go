@@ -121,10 +121,10 @@ const maxExtendDepth = 2
 // of the file, read with readExtend and itself resolved, so that gitleaks
 // only ever opens files Tollgate wrote. *tmp is the directory of the copies.
 func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *string) ([]byte, error) {
-	if err := scanners.TooDeep(content, scanners.SyntaxTOML, scanners.MaxNesting); err != nil {
-		return nil, err // before any TOML parser recurses into it
+	doc, ext, pathKey, extPath, err := extendOf(content)
+	if err != nil {
+		return nil, err
 	}
-	doc, ext, pathKey, extPath := extendOf(content)
 	if rules, ok := doc["rules"].([]any); ok && len(rules) > MaxConfigRules {
 		return nil, &RuleBudgetError{Rules: len(rules)}
 	}
@@ -171,13 +171,14 @@ func resolveExtends(content []byte, readExtend ExtendReader, depth int, tmp *str
 // extendOf finds a configuration's [extend] path: the parsed document, its
 // [extend] table, the key of path in it (as written) and the path; an
 // empty path when there is none or the TOML does not parse (gitleaks
-// reports the syntax error).
-func extendOf(content []byte) (doc, ext map[string]any, pathKey, extPath string) {
-	if scanners.TooDeep(content, scanners.SyntaxTOML, scanners.MaxNesting) != nil {
-		return nil, nil, "", "" // resolveExtends refuses it
+// reports the syntax error). A configuration nested too deep for any TOML
+// parser is the error: it is never parsed.
+func extendOf(content []byte) (doc, ext map[string]any, pathKey, extPath string, err error) {
+	if err := scanners.TooDeep(content, scanners.SyntaxTOML, scanners.MaxNesting); err != nil {
+		return nil, nil, "", "", err
 	}
 	if err := toml.Unmarshal(content, &doc); err != nil {
-		return nil, nil, "", ""
+		return nil, nil, "", "", nil
 	}
 	for k, v := range doc {
 		if strings.EqualFold(k, "extend") {
@@ -190,7 +191,7 @@ func extendOf(content []byte) (doc, ext map[string]any, pathKey, extPath string)
 			extPath, _ = v.(string)
 		}
 	}
-	return doc, ext, pathKey, extPath
+	return doc, ext, pathKey, extPath, nil
 }
 
 // caseDuplicates names the first keys of a table (or a table below it)
@@ -246,7 +247,7 @@ func caseDuplicates(v any, where string) string {
 // cannot be read adds its error, so the digest never stands for rules
 // that failed to load.
 func extendsDigest(content []byte, readExtend ExtendReader, depth int, h io.Writer) {
-	_, _, _, extPath := extendOf(content)
+	_, _, _, extPath, _ := extendOf(content) // a refused config resolves no extend
 	if extPath == "" || depth >= maxExtendDepth || readExtend == nil {
 		return
 	}

@@ -72,10 +72,7 @@ func startAuthRegistry(t *testing.T, user, pass string, protected ...string) *au
 func (r *authRegistry) push(t *testing.T, ref string) {
 	t.Helper()
 	src := t.TempDir()
-	if err := vulndbtest.Write(src, vulndbtest.Default()); err != nil {
-		t.Fatal(err)
-	}
-	art, err := vulndbtest.Artifact(src)
+	art, err := vulndbtest.WriteArtifact(src, vulndbtest.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

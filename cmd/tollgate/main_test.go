@@ -665,10 +665,7 @@ func TestOfflineWithoutDBKeepsOtherResults(t *testing.T) {
 func TestDBDownloadCommand(t *testing.T) {
 	t.Parallel()
 	src := t.TempDir()
-	if err := vulndbtest.Write(src, vulndbtest.Default()); err != nil {
-		t.Fatal(err)
-	}
-	art, err := vulndbtest.Artifact(src)
+	art, err := vulndbtest.WriteArtifact(src, vulndbtest.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

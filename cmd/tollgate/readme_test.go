@@ -95,8 +95,7 @@ func newReadmeSandbox(t *testing.T) *readmeSandbox {
 	}
 	src := t.TempDir()
 	content := vulndbtest.Default().With(vulndbtest.Dependencies())
-	must(t, vulndbtest.Write(src, content))
-	art, err := vulndbtest.Artifact(src)
+	art, err := vulndbtest.WriteArtifact(src, content)
 	must(t, err)
 	push(host+"/aquasec/trivy-db:2", art)
 	must(t, vulndbtest.WriteJava(src, []vulndbtest.JavaIndex{{GroupID: "org.example", ArtifactID: "lib", Version: "1.0", SHA1: []byte{1, 2, 3}}}))

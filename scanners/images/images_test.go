@@ -240,10 +240,7 @@ func TestDockerDaemon(t *testing.T) {
 
 func TestDBDownloadRetriesAndMirrors(t *testing.T) {
 	src := t.TempDir()
-	if err := vulndbtest.Write(src, vulndbtest.Default()); err != nil {
-		t.Fatal(err)
-	}
-	art, err := vulndbtest.Artifact(src)
+	art, err := vulndbtest.WriteArtifact(src, vulndbtest.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,10 +298,7 @@ func TestDBDownloadRetriesAndMirrors(t *testing.T) {
 
 func TestScanDownloadsAMissingDB(t *testing.T) {
 	src := t.TempDir()
-	if err := vulndbtest.Write(src, vulndbtest.Default()); err != nil {
-		t.Fatal(err)
-	}
-	art, err := vulndbtest.Artifact(src)
+	art, err := vulndbtest.WriteArtifact(src, vulndbtest.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

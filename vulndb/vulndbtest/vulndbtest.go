@@ -234,6 +234,15 @@ func put(tx *bolt.Tx, buckets []string, key string, value any) error {
 // repositories serve: one tar.gz layer of trivy.db and metadata.json.
 func Artifact(dbDir string) (v1.Image, error) { return artifact(dbDir, "trivy.db", vulndb.MediaType) }
 
+// WriteArtifact writes c to dbDir (Write) and packages it (Artifact): the
+// DB a test registry serves.
+func WriteArtifact(dbDir string, c Content) (v1.Image, error) {
+	if err := Write(dbDir, c); err != nil {
+		return nil, err
+	}
+	return Artifact(dbDir)
+}
+
 // JavaArtifact packages a Java DB directory (WriteJava) as the OCI artifact
 // Trivy's Java DB repositories serve.
 func JavaArtifact(dir string) (v1.Image, error) {

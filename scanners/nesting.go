@@ -36,12 +36,12 @@ func (e *NestingError) Error() string {
 	return fmt.Sprintf("it nests deeper than %d levels (line %d); no parser is given it (a parser would recurse once a level, and a stack overflow ends the whole scan)", e.Max, e.Line)
 }
 
-// TooDeep returns a NestingError when content nests deeper than max
+// TooDeep returns a NestingError when content nests deeper than limit
 // levels, counted the way the syntax's parser nests: brackets outside
 // strings and comments, template interpolations (whose contents nest in
 // turn), and, for JSON, the brackets inside a string. It reads content once
-// and allocates only its stack of open levels (at most max+1).
-func TooDeep(content []byte, syn Syntax, max int) error {
+// and allocates only its stack of open levels (at most limit+1).
+func TooDeep(content []byte, syn Syntax, limit int) error {
 	type level byte
 	const (
 		none    level = iota
@@ -66,8 +66,8 @@ func TooDeep(content []byte, syn Syntax, max int) error {
 		if l == bracket || l == interp {
 			depth++
 		}
-		if depth > max || strMax > max {
-			return &NestingError{Line: line, Max: max}
+		if depth > limit || strMax > limit {
+			return &NestingError{Line: line, Max: limit}
 		}
 		return nil
 	}
@@ -122,9 +122,9 @@ func TooDeep(content []byte, syn Syntax, max int) error {
 				i++
 			case syn == SyntaxJSON && (c == '(' || c == '[' || c == '{'):
 				strDepth++
-				strMax = max2(strMax, strDepth)
-				if strMax > max {
-					return &NestingError{Line: line, Max: max}
+				strMax = max(strMax, strDepth)
+				if strMax > limit {
+					return &NestingError{Line: line, Max: limit}
 				}
 			case syn == SyntaxJSON && (c == ')' || c == ']' || c == '}'):
 				if strDepth > 0 {
@@ -202,11 +202,4 @@ func skipPast(content []byte, i int, end string, line *int, escapes bool) int {
 
 func isWordByte(b byte) bool {
 	return b == '_' || b == '-' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
-}
-
-func max2(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }

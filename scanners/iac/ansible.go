@@ -1,6 +1,7 @@
 package iac
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"slices"
@@ -72,7 +73,7 @@ func ansibleIncludes(p string, content []byte) []ansibleEdge {
 						case d.Kind == yaml.ScalarNode:
 							add("role:"+d.Value, d, d.Value, "tollgate-cut-cycle")
 						case d.Kind == yaml.MappingNode:
-							if r := cmpOr(yamlnode.Get(d, "role"), yamlnode.Get(d, "name")); r != nil {
+							if r := cmp.Or(yamlnode.Get(d, "role"), yamlnode.Get(d, "name")); r != nil {
 								add("role:"+r.Value, r, r.Value, "tollgate-cut-cycle")
 							}
 						}
@@ -86,13 +87,6 @@ func ansibleIncludes(p string, content []byte) []ansibleEdge {
 	}
 	walk(&doc, 0)
 	return out
-}
-
-func cmpOr(a, b *yaml.Node) *yaml.Node {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // breakAnsibleCycles finds the includes that close a cycle among the

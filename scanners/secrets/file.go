@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,43 +15,59 @@ import (
 	"github.com/tollgate/tollgate/scanners"
 )
 
-// scanFile runs the detector over one file. Read problems come back as a
-// notification; the file's findings found so far are kept.
-func scanFile(ctx context.Context, dets *detectors, t *scanners.Target, f scanners.File, buf []byte, maxArchiveDepth int) ([]report.Finding, *scanners.Notification) {
+// scanFile runs the detectors over one file, read in fragments (stream.go):
+// whole when it fits in one. Read problems come back as a notification;
+// the file's findings found so far are kept. An archive is read by
+// gitleaks' own source when archives are read at all.
+func scanFile(ctx context.Context, e *engine, t *scanners.Target, f scanners.File, buf []byte) ([]report.Finding, *scanners.Notification) {
 	if f.Size == 0 {
 		return nil, nil
 	}
+	depth := e.s.opts.MaxArchiveDepth
+	if depth == 0 && isArchive(ctx, f.Path) {
+		return nil, nil // as gitleaks: an archive is not read as text
+	}
 	fh, err := t.Open(f.Path)
 	if err != nil {
-		return nil, &scanners.Notification{Level: scanners.LevelWarning, Code: "unreadable", Path: f.Path,
-			Message: fmt.Sprintf("cannot read %s: %v", f.Path, scanners.Cause(err))}
+		return nil, readNote(f.Path, "unreadable", err)
 	}
 	defer fh.Close()
-	src := sources.File{
-		Content:         utf16Aware(fh),
-		Path:            f.Path,
-		Buffer:          buf,
-		Config:          &dets.gl.Config,
-		MaxArchiveDepth: maxArchiveDepth,
-	}
 	var (
 		out  []report.Finding
 		note *scanners.Notification
 	)
-	err = src.Fragments(ctx, func(fr sources.Fragment, err error) error {
-		if err != nil {
-			note = &scanners.Notification{Level: scanners.LevelWarning, Code: "read-error", Path: f.Path,
-				Message: fmt.Sprintf("cannot read %s: %v", f.Path, scanners.Cause(err))}
+	if depth > 0 && isArchive(ctx, f.Path) {
+		src := sources.File{Content: fh, Path: f.Path, Buffer: buf[:min(len(buf), archiveBuffer)], Config: &e.dets.gl.Config, MaxArchiveDepth: depth}
+		err = src.Fragments(ctx, func(fr sources.Fragment, err error) error {
+			if err != nil {
+				note = readNote(f.Path, "read-error", err)
+				return nil
+			}
+			out = append(out, e.dets.find(ctx, fr)...)
 			return nil
+		})
+	} else {
+		err = e.geom.fragments(ctx, utf16Aware(fh), buf, func(w window) error {
+			fr := sources.Fragment{Raw: string(w.data), Bytes: w.data, FilePath: f.Path, StartLine: w.line}
+			out = append(out, w.keep(e.dets.find(ctx, fr))...)
+			return nil
+		})
+		if errors.Is(err, errBinary) {
+			return nil, nil // as gitleaks: a file in a binary format is not read
 		}
-		out = append(out, dets.find(ctx, fr)...)
-		return nil
-	})
+	}
 	if err != nil && ctx.Err() == nil {
-		note = &scanners.Notification{Level: scanners.LevelWarning, Code: "read-error", Path: f.Path,
-			Message: fmt.Sprintf("cannot read %s: %v", f.Path, scanners.Cause(err))}
+		note = readNote(f.Path, "read-error", err)
 	}
 	return out, note
+}
+
+// archiveBuffer is the fragment size gitleaks' reader uses inside archives.
+const archiveBuffer = 100_000
+
+func readNote(p, code string, err error) *scanners.Notification {
+	return &scanners.Notification{Level: scanners.LevelWarning, Code: code, Path: p,
+		Message: fmt.Sprintf("cannot read %s: %v", p, scanners.Cause(err))}
 }
 
 // pathAllowed applies gitleaks' global path allowlists before a file is opened.

@@ -62,6 +62,9 @@ func newDetectors(gl *detect.Detector, withHardcoded bool) *detectors {
 // find runs every detector over one fragment.
 func (d *detectors) find(ctx context.Context, fr sources.Fragment) []report.Finding {
 	out := d.gl.DetectContext(ctx, detect.Fragment(fr))
+	for i := range out {
+		exactColumns(&out[i], fr.StartLine)
+	}
 	if d.hc == nil || ctx.Err() != nil {
 		return out
 	}

@@ -207,6 +207,7 @@ type engine struct {
 	s       *Engine
 	cfg     config.Config
 	dets    *detectors
+	geom    geometry // how a file is cut into fragments for these rules
 	class   func(id string) ruleClass
 	prop    *proposal
 	propErr error
@@ -241,7 +242,8 @@ func (s *Engine) compile(ctx context.Context, t *scanners.Target, src configSour
 	// suppressed instead of vanishing.
 	det.IgnoreGitleaksAllow = true
 	det.Config.Path = src.rel
-	e := &engine{s: s, cfg: det.Config, dets: newDetectors(det, !s.opts.NoHardcoded), class: classes(det.Config, added)}
+	e := &engine{s: s, cfg: det.Config, dets: newDetectors(det, !s.opts.NoHardcoded), class: classes(det.Config, added),
+		geom: newGeometry(secretBound(&det.Config))}
 	e.prop, e.propErr = s.loadProposal(t)
 	e.fallback = fallback
 	return e, nil

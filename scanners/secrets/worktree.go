@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/tollgate/tollgate/cache"
 	"github.com/tollgate/tollgate/internal/crash"
@@ -65,6 +66,9 @@ func (s *Engine) scanWorktree(ctx context.Context, t *scanners.Target, res scann
 	gauge := t.Meter.Gauge(scanners.EngineSecrets, "files")
 	gauge.SetTotal(len(t.Files))
 	files := make(chan scanners.File)
+	// The workers' fragments share one byte budget: however many workers
+	// there are, at most inFlight bytes of files are held at once.
+	budget := semaphore.NewWeighted(inFlight)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		defer close(files)
@@ -83,7 +87,7 @@ func (s *Engine) scanWorktree(ctx context.Context, t *scanners.Target, res scann
 	for range s.opts.Workers {
 		g.Go(func() (err error) {
 			defer crash.Recover("the secrets engine", &err)
-			buf := make([]byte, 100_000)
+			buf := make([]byte, fragmentSize)
 			for f := range files {
 				if f.Size == 0 {
 					continue
@@ -119,7 +123,12 @@ func (s *Engine) scanWorktree(ctx context.Context, t *scanners.Target, res scann
 					units.Put(pathKey, scanners.Unit{})
 					continue
 				}
+				held := min(f.Size, int64(len(buf)))
+				if err := budget.Acquire(gctx, held); err != nil {
+					return err
+				}
 				u := e.scanUnit(gctx, t, f, buf)
+				budget.Release(held)
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
@@ -169,7 +178,7 @@ func (e *engine) scanUnit(ctx context.Context, t *scanners.Target, f scanners.Fi
 	if pathAllowed(&e.dets.gl.Config, f.Path) {
 		return u
 	}
-	raw, note := scanFile(ctx, e.dets, t, f, buf, e.s.opts.MaxArchiveDepth)
+	raw, note := scanFile(ctx, e, t, f, buf)
 	if note != nil {
 		u.Notifications = append(u.Notifications, *note)
 	}

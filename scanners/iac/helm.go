@@ -53,21 +53,42 @@ func (s *Engine) renderableCharts(ctx context.Context, in *inputs, fsys fs.FS, c
 		if err == nil {
 			_, err = p.ParseFS(ctx, fsys, dir)
 		}
+		from := patched
+		if from == nil {
+			from = contents
+		}
+		var next map[string][]byte
+		var notes []tg.Notification
 		if missing := missingDependencies(err); len(missing) > 0 && ctx.Err() == nil {
-			from := patched
-			if from == nil {
-				from = contents
-			}
-			next, off, perr := withoutDependencies(from, dir, missing)
+			nd, off, perr := withoutDependencies(from, dir, missing)
+			var lint *tg.Notification
 			if perr == nil {
-				perr = s.renderAlone(ctx, in, next, paths, dir)
+				if perr = s.renderAlone(ctx, in, nd, paths, dir); stoppedOnValue(perr) && ctx.Err() == nil {
+					nd, lint, perr = s.lintMode(ctx, in, nd, paths, dir, perr)
+				}
 			}
 			if perr == nil {
-				patched, err = next, nil
-				res.Status.Add(tg.Notification{Level: tg.LevelWarning, Code: "helm-dependency-missing", Path: path.Join(dir, "Chart.yaml"),
+				next, err = nd, nil
+				notes = append(notes, tg.Notification{Level: tg.LevelWarning, Code: "helm-dependency-missing", Path: path.Join(dir, "Chart.yaml"),
 					Message: fmt.Sprintf("Helm chart %s declares dependencies that are not in its charts/ folder (%s; `helm dependency build` fetches them): the chart was rendered without them%s, so their templates were not checked", dir, strings.Join(missing, ", "), offText(off))})
+				if lint != nil {
+					notes = append(notes, *lint)
+				}
 			} else {
 				err = fmt.Errorf("%w (and without those dependencies: %v)", err, perr)
+			}
+		} else if stoppedOnValue(err) && ctx.Err() == nil {
+			if nd, lint, lerr := s.lintMode(ctx, in, from, paths, dir, err); lerr == nil {
+				next, err = nd, nil
+				notes = append(notes, *lint)
+			} else {
+				err = lerr
+			}
+		}
+		if err == nil && next != nil {
+			patched = next
+			for _, n := range notes {
+				res.Status.Add(n)
 			}
 		}
 		if err == nil {

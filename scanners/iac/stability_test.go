@@ -24,9 +24,10 @@ import (
 )
 
 // stabilityExtras complete the parity fixtures with what the stability
-// test needs besides them: a Helm subchart, a multi-stage Dockerfile, and
-// two identical objects in one file. (The fixtures' Ansible playbook,
-// ansible/site.yml, has the two buckets the test renames and counts.)
+// test needs besides them: a Helm subchart, a chart rendered in lint mode,
+// a multi-stage Dockerfile, and two identical objects in one file. (The
+// fixtures' Ansible playbook, ansible/site.yml, has the two buckets the
+// test renames and counts.)
 var stabilityExtras = map[string]string{
 	"helm/webapp/charts/cache/Chart.yaml":                 "apiVersion: v2\nname: cache\nversion: 0.1.0\n",
 	"helm/webapp/charts/cache/values.yaml":                "image: redis:7\n",
@@ -36,7 +37,13 @@ var stabilityExtras = map[string]string{
 	"kust/base/deployment.yaml":                           "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  selector:\n    matchLabels:\n      app: api\n  template:\n    metadata:\n      labels:\n        app: api\n    spec:\n      containers:\n        - name: api\n          image: api:1\n",
 	"kust/prod/kustomization.yaml":                        "resources:\n  - ../base\nnamePrefix: prod-\npatches:\n  - path: patch.yaml\n",
 	"kust/prod/patch.yaml":                                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      hostNetwork: true\n      containers:\n        - name: api\n          securityContext:\n            privileged: true\n",
-	"dup/pods.yaml":                                       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n",
+	// A chart that renders in lint mode only: it requires a password the
+	// pipeline does not give.
+	"helmlint/vault/Chart.yaml":                "apiVersion: v2\nname: vault\nversion: 0.1.0\n",
+	"helmlint/vault/values.yaml":               "db:\n  password:\n",
+	"helmlint/vault/templates/secret.yaml":     "{{ $_ := required \"db.password is required\" .Values.db.password }}\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {{ tpl .Values.db.password . | b64enc }}\n",
+	"helmlint/vault/templates/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-vault\nspec:\n  selector:\n    matchLabels:\n      app: vault\n  template:\n    metadata:\n      labels:\n        app: vault\n    spec:\n      containers:\n        - name: vault\n          image: vault:1.15\n          env:\n            - name: DB_PASSWORD\n              value: {{ required \"db.password is required\" .Values.db.password | quote }}\n",
+	"dup/pods.yaml":                            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n",
 }
 
 // stabilityTree writes the parity fixtures and the extras into a new
@@ -234,7 +241,7 @@ func TestFingerprintsSurviveEdits(t *testing.T) {
 		dir, _, _ := strings.Cut(strings.Fields(w)[1], "/")
 		types[dir] = true
 	}
-	for _, want := range []string{"terraform", "tfplan", "cloudformation", "arm", "k8s", "helm", "docker", "ansible", "dup", "kust"} {
+	for _, want := range []string{"terraform", "tfplan", "cloudformation", "arm", "k8s", "helm", "helmlint", "docker", "ansible", "dup", "kust"} {
 		if !types[want] {
 			t.Errorf("no finding in %s: the test would prove nothing there", want)
 		}
@@ -266,6 +273,7 @@ func TestFingerprintsSurviveEdits(t *testing.T) {
 		"docker/multi.Dockerfile":   {"FROM alpine:3.19", "FROM alpine:3.19 AS runtime"},
 		"ansible/site.yml":          {"name: logs bucket", "name: log bucket"},
 		"helm/webapp/charts/cache/templates/statefulset.yaml": {"-cache\n", "-redis\n"},
+		"helmlint/vault/templates/deployment.yaml":            {"-vault\n", "-db\n"},
 	} {
 		t.Run("rename in "+file, func(t *testing.T) {
 			now := v2(t, stabilityTree(t, func(rel, c string) string {

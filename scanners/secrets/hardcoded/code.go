@@ -16,7 +16,7 @@ type tok struct {
 	s, e   int // span of the token in the line
 	vs, ve int // inside of a string
 	text   string
-	interp bool // f"...", $"...": an interpolated string
+	interp bool // f"{x}", $"{x}": an interpolated string (without a hole it is a constant)
 }
 
 // stringPrefixes may stand right before a quote without being identifiers.
@@ -52,7 +52,7 @@ func lexLine(line []byte) []tok {
 			}
 			t := tok{kind: tString, s: i, e: j + 1, vs: i + 1, ve: j, text: string(line[i+1 : j])}
 			if k := len(toks) - 1; k >= 0 && toks[k].kind == tIdent && toks[k].e == i && stringPrefixes[toks[k].text] {
-				t.interp = strings.ContainsAny(toks[k].text, "fF$")
+				t.interp = strings.ContainsAny(toks[k].text, "fF$") && strings.IndexByte(t.text, '{') >= 0
 				t.s = toks[k].s
 				toks = toks[:k]
 			}
@@ -120,16 +120,29 @@ var equalsFuncs = map[string]bool{
 // CredScan does: a literal a credential is checked against is a credential
 // written into the code (often a backdoor or a default).
 func (s *scanner) codeLine(no int, line []byte) {
-	toks := lexLine(line)
+	s.codeToks(no, line, lexLine(line))
+}
+
+// codeToks is codeLine on a line already lexed.
+func (s *scanner) codeToks(no int, line []byte, toks []tok) {
 	for i, t := range toks {
 		if t.kind != tString || i == 0 || t.interp || t.ve <= t.vs {
 			continue
 		}
-		key := codeKey(toks, i)
+		// The operand is toks[a..b]: the literal, or the format call
+		// that only wraps it ("{}".format("x")).
+		a, b := i, i
+		if formatArg(toks, i) {
+			a, b = i-4, i+1
+		}
+		key := ""
+		if a > 0 {
+			key = codeKey(toks, a)
+		}
 		reversed := false
 		if key == "" {
 			// "x" == password, "x" != PASSWORD: the literal on the left.
-			if key = keyAfter(toks, i); key == "" {
+			if key = keyAfter(toks, b); key == "" {
 				continue
 			}
 			reversed = true
@@ -138,27 +151,38 @@ func (s *scanner) codeLine(no int, line []byte) {
 		if class == "" {
 			continue
 		}
-		if !reversed && i+1 < len(toks) && toks[i+1].kind == tOp {
-			switch toks[i+1].text {
+		if !reversed && b+1 < len(toks) && toks[b+1].kind == tOp {
+			switch toks[b+1].text {
 			case "+", "%", "[", "..":
 				continue // concatenation, formatting, indexing: not the whole value
 			case ".":
 				// PHP concatenation, or a method on the literal; allow
 				// the conversions that keep the literal whole.
-				if i+2 >= len(toks) || !literalMethods[strings.ToLower(toks[i+2].text)] {
+				if b+2 >= len(toks) || !literalMethods[strings.ToLower(toks[b+2].text)] {
 					continue
 				}
 			}
 		}
 		vs, ve := t.vs, t.ve
-		if (reversed || isComparison(toks, i)) && lowerWord(line[vs:ve]) {
+		if (reversed || a > 0 && isComparison(toks, a)) && lowerWord(line[vs:ve]) {
 			continue // if token == "func": a lexer keyword, not a password
 		}
-		if class == classToken && strings.EqualFold(strings.TrimLeft(key, "$@:"), "authorization") {
-			vs = authScheme(line, vs, ve)
-		}
-		s.emit(no, line, vs, ve, strings.TrimLeft(key, "$@:"), class, prioKey)
+		s.emitCredential(no, line, vs, ve, strings.TrimLeft(key, "$@:"), class)
 	}
+}
+
+// formatArg reports a literal that is the only argument of str.format on
+// a template that is one replacement field ("{}".format("x"),
+// "{0}".format("x")): the formatted value is the literal itself. A
+// template with text of its own, or an argument that is not a literal,
+// makes a value the code computes, which is not reported.
+func formatArg(toks []tok, i int) bool {
+	if i < 4 || i+1 >= len(toks) || toks[i-1].text != "(" || toks[i-2].text != "format" ||
+		toks[i-3].text != "." || toks[i-4].kind != tString || toks[i+1].text != ")" {
+		return false
+	}
+	f := toks[i-4].text
+	return len(f) >= 2 && f[0] == '{' && f[len(f)-1] == '}' && !strings.ContainsAny(f[1:len(f)-1], "{}")
 }
 
 // literalMethods keep a literal whole: "x".encode(), "x".toCharArray().
@@ -168,16 +192,27 @@ var literalMethods = map[string]bool{
 	"freeze": true, "bytes": true,
 }
 
-// authScheme skips "Bearer " / "Basic " / "Token " at the start of an
-// Authorization value, so the match is the credential itself.
-func authScheme(line []byte, vs, ve int) int {
-	v := strings.ToLower(string(line[vs:ve]))
-	for _, p := range []string{"bearer ", "basic ", "token ", "bot "} {
-		if strings.HasPrefix(v, p) {
-			return vs + len(p)
+// emitCredential records the literal at line[vs:ve] bound to the
+// credential key; an Authorization value loses its scheme ("Bearer "), so
+// that the match is the credential itself, and a signed request's header
+// (OAuth, Digest, AWS4-HMAC-SHA256) is not one: its signature and nonce
+// serve once.
+func (s *scanner) emitCredential(no int, line []byte, vs, ve int, key, class string) {
+	if class == classToken && strings.EqualFold(key, "authorization") {
+		v := strings.ToLower(string(line[vs:ve]))
+		for _, p := range []string{"bearer ", "basic ", "token ", "bot "} {
+			if strings.HasPrefix(v, p) {
+				vs += len(p)
+				break
+			}
+		}
+		for _, p := range []string{"oauth ", "digest ", "aws4-hmac-sha256 ", "signature ", "hawk "} {
+			if strings.HasPrefix(v, p) {
+				return
+			}
 		}
 	}
-	return vs
+	s.emit(no, line, vs, ve, key, class, prioKey)
 }
 
 // keyAfter returns the name a string literal at toks[i] is compared with

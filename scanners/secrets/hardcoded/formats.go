@@ -18,8 +18,8 @@ func (s *scanner) scanLine(no, start int, line []byte) {
 	case fmtYAML:
 		s.yamlLine(no, start, line)
 		s.cliLine(no, line)
-	case fmtJSON:
-		s.codeLine(no, line)
+	case fmtJSON, fmtTOML:
+		s.structLine(no, start, line)
 	case fmtXML:
 		s.xmlLine(no, start, line)
 	case fmtINI:
@@ -28,11 +28,9 @@ func (s *scanner) scanLine(no, start int, line []byte) {
 		s.kvLine(no, line, "=:")
 	case fmtEnv:
 		s.kvLine(no, line, "=")
-	case fmtTOML:
-		s.codeLine(no, line)
 	case fmtHCL:
 		s.hclLine(no, start, line)
-		s.codeLine(no, line)
+		s.structLine(no, start, line)
 	case fmtDockerfile:
 		s.dockerLine(no, line)
 	case fmtCode, fmtSQL:
@@ -112,7 +110,7 @@ var yamlKey = regexp.MustCompile(`^\s*(?:-\s+)?(?:"([^"]{1,100})"|'([^']{1,100})
 var composeEnv = regexp.MustCompile(`^\s*-\s+(["']?)([A-Za-z_][\w.\-]{0,100})=`)
 
 // yamlLine handles key: value, - KEY=value, the "- name: DB_PASSWORD /
-// value: x" pairs and their kin (pairValue), and lists under a credential
+// value: x" pairs and their kin (pairValueKey), and lists under a credential
 // key.
 func (s *scanner) yamlLine(no, start int, line []byte) {
 	if m := composeEnv.FindSubmatchIndex(line); m != nil {
@@ -150,25 +148,46 @@ func (s *scanner) yamlLine(no, start int, line []byte) {
 	if !quoted && strings.ContainsRune("|>&*!{[", rune(line[vs])) {
 		return // block scalar, anchor, alias, tag or flow collection
 	}
-	if pairValue[key] != nil {
-		s.namedPair(no, start, line, vs, ve, pairValue[key])
+	if vk := pairValueKey[key]; vk != "" {
+		s.namedPair(no, start, line, vs, ve, vk)
 		return
 	}
-	if class := classifyKey(key); class != "" {
+	if class := classifyKey(key); class != "" && !s.inLabelMap(start, line) {
 		s.emit(no, line, vs, ve, key, class, prioKey)
 	}
 }
 
-// pairValue maps the key that names a credential in a key/value pair list
-// to the line of its value: Kubernetes and CI env lists (name/value),
-// settings lists (key/value), CloudFormation parameters
-// (ParameterKey/ParameterValue), Ansible and Helm name/value lists.
-var pairValue = map[string]*regexp.Regexp{
-	"name":         regexp.MustCompile(`^\s*value\s*:\s`),
-	"Name":         regexp.MustCompile(`^\s*Value\s*:\s`),
-	"key":          regexp.MustCompile(`^\s*value\s*:\s`),
-	"Key":          regexp.MustCompile(`^\s*Value\s*:\s`),
-	"ParameterKey": regexp.MustCompile(`^\s*ParameterValue\s*:\s`),
+// labelMaps are the YAML keys whose entries are Kubernetes labels (a
+// Service's selector, a Deployment's matchLabels): a label key such as
+// svc-token-053 names a workload, and a label value is at most 63
+// characters of a name, never a credential.
+var labelMaps = map[string]bool{"labels": true, "matchLabels": true, "selector": true, "nodeSelector": true}
+
+// inLabelMap reports a YAML entry (the line at offset start) whose parent
+// key, the nearest line above it indented less, is one of labelMaps. It
+// runs only for an entry about to be reported, and looks up to 64 lines
+// back.
+func (s *scanner) inLabelMap(start int, line []byte) bool {
+	indent := len(line) - len(bytes.TrimLeft(line, " "))
+	if indent == 0 || line[indent] == '-' {
+		return false
+	}
+	end := start - 1 // the newline ending the line above
+	for n := 0; n < 64 && end > 0; n++ {
+		from := bytes.LastIndexByte(s.content[:end], '\n') + 1
+		above := trimCR(s.content[from:end])
+		end = from - 1
+		t := bytes.TrimLeft(above, " ")
+		if len(t) == 0 || t[0] == '#' || len(above)-len(t) >= indent {
+			continue
+		}
+		m := yamlKey.FindSubmatchIndex(above)
+		if m == nil || m[6] < 0 {
+			return false
+		}
+		return labelMaps[string(above[m[6]:m[7]])]
+	}
+	return false
 }
 
 // listItem is a YAML list item's value.
@@ -177,7 +196,7 @@ var listItem = regexp.MustCompile(`^\s*-\s+`)
 // credentialList reports the items of a list under a credential key
 // ("passwords:" then "- value" lines).
 func (s *scanner) credentialList(no, start int, key string) {
-	class := classifyKey(strings.TrimSuffix(strings.TrimSuffix(key, "s"), "S"))
+	class := listClass(key)
 	if class == "" {
 		return
 	}
@@ -196,20 +215,20 @@ func (s *scanner) credentialList(no, start int, key string) {
 
 // namedPair reports "- name: DB_PASSWORD" (or key:, ParameterKey:)
 // followed by its value line.
-func (s *scanner) namedPair(no, start int, line []byte, vs, ve int, valueLine *regexp.Regexp) {
+func (s *scanner) namedPair(no, start int, line []byte, vs, ve int, vk string) {
 	name := string(line[vs:ve])
 	class := classifyKey(name)
 	if class == "" {
 		return
 	}
 	for _, l := range s.following(no, start, 2) {
-		m := valueLine.FindIndex(l.text)
-		if m == nil {
+		at := valueKeyAt(l.text, vk, ":")
+		if at < 0 {
 			continue
 		}
-		v0, v1, _, ok := scalar(l.text, m[1], "#")
+		v0, v1, _, ok := scalar(l.text, at, "#")
 		if ok && v1 > v0 {
-			s.emit(l.no, l.text, v0, v1, name, class, prioKey)
+			s.emitCredential(l.no, l.text, v0, v1, name, class)
 		}
 		return
 	}

@@ -809,3 +809,124 @@ func TestLiteralFirstComparison(t *testing.T) {
 			text: "if \"func\" == token {\n}\n"},
 	})
 }
+
+// TestStructuredPairsAndLists: the pairs and lists of TestPairsAndLists
+// written as JSON, TOML and HCL: an object or table whose name member names
+// the credential and whose value member holds it (on one line, value
+// first, or over several lines), and the string items of a list under a
+// credential key. A pair object that ends without a value, a list of
+// objects or references, and a pair naming no credential are not findings.
+func TestStructuredPairsAndLists(t *testing.T) {
+	g := newGen(47)
+	v := make([]string, 15)
+	for i := range v {
+		v[i] = g.pw()
+	}
+	runCases(t, []tcase{
+		{name: "JSON key/value on one line (Postman auth)", path: "postman/orders.postman_collection.json",
+			text: lines(`{"auth": {"type": "basic", "basic": [`,
+				`  {"key": "username", "value": "ops"},`,
+				`  {"key": "password", "value": "`+v[0]+`", "type": "string"}`,
+				`]}}`),
+			want: []want{{line: 3, value: v[0], rule: rPassword, key: "password"}}},
+		{name: "JSON Name/Value over lines (ECS)", path: "ecs/taskdef.json",
+			text: lines(`{"Environment": [`, `  {`, `    "Name": "DB_PASSWORD",`, `    "Value": "`+v[1]+`"`, `  }`, `]}`),
+			want: []want{{line: 4, value: v[1], rule: rPassword, key: "DB_PASSWORD"}}},
+		{name: "JSON ParameterKey/ParameterValue", path: "cfn/params.json",
+			text: lines(`[{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "DBPassword", "ParameterValue": "` + v[2] + `"}]`),
+			want: []want{{line: 1, value: v[2], rule: rPassword, key: "DBPassword"}}},
+		{name: "JSON value before name", path: "ci/vars.json",
+			text: lines(`[{"value": "` + v[3] + `", "name": "API_TOKEN"}]`),
+			want: []want{{line: 1, value: v[3], rule: rToken, key: "API_TOKEN"}}},
+		{name: "TOML array of tables", path: "config/creds.toml",
+			text: lines(`[[credentials]]`, `name = "password"`, `value = "`+v[4]+`"  # rotated yearly`, ``, `[[credentials]]`, `name = "user"`, `value = "ops"`),
+			want: []want{{line: 3, value: v[4], rule: rPassword, key: "password"}}},
+		{name: "TOML inline table", path: "config/app.toml",
+			text: lines(`settings = [ { key = "db.password", value = "` + v[5] + `" } ]`),
+			want: []want{{line: 1, value: v[5], rule: rPassword, key: "db.password"}}},
+		{name: "HCL Helm set block", path: "infra/helm.tf",
+			text: lines(`resource "helm_release" "db" {`, `  set {`, `    name  = "auth.postgresPassword"`, `    value = "`+v[6]+`"`, `  }`,
+				`  set_sensitive {`, `    name  = "auth.password"`, `    value = var.db_password`, `  }`, `}`),
+			want: []want{{line: 4, value: v[6], rule: rPassword, key: "auth.postgresPassword"}}},
+		{name: "JSON list on one line", path: "config/users.json",
+			text: lines(`{"admin": {"passwords": ["` + v[7] + `", "` + v[8] + `"]}}`),
+			want: []want{{line: 1, value: v[7], rule: rPassword, key: "passwords"}, {line: 1, value: v[8], rule: rPassword, key: "passwords"}}},
+		{name: "JSON list over lines", path: "config/users.json",
+			text: lines(`{`, `  "api_tokens": [`, `    "`+v[9]+`",`, `    "`+v[10]+`"`, `  ],`, `  "name": "reports"`, `}`),
+			want: []want{{line: 3, value: v[9], rule: rToken, key: "api_tokens"}, {line: 4, value: v[10], rule: rToken, key: "api_tokens"}}},
+		{name: "TOML list over lines", path: "config/app.toml",
+			text: lines(`passwords = [`, `  "`+v[11]+`", # primary`, `  "`+v[12]+`",`, `]`, `users = ["ops"]`),
+			want: []want{{line: 2, value: v[11], rule: rPassword, key: "passwords"}, {line: 3, value: v[12], rule: rPassword, key: "passwords"}}},
+		{name: "HCL list", path: "infra/prod.tfvars",
+			text: lines(`admin_passwords = ["` + v[13] + `"]`),
+			want: []want{{line: 1, value: v[13], rule: rPassword, key: "admin_passwords"}}},
+		{name: "Authorization header pairs (Postman)", path: "postman/api.postman_collection.json",
+			text: lines(`"header": [`, `  {"key": "Authorization", "value": "Bearer `+v[14]+`"},`,
+				`  {"key": "Authorization", "value": "OAuth oauth_consumer_key=\"RKCGzna7bv9Y\",oauth_signature=\"x0gnkYdST73FwY8o%3D\""}`,
+				`], "headers": {"Authorization": "Digest username=\"ops\", nonce=\"dcd98b7102dd2f0e\", response=\"6629fae49393a053\""}`),
+			want: []want{{line: 2, value: v[14], rule: rToken, key: "Authorization"}}},
+		{name: "a pair object without a value", path: "forms/login.json",
+			text: lines(`[`, `  {"name": "password", "type": "string"},`, `  {"name": "user", "value": "ops-reader"}`, `]`)},
+		{name: "a pair object ending before a value", path: "forms/login.json",
+			text: lines(`[{`, `  "name": "password",`, `  "type": "string"`, `}, {`, `  "value": "ops-reader"`, `}]`)},
+		{name: "a pair naming no credential", path: "ecs/taskdef.json",
+			text: lines(`[{"name": "TOKEN_URL", "value": "https://login.example.org/token"}, {"name": "PASSWORD_POLICY", "value": "strict"}]`)},
+		{name: "a list of objects or references", path: "config/users.json",
+			text: lines(`{"passwords": [{"user": "ops", "length": 16}], "tokens": [`, `  "$TOKEN_A",`, `  "${TOKEN_B}"`, `]}`)},
+		{name: "a list of references in HCL", path: "infra/main.tf",
+			text: lines(`passwords = [var.primary_password, var.secondary_password]`)},
+	})
+}
+
+// TestFormatComparison: a credential compared with (or passed as) a
+// literal that str.format only wraps ("{}".format("x"), either side of the
+// comparison) or an f-string without a replacement field is the literal;
+// a template with text of its own or a computed argument is not reported.
+func TestFormatComparison(t *testing.T) {
+	g := newGen(53)
+	a, b, c, d := g.pw(), g.pw(), g.pw(), g.pw()
+	runCases(t, []tcase{
+		{name: "format on the left", path: "app/auth.py",
+			text: lines(`if "{}".format("`+a+`") != PASSWORD:`, `    deny()`),
+			want: []want{{line: 1, value: a, rule: rPassword, key: "PASSWORD"}}},
+		{name: "format on the right", path: "app/auth.py",
+			text: lines(`if user == "admin" and password == "{0}".format("`+b+`"):`, `    grant()`),
+			want: []want{{line: 1, value: b, rule: rPassword, key: "password"}}},
+		{name: "a keyword argument", path: "app/client.py",
+			text: lines(`client.login(user="ops", password="{}".format("` + c + `"))`),
+			want: []want{{line: 1, value: c, rule: rPassword, key: "password"}}},
+		{name: "an f-string without a field", path: "app/auth.py",
+			text: lines(`if password == f"`+d+`":`, `    grant()`),
+			want: []want{{line: 1, value: d, rule: rPassword, key: "password"}}},
+		{name: "computed values", path: "app/auth.py",
+			text: lines(
+				`if password == "s3cr3t{}".format(year):`,
+				`    grant()`,
+				`password = "{}".format(salt)`,
+				`format_password = "prefix_{}".format(dynamic_value)`,
+				`password = "{}{}".format("Kes", "trel")`,
+				`password = f"prefix_{dynamic_value}"`,
+			)},
+	})
+}
+
+// TestLabelMaps: the entries of a Kubernetes label map (a Service's
+// selector, matchLabels, labels, nodeSelector) are label keys and values,
+// not credentials, whatever words the key holds (the bench trees' services
+// named svc-token-NNN select their pods by such a key); the same key
+// outside a label map, and a credential beside a label map, are reported.
+func TestLabelMaps(t *testing.T) {
+	g := newGen(59)
+	p1, p2 := g.pw(), g.pw()
+	runCases(t, []tcase{
+		{name: "selector and labels", path: "deploy/k8s/pod.yaml",
+			text: lines(`apiVersion: v1`, `kind: Service`, `metadata:`, `  name: debug`, `  labels:`, `    # the owning service`,
+				`    svc-token-053: debug`, `spec:`, `  selector:`, `    app: web`, `    svc-token-053: debug`,
+				`  template:`, `    spec:`, `      nodeSelector:`, `        pool-secret: blue`)},
+		{name: "matchLabels", path: "deploy/k8s/deploy.yaml",
+			text: lines(`spec:`, `  selector:`, `    matchLabels:`, `      auth-token: canary`, `      app: web`)},
+		{name: "outside a label map", path: "deploy/app.yaml",
+			text: lines(`metadata:`, `  labels:`, `    app: web`, `config:`, `  svc-token-053: `+p1, `auth:`, `  selector: web`, `  password: `+p2),
+			want: []want{{line: 5, value: p1, rule: rToken, key: "svc-token-053"}, {line: 8, value: p2, rule: rPassword, key: "password"}}},
+	})
+}

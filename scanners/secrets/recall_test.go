@@ -168,21 +168,36 @@ func recallCorpus(g corpusGen) []plant {
 		{"uri", "src/main/resources/db.properties", "db.url=jdbc:sqlserver://db.internal:1433;databaseName=orders;user={{U}};password={{PW}}\n"},
 		{"uri", "Reports/App.config", "<configuration>\n  <connectionStrings>\n    <add name=\"Reports\" connectionString=\"Data Source=sql01;Initial Catalog=Reports;User Id={{U}};Password={{PW}};\" />\n  </connectionStrings>\n</configuration>\n"},
 		{"uri", "docs/setup.md", "Connect with:\n\n    psql postgresql://{{U}}:{{PW}}@db.internal:5432/orders\n"},
-		// A credential named by a sibling key (issue 37).
+		// A credential named by a sibling key (issue 37), in YAML, XML,
+		// JSON, TOML and HCL.
 		{"pairs", "ansible/group_vars/app.yml", "app_settings:\n  - key: port\n    value: 8080\n  - key: password\n    value: {{PW}}\n"},
 		{"pairs", "cfn/prod-params.yaml", "- ParameterKey: Environment\n  ParameterValue: prod\n- ParameterKey: DBPassword\n  ParameterValue: {{PW}}\n"},
 		{"pairs", "conf/context.xml", "<config>\n  <entry key=\"url\" value=\"jdbc:postgresql://db/orders\"/>\n  <entry key=\"password\" value=\"{{PW}}\"/>\n</config>\n"},
-		{"pairs", "config/users.yml", "service_accounts:\n  reporting:\n    passwords:\n      - \"{{PW}}\"\n"},
+		{"pairs", "src/main/resources/datasource.xml", "<beans>\n  <bean id=\"ds\" class=\"org.apache.commons.dbcp2.BasicDataSource\">\n    <property name=\"db.password\">\n      <value>{{PW}}</value>\n    </property>\n  </bean>\n</beans>\n"},
+		{"pairs", "ecs/orders-task.json", "{\n  \"family\": \"orders\",\n  \"environment\": [\n    {\n      \"Name\": \"DB_PASSWORD\",\n      \"Value\": \"{{PW}}\"\n    }\n  ]\n}\n"},
+		{"pairs", "postman/orders.postman_collection.json", "{\"auth\": {\"type\": \"basic\", \"basic\": [\n  {\"key\": \"username\", \"value\": \"{{U}}\"},\n  {\"key\": \"password\", \"value\": \"{{PW}}\", \"type\": \"string\"}\n]}}\n"},
+		{"pairs", "config/credentials.toml", "[[credentials]]\nname = \"user\"\nvalue = \"{{U}}\"\n\n[[credentials]]\nname = \"password\"\nvalue = \"{{PW}}\"\n"},
+		{"pairs", "infra/redis.tf", "resource \"helm_release\" \"redis\" {\n  chart = \"redis\"\n  set {\n    name  = \"auth.password\"\n    value = \"{{PW}}\"\n  }\n}\n"},
+		// The items of a list under a credential key.
+		{"lists", "config/users.yml", "service_accounts:\n  reporting:\n    passwords:\n      - \"{{PW}}\"\n"},
+		{"lists", "config/reporting.json", "{\n  \"user\": \"{{U}}\",\n  \"passwords\": [\n    \"{{PW}}\"\n  ]\n}\n"},
+		{"lists", "config/ingest.toml", "[ingest]\nuser = \"{{U}}\"\napi_tokens = [\"{{PW}}\"]\n"},
+		{"lists", "infra/admins.tfvars", "location        = \"westeurope\"\nadmin_passwords = [\"{{PW}}\"]\n"},
 		// Template, sample and backup copies read in their format. A
 		// common guess (Summer2024!) in a file named as a sample is a
 		// placeholder by design; these plant a random value.
 		{"sample", "src/main/resources/beans.xml.dist", "<beans>\n  <bean id=\"ds\" class=\"org.apache.commons.dbcp2.BasicDataSource\">\n    <property name=\"password\" value=\"{{R16}}\"/>\n  </bean>\n</beans>\n"},
 		{"sample", "config/app.yml.template", "database:\n  host: db.internal\n  password: {{R16}}\n"},
 		{"sample", "config/settings.json.sample", "{\n  \"db\": {\n    \"password\": \"{{R16}}\"\n  }\n}\n"},
-		// A literal compared with a credential, the literal first.
+		{"sample", "src/main/resources/application.properties.orig", "server.port=8080\nspring.datasource.password={{R16}}\n"},
+		{"sample", "deploy/.env.example", "DB_HOST=db.internal\nDB_PASSWORD={{R16}}\n"},
+		// A literal compared with a credential, the literal first or only
+		// wrapped by str.format.
 		{"compare", "app/backdoor.py", "def check(user, password):\n    if \"{{PW}}\" == password:\n        return True\n"},
 		{"compare", "web/admin.js", "function ok(input) {\n  return '{{PW}}' === input.adminPassword;\n}\n"},
 		{"compare", "src/main/java/com/contoso/Gate.java", "class Gate {\n    boolean ok(String pwd) { return \"{{PW}}\" == this.masterPassword; }\n}\n"},
+		{"compare", "app/gate.py", "def allowed(user, password):\n    if \"{}\".format(\"{{PW}}\") != password:\n        return False\n    return True\n"},
+		{"compare", "internal/auth/gate.go", "package auth\n\nfunc ok(password string) bool {\n\treturn \"{{PW}}\" == password\n}\n"},
 		// Webhooks.
 		{"webhook", "scripts/notify.py", "import requests\n\nWEBHOOK = \"https://hooks.slack.com/services/T{{A8}}/B{{A8}}/{{A24}}\"\n"},
 		{"webhook", "ops/alerts.yaml", "receivers:\n  - name: teams\n    url: https://contoso.webhook.office.com/webhookb2/{{GUID}}@{{GUID}}/IncomingWebhook/{{HEX32}}/{{GUID}}\n"},

@@ -427,6 +427,19 @@ func TestExplain(t *testing.T) {
 	if strings.Contains(r.stdout, "removed]") {
 		t.Errorf("explain redacted its own rule text:\n%s", r.stdout)
 	}
+	// The key-based rules show the pair and list shapes (issue 37) with
+	// their examples' values whole.
+	for id, example := range map[string]string{
+		"tollgate-hardcoded-password": `<entry key="password" value="Summer2024!"/>`,
+		"tollgate-hardcoded-token":    `{"key": "Authorization", "value": "Bearer Summer2024Token"}`,
+	} {
+		r := tollgate(t, nil, "explain", id)
+		for _, want := range []string{"Keys: ", "OptionName/Value pairs", "Pattern: ", "ParameterValue member is a literal", example} {
+			if r.code != 0 || !strings.Contains(r.stdout, want) {
+				t.Errorf("explain %s lacks %q:\n%s", id, want, r.stdout)
+			}
+		}
+	}
 	// A CVE without a DB says why, and how to get one.
 	if r := tollgate(t, []string{"TOLLGATE_CACHE_DIR=" + t.TempDir()}, "explain", "CVE-2024-3094"); r.code != 2 ||
 		!strings.Contains(r.stderr, "the vulnerability DB is not available") || !strings.Contains(r.stderr, "tollgate db download") {

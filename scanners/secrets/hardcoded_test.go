@@ -224,3 +224,29 @@ func TestExplainHardcoded(t *testing.T) {
 		t.Error("an unknown hardcoded ID explained")
 	}
 }
+
+// Every key-based rule explains the pair and list shapes of issue 37: the
+// sibling keys among its keys, the pair in its pattern, and an example of
+// a pair or list, with its fake value whole.
+func TestExplainHardcodedPairs(t *testing.T) {
+	for id, example := range map[string]string{
+		"tollgate-hardcoded-password": `{"key": "password", "value": "Summer2024!"}`,
+		"tollgate-hardcoded-secret":   `{"Name": "CLIENT_SECRET", "Value": "Summer2024!"}`,
+		"tollgate-hardcoded-token":    `api_tokens = ["Summer2024Token"]`,
+		"tollgate-hardcoded-api-key":  `{"ParameterKey": "StripeApiKey", "ParameterValue": "Summer2024Key"}`,
+	} {
+		r, ok, err := secrets.Explain(id, nil)
+		if err != nil || !ok {
+			t.Fatalf("explain %s: %v %v", id, ok, err)
+		}
+		for _, want := range []string{
+			"Keys: ", "name/value, key/value, ParameterKey/ParameterValue, OptionName/Value pairs",
+			"Pattern: ", "value|Value|ParameterValue member is a literal",
+			"Examples (fake values):", example, "str.format", ".dist, .template",
+		} {
+			if !strings.Contains(r.Description, want) {
+				t.Errorf("explain %s lacks %q:\n%s", id, want, r.Description)
+			}
+		}
+	}
+}

@@ -10,6 +10,25 @@ const keyFamilyNotes = " Not reported: empty values and values under 4 character
 	"(password_policy, token_url, secret_name, password_file); UI text; and, " +
 	"in test paths, the usual fixture guesses (test, foo, secret123)."
 
+// keyFamilyShapes are the places a key-based rule finds its credential
+// besides key = value (issue 37); every key-based rule reads them.
+const keyFamilyShapes = " The credential may also be named by a sibling key: name/value, " +
+	"key/value, ParameterKey/ParameterValue and OptionName/Value pairs in YAML, JSON, TOML " +
+	"and HCL (env lists, Postman auth and headers, CloudFormation parameters, [[tables]], " +
+	"Helm set blocks), <entry key=... value=...> and <property name=...><value>...</value> " +
+	"in XML; and every string of a list under the key or its plural (passwords: - x, " +
+	"\"passwords\": [\"x\"], passwords = [\"x\"]). A literal compared first (\"x\" == password), " +
+	"only wrapped by str.format (\"{}\".format(\"x\")) or in an f-string without a field is " +
+	"the literal. Template, sample and backup copies (.dist, .template, .example, .sample, " +
+	".orig, .bak, .default) are read in the format before the suffix. Not reported: " +
+	"the entries of Kubernetes label maps (labels, selector, matchLabels, nodeSelector)."
+
+// pairPattern is the Pattern of the pair and list shapes.
+const pairPattern = `or a pair whose name|Name|key|Key|ParameterKey|OptionName member is such a key and whose value|Value|ParameterValue member is a literal; or the literals of a list under such a key or its plural`
+
+// pairKeys are the Keys entries of the pair and list shapes.
+var pairKeys = []string{"name/value, key/value, ParameterKey/ParameterValue, OptionName/Value pairs", "a list under the plural (passwords, tokens, secrets)"}
+
 // Rules returns the rule catalogue, in a stable order.
 func Rules() []Rule {
 	return []Rule{
@@ -24,10 +43,10 @@ func Rules() []Rule {
 				"command-line argument. Comparisons such as `if password == \"x\"` are " +
 				"reported, as CredScan does: the literal is a credential in the code " +
 				"(except a lowercase word, which is a lexer keyword such as \"func\")." +
-				keyFamilyNotes,
-			Keys: []string{"password", "passwd", "pwd", "pass", "passphrase", "passcode",
-				"*_PASSWORD", "*Password", "*_pass", "dbpass", "--password", "mysql -p", "curl -u"},
-			Pattern: `key (last word password|passwd|pwd|pass|passphrase) followed by = := : => or a setter, then a literal`,
+				keyFamilyShapes + keyFamilyNotes,
+			Keys: append([]string{"password", "passwd", "pwd", "pass", "passphrase", "passcode",
+				"*_PASSWORD", "*Password", "*_pass", "dbpass", "--password", "mysql -p", "curl -u"}, pairKeys...),
+			Pattern: `key (last word password|passwd|pwd|pass|passphrase) followed by = := : => or a setter, then a literal; ` + pairPattern,
 			Examples: []string{
 				`db_password: Summer2024!`,
 				`DB_PASSWORD=Summer2024!`,
@@ -36,6 +55,10 @@ func Rules() []Rule {
 				`$db_pass = 'Summer2024!';`,
 				`conn.setPassword("Summer2024!");`,
 				`<input type="password" value="Summer2024!">`,
+				`{"key": "password", "value": "Summer2024!"}`,
+				`<entry key="password" value="Summer2024!"/>`,
+				`passwords = ["Summer2024!"]`,
+				`if "{}".format("Summer2024!") != password:`,
 			},
 		},
 		{
@@ -43,12 +66,13 @@ func Rules() []Rule {
 			Title: "Hardcoded secret or private key",
 			Description: "A literal under a key whose last word is secret, credentials, or a " +
 				"qualified key (secret_key, private_key, signing_key, encryption_key), in " +
-				"configuration or code." + keyFamilyNotes,
-			Keys:    []string{"secret", "client_secret", "secret_key", "private_key", "credentials", "signing_key", "encryption_key"},
-			Pattern: `key (last word secret|credentials, or <secret|private|signing|encryption|master|...> key) then a literal`,
+				"configuration or code." + keyFamilyShapes + keyFamilyNotes,
+			Keys:    append([]string{"secret", "client_secret", "secret_key", "private_key", "credentials", "signing_key", "encryption_key"}, pairKeys...),
+			Pattern: `key (last word secret|credentials, or <secret|private|signing|encryption|master|...> key) then a literal; ` + pairPattern,
 			Examples: []string{
 				`client_secret: Summer2024!`,
 				`SECRET_KEY = 'django-insecure-Summer2024'`,
+				`{"Name": "CLIENT_SECRET", "Value": "Summer2024!"}`,
 			},
 		},
 		{
@@ -57,12 +81,15 @@ func Rules() []Rule {
 			Description: "A literal under a key whose last word is token (access_token, " +
 				"auth_token, bot_token) or an Authorization header value after its " +
 				"scheme. Cursor and lexer tokens (next_token, page_token, csrf_token, " +
-				"cancellationToken) are not credentials." + keyFamilyNotes,
-			Keys:    []string{"token", "access_token", "auth_token", "authToken", "Authorization"},
-			Pattern: `key (last word token, not next/page/csrf/...) then a literal; Authorization: (Bearer|Basic|Token) <value>`,
+				"cancellationToken) are not credentials, nor is a signed request's Authorization " +
+				"header (OAuth, Digest, AWS4-HMAC-SHA256): its signature serves once." + keyFamilyShapes + keyFamilyNotes,
+			Keys:    append([]string{"token", "access_token", "auth_token", "authToken", "Authorization"}, pairKeys...),
+			Pattern: `key (last word token, not next/page/csrf/...) then a literal; Authorization: (Bearer|Basic|Token) <value>; ` + pairPattern,
 			Examples: []string{
 				`auth_token: Summer2024Token`,
 				`headers = {"Authorization": "Bearer Summer2024Token"}`,
+				`{"key": "Authorization", "value": "Bearer Summer2024Token"}`,
+				`api_tokens = ["Summer2024Token"]`,
 			},
 		},
 		{
@@ -70,12 +97,13 @@ func Rules() []Rule {
 			Title: "Hardcoded API key",
 			Description: "A literal under api_key / apikey / x-api-key or a service-qualified " +
 				"key name (slackKey, stripe_key, access_key, subscription_key). A bare " +
-				"key, primary key or cache key is not a credential." + keyFamilyNotes,
-			Keys:    []string{"api_key", "apikey", "x-api-key", "access_key", "slackKey", "subscription_key"},
-			Pattern: `key (last word apikey, or <api|access|slack|stripe|...> key) then a literal`,
+				"key, primary key or cache key is not a credential." + keyFamilyShapes + keyFamilyNotes,
+			Keys:    append([]string{"api_key", "apikey", "x-api-key", "access_key", "slackKey", "subscription_key"}, pairKeys...),
+			Pattern: `key (last word apikey, or <api|access|slack|stripe|...> key) then a literal; ` + pairPattern,
 			Examples: []string{
 				`const apiKey = "Summer2024Key";`,
 				`SLACK_KEY=Summer2024Key`,
+				`{"ParameterKey": "StripeApiKey", "ParameterValue": "Summer2024Key"}`,
 			},
 		},
 		{

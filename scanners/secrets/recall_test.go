@@ -181,7 +181,7 @@ func recallCorpus(g corpusGen) []plant {
 		// The items of a list under a credential key.
 		{"lists", "config/users.yml", "service_accounts:\n  reporting:\n    passwords:\n      - \"{{PW}}\"\n"},
 		{"lists", "config/reporting.json", "{\n  \"user\": \"{{U}}\",\n  \"passwords\": [\n    \"{{PW}}\"\n  ]\n}\n"},
-		{"lists", "config/ingest.toml", "[ingest]\nuser = \"{{U}}\"\napi_tokens = [\"{{PW}}\"]\n"},
+		{"lists", "config/ingest.toml", "[ingest]\nuser = \"{{U}}\"\ningest_passwords = [\"{{PW}}\"]\n"},
 		{"lists", "infra/admins.tfvars", "location        = \"westeurope\"\nadmin_passwords = [\"{{PW}}\"]\n"},
 		// Template, sample and backup copies read in their format. A
 		// common guess (Summer2024!) in a file named as a sample is a

@@ -209,7 +209,7 @@ func (s *scanner) credentialList(no, start int, key string) {
 		if !ok || v1 <= v0 || !quoted && strings.ContainsRune("|>&*!{[", rune(l.text[v0])) || yamlKey.Match(l.text) {
 			return // not a list of plain values
 		}
-		s.emit(l.no, l.text, v0, v1, key, class, prioKey)
+		s.emitItem(l.no, l.text, v0, v1, key, class)
 	}
 }
 

@@ -783,6 +783,8 @@ func TestPairsAndLists(t *testing.T) {
 			text: "passwords:\n  - name: admin\n    length: 12\n"},
 		{name: "a list of placeholders", path: "config/users.yml",
 			text: "passwords:\n  - changeme\n  - ${PASSWORD}\n"},
+		{name: "names under secrets and tokens", path: "deploy/app.yml",
+			text: "secrets:\n  - server-certificate\n  - SENTRY_DSN\ntokens:\n  - IDENTIFIER\n  - string.literal\n"},
 	})
 }
 
@@ -875,6 +877,8 @@ func TestStructuredPairsAndLists(t *testing.T) {
 			text: lines(`{"passwords": [{"user": "ops", "length": 16}], "tokens": [`, `  "$TOKEN_A",`, `  "${TOKEN_B}"`, `]}`)},
 		{name: "a list of references in HCL", path: "infra/main.tf",
 			text: lines(`passwords = [var.primary_password, var.secondary_password]`)},
+		{name: "names under tokens and secrets", path: "grammar/tokens.json",
+			text: lines(`{"tokens": ["IDENTIFIER", "STRING_LITERAL", "hello"], "secrets": [`, `  "DATABASE_URL",`, `  "server-certificate"`, `]}`)},
 	})
 }
 

@@ -2,6 +2,7 @@ package hardcoded
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 )
 
@@ -184,9 +185,22 @@ loop:
 		}
 	}
 	for _, t := range items {
-		if t.ve > t.vs {
-			s.emit(no, line, t.vs, t.ve, key, class, prioKey)
-		}
+		s.emitItem(no, line, t.vs, t.ve, key, class)
 	}
 	return done
 }
+
+// emitItem records a list item under a credential key. Under tokens,
+// secrets or keys, an item that reads as a name (IDENT, STRING_LITERAL,
+// SENTRY_DSN, db-url, server-certificate) is what the list enumerates (a
+// grammar's tokens, the secrets an app expects), not a value; under
+// passwords a word is taken for a password.
+func (s *scanner) emitItem(no int, line []byte, vs, ve int, key, class string) {
+	if ve <= vs || class != classPassword && listName.Match(line[vs:ve]) {
+		return
+	}
+	s.emit(no, line, vs, ve, key, class, prioKey)
+}
+
+// listName is an all-caps identifier or lowercase words joined by - _ or .
+var listName = regexp.MustCompile(`^(?:[A-Z]+(?:_[A-Z0-9]+)*|[a-z]+(?:[-_.][a-z0-9]+)*)$`)

@@ -17,7 +17,8 @@ const keyFamilyShapes = " The credential may also be named by a sibling key: nam
 	"and HCL (env lists, Postman auth and headers, CloudFormation parameters, [[tables]], " +
 	"Helm set blocks), <entry key=... value=...> and <property name=...><value>...</value> " +
 	"in XML; and every string of a list under the key or its plural (passwords: - x, " +
-	"\"passwords\": [\"x\"], passwords = [\"x\"]). A literal compared first (\"x\" == password), " +
+	"\"passwords\": [\"x\"], passwords = [\"x\"]; under tokens or secrets, not an item that " +
+	"reads as a name: IDENT, SENTRY_DSN, db-url). A literal compared first (\"x\" == password), " +
 	"only wrapped by str.format (\"{}\".format(\"x\")) or in an f-string without a field is " +
 	"the literal. Template, sample and backup copies (.dist, .template, .example, .sample, " +
 	".orig, .bak, .default) are read in the format before the suffix. Not reported: " +

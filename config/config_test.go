@@ -138,17 +138,6 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"1024": 1024, "50MB": 50e6, "50MiB": 50 << 20, "1.5g": 3 << 29, "512k": 512 << 10} {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	if _, err := ParseSize("-1MB"); err == nil {
-		t.Error("negative size accepted")
-	}
-}
-
 func TestMatcher(t *testing.T) {
 	m := Matcher([]string{"vendor/**", "**/*.min.js"}, []string{"docs"})
 	for p, dir := range map[string]bool{"vendor": true, "vendor/a/b.go": false, "web/app.min.js": false, "docs": true} {

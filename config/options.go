@@ -5,8 +5,6 @@ package config
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -188,30 +186,6 @@ func (o *Options) resolveEngines() error {
 		o.EngineTimeouts = resolved
 	}
 	return nil
-}
-
-// ParseSize reads a byte size: "1048576", "50MB", "1.5GiB", "512k".
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToLower(s))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{
-		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
-		{"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000 * 1000 * 1000},
-		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
-	} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
-		return 0, fmt.Errorf("invalid size %q (e.g. 50MB, 1GiB, 1048576)", s)
-	}
-	return int64(f * float64(mult)), nil
 }
 
 // Matcher returns a function that tells whether a path is excluded by any glob.

@@ -67,7 +67,7 @@ func (o *Options) settings() []scanners.Setting {
 			}},
 		{Flag: "max-file-size", Repo: true, Usage: "skip (and report) files larger than this `SIZE`", Default: "50MiB",
 			Set: func(v string) error {
-				n, err := ParseSize(v)
+				n, err := scanners.ParseSize(v)
 				o.MaxFileSize = n
 				return err
 			}},
@@ -106,7 +106,7 @@ func (o *Options) settings() []scanners.Setting {
 			Set: func(v string) error { return scanners.SetBool(&o.NoResultCache, v) }},
 		{Flag: "result-cache-size", Usage: "bound the result cache to this `SIZE`; the least recently used entries go first", Default: "512MiB",
 			Set: func(v string) error {
-				n, err := ParseSize(v)
+				n, err := scanners.ParseSize(v)
 				o.ResultCacheSize = n
 				return err
 			}},

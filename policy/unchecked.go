@@ -16,9 +16,10 @@ const UncheckedRule = "tollgate-unchecked-file"
 
 // uncheckedCodes are the notification codes that say a file's checks did
 // not run (it did not parse, could not be read, a chart did not render,
-// the file was too large or too deep, not a regular file).
+// the file was too large or too deep, not a regular file, its unit ran
+// past its budget or crashed its worker).
 var uncheckedCodes = []string{"parse-error", "unreadable", "read-error", "helm-render", "scan-error",
-	"file-too-large", "too-deep", "not-regular", "symlink-unresolvable", "symlink-outside-root"}
+	"file-too-large", "too-deep", "not-regular", "symlink-unresolvable", "symlink-outside-root", "over-budget", "unit-crashed"}
 
 // Unchecked makes a file of the pull request that could not be checked a
 // failing finding: a pull request could otherwise take any file it touches

@@ -66,7 +66,7 @@ func Builtin() Registry {
 			EngineInfo: scanners.EngineInfo{Name: scanners.EngineIaC, Aliases: []string{"config", "misconfig", "misconfiguration"}, TaskInput: "failOnIac",
 				Options: func() scanners.EngineOptions { return iac.DefaultOptions() }},
 			DefaultOn: func(config.Options) bool { return true },
-			New:       newIaC,
+			New:       newIaC(nil),
 			Explain: func(id string, _ func(string) string) (scanners.Rule, bool, error) {
 				r, ok := iac.Explain(id)
 				return r, ok, nil
@@ -190,10 +190,30 @@ func newSecrets(ctx context.Context, opts config.Options, log *slog.Logger, rc *
 	return scanners.Excluding(secrets.New(so, log), config.Matcher(so.Exclude))
 }
 
-func newIaC(_ context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
-	io := *opts.EngineOptions[scanners.EngineIaC].(*iac.Options)
-	io.Cache = rc
-	return scanners.Excluding(iac.New(io, log), config.Matcher(io.Exclude))
+// newIaC builds the IaC engine; worker is the command line of its worker
+// processes (nil: its units run in this process).
+func newIaC(worker []string) func(context.Context, config.Options, *slog.Logger, *scanners.ResultCache) scanners.Engine {
+	return func(_ context.Context, opts config.Options, log *slog.Logger, rc *scanners.ResultCache) scanners.Engine {
+		io := *opts.EngineOptions[scanners.EngineIaC].(*iac.Options)
+		io.Cache = rc
+		io.Worker = worker
+		return scanners.Excluding(iac.New(io, log), config.Matcher(io.Exclude))
+	}
+}
+
+// Isolated is the registry with the engines that run third-party parsers
+// and evaluators on checkout content (the IaC engine) running each unit in
+// a worker process, within the unit's time and memory budget: command
+// gives a worker's command line for an engine (tollgate's own: the binary
+// again, `__worker ENGINE`).
+func (r Registry) Isolated(command func(engine string) []string) Registry {
+	out := slices.Clone(r)
+	for i := range out {
+		if out[i].Name == scanners.EngineIaC {
+			out[i].New = newIaC(command(out[i].Name))
+		}
+	}
+	return out
 }
 
 func imageOptions(opts config.Options) *images.Options {

@@ -296,6 +296,14 @@ type cachedUnit struct {
 	Notifications []Notification  `json:"n,omitempty"`
 }
 
+// EncodeUnit encodes a unit as the result cache keeps it; DecodeUnit reads
+// it back. A unit that crosses a process boundary (a worker's reply) travels
+// this way, so that it reads back exactly as a unit from the cache does.
+func EncodeUnit(u Unit) ([]byte, error) { return encodeUnit(u) }
+
+// DecodeUnit reads a unit EncodeUnit wrote.
+func DecodeUnit(b []byte) (Unit, error) { return decodeUnit(b) }
+
 func encodeUnit(u Unit) ([]byte, error) {
 	if len(u.Findings) == 0 && len(u.Rules) == 0 && len(u.Notifications) == 0 {
 		return []byte{}, nil

@@ -25,6 +25,7 @@ import (
 	gitleakslog "github.com/zricethezav/gitleaks/v8/logging"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/internal/isolate"
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/report"
 	"github.com/tollgate/tollgate/report/progress"
@@ -69,6 +70,10 @@ Scan flags:
 `
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == isolate.Arg {
+		iac.SkipRuleRegistry()
+		os.Exit(serveWorker(os.Args[2]))
+	}
 	if err := reexec(); err != nil {
 		fmt.Fprintf(os.Stderr, "tollgate: %s\n", err)
 	}
@@ -106,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		printUsage(stderr)
 		return policy.ExitUsage
 	}
-	reg := scan.Builtin()
+	reg := scan.Builtin().Isolated(workerCommand)
 	if u, ok := subcommandUsage(args[0]); ok && len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
 		fmt.Fprintln(stdout, u)
 		return policy.ExitPass

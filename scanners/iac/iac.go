@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
 	"github.com/aquasecurity/trivy/pkg/iac/rego"
@@ -45,8 +46,20 @@ type Options struct {
 	TFVars         []string
 	HelmValueFiles []string
 	CFParams       []string
+	// UnitTimeout and UnitMemory are the budget of each unit of work (a
+	// Terraform module group, a Helm chart, a kustomization, a file of the
+	// other types): a unit past it is not checked, and a notification names
+	// its files, the limit and the setting that raises it (0: no limit).
+	UnitTimeout time.Duration
+	UnitMemory  int64
+	// Worker is the command line that starts a worker process
+	// (internal/isolate): each unit then runs in one, within UnitMemory and
+	// killed at UnitTimeout, so that a parser or evaluator that recurses or
+	// allocates without end costs its unit only. nil: units run in this
+	// process, within UnitTimeout where the library honours the context.
+	Worker []string `json:"-"`
 	// Cache keeps results by unit (nil: off).
-	Cache *tg.ResultCache
+	Cache *tg.ResultCache `json:"-"`
 }
 
 // Engine is the IaC engine.
@@ -110,8 +123,18 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	}
 	regoCh := make(chan regoResult, 1)
 	var startRego sync.Once
+	// With worker processes, each compiles the checks for itself (the
+	// pool starts them and has them prepare when the first file is found).
+	pool, hello := s.workers(in)
+	if pool != nil {
+		defer pool.Close()
+	}
 	start := func() {
 		startRego.Do(func() {
+			if pool != nil {
+				pool.Warm(ctx, hello, 1)
+				return
+			}
 			go func() {
 				var (
 					rs  *rego.Scanner
@@ -175,17 +198,22 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	}
 	start()
 	var rr regoResult
-	select {
-	case rr = <-regoCh:
-	case <-ctx.Done():
-		return mergeParts(res, cached), ctx.Err()
-	}
-	if rr.err != nil {
-		return res, fmt.Errorf("loading Trivy checks: %w", rr.err)
+	if pool == nil {
+		select {
+		case rr = <-regoCh:
+		case <-ctx.Done():
+			return mergeParts(res, cached), ctx.Err()
+		}
+		if rr.err != nil {
+			return res, fmt.Errorf("loading Trivy checks: %w", rr.err)
+		}
 	}
 
 	lines := newLineCache(t, contents)
 	jobs := batchJobs(misses, runtime.GOMAXPROCS(0))
+	if pool != nil {
+		jobs = splitBatches(jobs)
+	}
 	parts := make([]tg.Result, len(jobs))
 	finished := make([]bool, len(jobs)) // scanned whole before any error or interrupt
 	// Trivy runs its type scanners one after the other on one core; the
@@ -197,7 +225,7 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	for i, j := range jobs {
 		g.Go(func() (err error) {
 			defer crash.Recover(fmt.Sprintf("the iac engine, on %s %s", j.ft, strings.Join(j.paths[:min(3, len(j.paths))], ", ")), &err)
-			err = s.scanGroup(gctx, in, contents, j.ft, j.paths, rr.rs, lines, &parts[i])
+			err = s.runJob(gctx, pool, in, contents, j, rr.rs, lines, &parts[i])
 			gauge.Add(j.units())
 			finished[i] = err == nil && gctx.Err() == nil
 			return err

@@ -29,6 +29,8 @@ func (c *lineCache) all(p string) []string {
 	if !ok {
 		if b, ok := c.contents[p]; ok {
 			ls = strings.Split(string(b), "\n")
+		} else if c.t == nil {
+			// A worker has the unit's files only.
 		} else if b, err := readFile(c.t, p); err == nil {
 			ls = strings.Split(string(b), "\n")
 		}

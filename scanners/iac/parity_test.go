@@ -14,6 +14,7 @@ import (
 
 	trivylog "github.com/aquasecurity/trivy/pkg/log"
 
+	"github.com/tollgate/tollgate/internal/isolate"
 	"github.com/tollgate/tollgate/policy"
 	"github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iac"
@@ -22,7 +23,94 @@ import (
 func TestMain(m *testing.M) {
 	// Trivy buffers log records until its logger is initialised.
 	trivylog.InitLogger(false, true)
+	if len(os.Args) == 3 && os.Args[1] == isolate.Arg {
+		// The test binary is the IaC engine's worker (workerOptions), as
+		// tollgate is its own.
+		isolate.Enter()
+		proto := os.Stdout
+		os.Stdout = os.Stderr
+		if err := iac.ServeWorker(context.Background(), os.Stdin, proto, isolate.Logger(os.Stderr, slog.LevelInfo)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// isolated is opts with the units run in worker processes: this test
+// binary again (TestMain).
+func isolated(opts iac.Options) iac.Options {
+	opts.Worker = []string{os.Args[0], isolate.Arg, scanners.EngineIaC}
+	opts.UnitTimeout, opts.UnitMemory = iac.DefaultUnitTimeout, iac.DefaultUnitMemory
+	return opts
+}
+
+// TestWorkerProcessesGiveTheSameResults: the units checked in worker
+// processes give the findings, rules and notifications checked in this
+// process give, for every type (the parity fixture with its value files,
+// the Kustomize overlays).
+func TestWorkerProcessesGiveTheSameResults(t *testing.T) {
+	values := func(files ...string) []string { return files }
+	for _, c := range []struct {
+		root string
+		opts iac.Options
+	}{
+		{"testdata/parity", iac.Options{TFVars: values("testdata/parity/terraform/prod.tfvars"),
+			CFParams: values("testdata/parity/cloudformation/params.json"), HelmValueFiles: values("testdata/parity/helm/webapp/values-prod.yaml")}},
+		{"testdata/kustomize", iac.Options{}},
+	} {
+		t.Run(c.root, func(t *testing.T) {
+			if _, err := os.Stat(c.root); err != nil {
+				t.Fatal(err)
+			}
+			here := scanOurs(t, c.root, c.opts)
+			there := scanOurs(t, c.root, isolated(c.opts))
+			if len(here.Findings) == 0 {
+				t.Fatal("no findings to compare")
+			}
+			encode := func(r scanners.Result) string {
+				b, err := json.MarshalIndent(struct {
+					F []scanners.Finding
+					R []scanners.Rule
+					N []scanners.Notification
+					S scanners.State
+				}{r.Findings, r.Rules, r.Status.Notifications, r.Status.State}, "", " ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			if a, b := encode(here), encode(there); a != b {
+				t.Errorf("in this process and in workers the results differ (%d and %d findings):\n%s", len(here.Findings), len(there.Findings), firstDiff(a, b))
+			}
+			// The units did run in workers: with too little memory for
+			// a worker to start, each is reported and none checked.
+			starved := isolated(c.opts)
+			starved.UnitMemory = 8 << 20
+			res := scanOurs(t, c.root, starved)
+			over := 0
+			for _, n := range res.Status.Notifications {
+				if n.Code == "over-budget" && strings.Contains(n.Message, "used more than 8MiB of memory") {
+					over++
+				}
+			}
+			if len(res.Findings) > 0 || over == 0 || res.Status.State != scanners.Partial {
+				t.Errorf("with 8 MiB a unit: %d findings, %d over-budget notifications, state %s", len(res.Findings), over, res.Status.State)
+			}
+		})
+	}
+}
+
+// firstDiff shows where two texts part.
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n  here:    %s\n  workers: %s", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("%d lines against %d", len(al), len(bl))
 }
 
 func scanOurs(t *testing.T, root string, opts iac.Options) scanners.Result {

@@ -1,14 +1,19 @@
 package iac
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
+	"github.com/tollgate/tollgate/internal/isolate"
 	tg "github.com/tollgate/tollgate/scanners"
 	"github.com/tollgate/tollgate/scanners/iactype"
 )
 
 // DefaultOptions are the IaC engine's options before any setting.
-func DefaultOptions() *Options { return &Options{} }
+func DefaultOptions() *Options {
+	return &Options{UnitTimeout: DefaultUnitTimeout, UnitMemory: DefaultUnitMemory}
+}
 
 // Bind implements scanners.EngineOptions: the IaC engine's flags,
 // .tollgate.yaml keys (the iac section) and task inputs.
@@ -31,6 +36,26 @@ func (o *Options) Bind() []tg.Setting {
 		{Flag: "iac-namespaces", Arg: "NAMESPACE", Key: "iac.namespaces", Usage: "Rego namespaces of the extra checks (repeatable)", Set: add(&o.Namespaces)},
 		{Flag: "tf-vars", Repo: true, Key: "iac.tf-vars", Path: true, Usage: "Terraform .tfvars `FILE`s (repeatable)", Set: add(&o.TFVars)},
 		{Flag: "helm-values", Repo: true, Key: "iac.helm-values", Path: true, Usage: "Helm values `FILE`s (repeatable)", Set: add(&o.HelmValueFiles)},
+		{Flag: "iac-unit-timeout", Key: "iac.unit-timeout", Arg: "DURATION", Default: DefaultUnitTimeout.String(),
+			Usage: "stop checking one IaC unit (a Terraform module group, a Helm chart, a kustomization, a file of the other types) after this DURATION: the unit is reported, not checked, and the rest of the scan goes on (0: no limit)",
+			Set: func(v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 {
+					return fmt.Errorf("invalid duration %q", v)
+				}
+				o.UnitTimeout = d
+				return nil
+			}},
+		{Flag: "iac-unit-memory", Key: "iac.unit-memory", Arg: "SIZE", Default: isolate.Size(DefaultUnitMemory),
+			Usage: "memory one IaC unit may use (its worker process is stopped past it; the unit is reported, not checked) (0: no limit)",
+			Set: func(v string) error {
+				n, err := tg.ParseSize(v)
+				if err != nil {
+					return err
+				}
+				o.UnitMemory = n
+				return nil
+			}},
 		{Flag: "cf-params", Repo: true, Key: "iac.cf-params", Path: true, Usage: "CloudFormation parameter `FILE`s (repeatable)", Set: add(&o.CFParams)},
 	}
 }

@@ -90,6 +90,10 @@ func checkYAML(content []byte) *syntaxError {
 				return &syntaxError{Line: n.Line, Skip: true,
 					Err: fmt.Errorf("its aliases expand to more than %d nodes (a YAML alias bomb?); not evaluated", maxYAMLNodes)}
 			}
+			if m := widestMapping(&n); m != nil {
+				return &syntaxError{Line: m.Line, Skip: true,
+					Err: fmt.Errorf("a mapping of %d keys, more than %d (Trivy's YAML decoder compares every key with every other: a template of 100,000 resources takes minutes); not evaluated", len(m.Content)/2, maxYAMLKeys)}
+			}
 			continue
 		}
 		if err != nil {
@@ -106,6 +110,27 @@ func checkYAML(content []byte) *syntaxError {
 			return &syntaxError{Line: line, Err: errors.New(msg)}
 		}
 	}
+}
+
+// maxYAMLKeys bounds the keys of one YAML mapping: CloudFormation allows
+// 500 resources, a Kubernetes object a few hundred fields; the YAML decoder
+// Trivy detects and reads types with checks each key against every key
+// before it, so time grows with the square of a mapping's size.
+const maxYAMLKeys = 20_000
+
+// widestMapping returns the first mapping of n with more than maxYAMLKeys
+// keys (nil when there is none), aliases not followed.
+func widestMapping(n *yaml.Node) *yaml.Node {
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n.Kind == yaml.MappingNode && len(n.Content)/2 > maxYAMLKeys {
+			return n
+		}
+		stack = append(stack, n.Content...)
+	}
+	return nil
 }
 
 // expandedSize counts the nodes of n with every alias expanded, without

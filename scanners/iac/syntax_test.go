@@ -1,6 +1,7 @@
 package iac
 
 import (
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -93,5 +94,27 @@ func TestStripJSONComments(t *testing.T) {
 func TestTypeNamesMatchIactype(t *testing.T) {
 	if got := strings.Join(TypeNames(), ","); got != strings.Join(iactype.Names, ",") {
 		t.Errorf("iac table %s != iactype.Names %s", got, strings.Join(iactype.Names, ","))
+	}
+}
+
+// A YAML mapping of more keys than maxYAMLKeys is named and not handed to
+// Trivy, whose decoder compares every key with every other (100,000
+// CloudFormation resources: past 200 s in type detection alone); one at
+// the limit is read.
+func TestWideMappingsAreNotDecoded(t *testing.T) {
+	template := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  Bucket%d:\n    Type: AWS::S3::Bucket\n", i)
+		}
+		return []byte(b.String())
+	}
+	se := checkSyntax("cfn/template.yaml", template(maxYAMLKeys+1), false)
+	if se == nil || !se.Skip || se.Line != 3 || !strings.Contains(se.String(), fmt.Sprintf("a mapping of %d keys", maxYAMLKeys+1)) {
+		t.Errorf("a mapping of %d keys: %v", maxYAMLKeys+1, se)
+	}
+	if se := checkSyntax("cfn/template.yaml", template(maxYAMLKeys), false); se != nil {
+		t.Errorf("a mapping of %d keys was refused: %v", maxYAMLKeys, se)
 	}
 }

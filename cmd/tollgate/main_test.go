@@ -138,7 +138,8 @@ type sarifLog struct {
 						URIBaseID string `json:"uriBaseId"`
 					} `json:"artifactLocation"`
 					Region struct {
-						StartLine int `json:"startLine"`
+						StartLine   int `json:"startLine"`
+						StartColumn int `json:"startColumn"`
 					} `json:"region"`
 				} `json:"physicalLocation"`
 			} `json:"locations"`

@@ -820,7 +820,7 @@ func TestLiteralFirstComparison(t *testing.T) {
 // objects or references, and a pair naming no credential are not findings.
 func TestStructuredPairsAndLists(t *testing.T) {
 	g := newGen(47)
-	v := make([]string, 15)
+	v := make([]string, 16)
 	for i := range v {
 		v[i] = g.pw()
 	}
@@ -850,6 +850,9 @@ func TestStructuredPairsAndLists(t *testing.T) {
 			text: lines(`resource "helm_release" "db" {`, `  set {`, `    name  = "auth.postgresPassword"`, `    value = "`+v[6]+`"`, `  }`,
 				`  set_sensitive {`, `    name  = "auth.password"`, `    value = var.db_password`, `  }`, `}`),
 			want: []want{{line: 4, value: v[6], rule: rPassword, key: "auth.postgresPassword"}}},
+		{name: "HCL SSM parameter", path: "infra/ssm.tf",
+			text: lines(`resource "aws_ssm_parameter" "db" {`, `  name  = "/prod/orders/db/password"`, `  type  = "SecureString"`, `  value = "`+v[15]+`"`, `}`),
+			want: []want{{line: 4, value: v[15], rule: rPassword, key: "/prod/orders/db/password"}}},
 		{name: "JSON list on one line", path: "config/users.json",
 			text: lines(`{"admin": {"passwords": ["` + v[7] + `", "` + v[8] + `"]}}`),
 			want: []want{{line: 1, value: v[7], rule: rPassword, key: "passwords"}, {line: 1, value: v[8], rule: rPassword, key: "passwords"}}},
@@ -871,6 +874,8 @@ func TestStructuredPairsAndLists(t *testing.T) {
 			text: lines(`[`, `  {"name": "password", "type": "string"},`, `  {"name": "user", "value": "ops-reader"}`, `]`)},
 		{name: "a pair object ending before a value", path: "forms/login.json",
 			text: lines(`[{`, `  "name": "password",`, `  "type": "string"`, `}, {`, `  "value": "ops-reader"`, `}]`)},
+		{name: "an inline table ending before a value", path: "config/app.toml",
+			text: lines(`cred = { name = "password", kind = "text" }`, `value = "ops-reader"`)},
 		{name: "a pair naming no credential", path: "ecs/taskdef.json",
 			text: lines(`[{"name": "TOKEN_URL", "value": "https://login.example.org/token"}, {"name": "PASSWORD_POLICY", "value": "strict"}]`)},
 		{name: "a list of objects or references", path: "config/users.json",

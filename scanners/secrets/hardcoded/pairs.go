@@ -109,8 +109,8 @@ func (s *scanner) structPair(no, start int, line []byte, toks []tok, i int) {
 			isPairSep(toks[j+1]) && toks[j+2].kind == tString
 	}
 	j := i + 3
-	for ; j+2 < len(toks) && !isObjectEdge(toks[j]); j++ {
-		if isValue(j) {
+	for ; j < len(toks) && !isObjectEdge(toks[j]); j++ {
+		if j+2 < len(toks) && isValue(j) {
 			s.emitCredential(no, line, toks[j+2].vs, toks[j+2].ve, name, class)
 			return
 		}
@@ -121,8 +121,8 @@ func (s *scanner) structPair(no, start int, line []byte, toks []tok, i int) {
 			return
 		}
 	}
-	if j < len(toks) && toks[j].text == "}" {
-		return // the object ends on this line without a value
+	if j < len(toks) {
+		return // the object ends on this line without a value, or another opens
 	}
 	comments := "#"
 	if s.kind.format == fmtJSON {

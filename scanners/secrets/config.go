@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -342,6 +343,11 @@ func classes(cfg config.Config, added map[string]bool) func(id string) ruleClass
 // config's, a hardcoded rule to both); and of two rules of one later class
 // on one secret, the one with the longer match (more context, the more
 // specific rule) is kept.
+//
+// The findings of a line are swept in order of their start column, each
+// compared only with those still open at its start (an earlier finding
+// ending before it cannot overlap it): a long line of many secrets costs
+// their number, not its square.
 func dedupe(findings []report.Finding, class func(id string) ruleClass) []report.Finding {
 	type place struct {
 		file, commit string
@@ -352,11 +358,13 @@ func dedupe(findings []report.Finding, class func(id string) ruleClass) []report
 		p := place{f.File, f.Commit, f.StartLine}
 		byPlace[p] = append(byPlace[p], i)
 	}
-	overlap := func(a, b report.Finding) bool {
-		return a.StartColumn <= b.EndColumn && b.StartColumn <= a.EndColumn
-	}
-	// wins reports whether g is kept rather than f when both cover a secret.
-	wins := func(g, f report.Finding) bool {
+	// drops reports whether f (the i-th) gives way to g (the j-th), two
+	// findings that overlap: the first of two identical findings is kept.
+	drops := func(i, j int) bool {
+		f, g := &findings[i], &findings[j]
+		if g.RuleID == f.RuleID && g.StartColumn == f.StartColumn && g.EndColumn == f.EndColumn {
+			return j < i
+		}
 		cg, cf := class(g.RuleID), class(f.RuleID)
 		if cg != cf {
 			return cg < cf
@@ -367,26 +375,33 @@ func dedupe(findings []report.Finding, class func(id string) ruleClass) []report
 		lg, lf := g.EndColumn-g.StartColumn, f.EndColumn-f.StartColumn
 		return lg > lf || (lg == lf && g.RuleID < f.RuleID)
 	}
-	out := findings[:0:0]
-	for i, f := range findings {
-		drop := false
-		for _, j := range byPlace[place{f.File, f.Commit, f.StartLine}] {
-			g := findings[j]
-			if j == i || !overlap(f, g) {
-				continue
-			}
-			if g.RuleID == f.RuleID && g.StartColumn == f.StartColumn && g.EndColumn == f.EndColumn {
-				if drop = j < i; drop {
-					break
+	dropped := make([]bool, len(findings))
+	kept := len(findings)
+	var open []int
+	for _, idx := range byPlace {
+		slices.SortStableFunc(idx, func(a, b int) int { return findings[a].StartColumn - findings[b].StartColumn })
+		open = open[:0]
+		for _, i := range idx {
+			start, end := findings[i].StartColumn, findings[i].EndColumn
+			open = slices.DeleteFunc(open, func(j int) bool { return findings[j].EndColumn < start })
+			for _, j := range open {
+				if findings[j].StartColumn > end {
+					continue
 				}
-				continue
+				for _, d := range [][2]int{{i, j}, {j, i}} {
+					if !dropped[d[0]] && drops(d[0], d[1]) {
+						dropped[d[0]] = true
+						kept--
+					}
+				}
 			}
-			if drop = wins(g, f); drop {
-				break
-			}
+			open = append(open, i)
 		}
-		if !drop {
-			out = append(out, f)
+	}
+	out := make([]report.Finding, 0, kept)
+	for i := range findings {
+		if !dropped[i] {
+			out = append(out, findings[i])
 		}
 	}
 	return out

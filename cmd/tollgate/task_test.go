@@ -144,7 +144,7 @@ func TestTaskAsTheAgentRunsIt(t *testing.T) {
 			if i != len(cmds)-1 {
 				t.Errorf("task.complete is not the last command")
 			}
-		case "artifact.upload", "task.uploadsummary", "results.publish":
+		case "artifact.upload", "task.uploadsummary", "results.publish", "task.setprogress":
 		default:
 			t.Errorf("unexpected command %q in %q", c.Name, c.Line)
 		}

@@ -19,7 +19,7 @@ const UncheckedRule = "tollgate-unchecked-file"
 // the file was too large or too deep, not a regular file, its unit ran
 // past its budget or crashed its worker).
 var uncheckedCodes = []string{"parse-error", "unreadable", "read-error", "helm-render", "scan-error",
-	"file-too-large", "too-deep", "not-regular", "symlink-unresolvable", "symlink-outside-root", "over-budget", "unit-crashed"}
+	"file-too-large", "too-deep", "not-regular", "symlink-unresolvable", "symlink-outside-root", "over-budget", "unit-crashed", "not-checked"}
 
 // Unchecked makes a file of the pull request that could not be checked a
 // failing finding: a pull request could otherwise take any file it touches

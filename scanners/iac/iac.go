@@ -157,13 +157,16 @@ func (s *Engine) Scan(ctx context.Context, t *tg.Target) (res tg.Result, err err
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	classified := classifiedFiles(byType)
 	var kustUnits []job
 	if enabled[detection.FileTypeKubernetes] {
 		var kustNotes []tg.Notification
 		kustUnits, kustNotes = s.planKustomize(t, byType, contents, notes)
 		notes = append(notes, kustNotes...)
 	}
-	planned := ownedUnits(t.Shard, append(planUnits(byType, contents), kustUnits...), &notes)
+	all := append(planUnits(byType, contents), kustUnits...)
+	notes = append(notes, unaccounted(t.Shard, classified, all, notes)...)
+	planned := ownedUnits(t.Shard, all, &notes)
 	for _, n := range notes {
 		res.Status.Add(n)
 	}

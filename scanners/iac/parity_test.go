@@ -49,7 +49,7 @@ func isolated(opts iac.Options) iac.Options {
 // TestWorkerProcessesGiveTheSameResults: the units checked in worker
 // processes give the findings, rules and notifications checked in this
 // process give, for every type (the parity fixture with its value files,
-// the Kustomize overlays).
+// the Kustomize overlays), and every file either way is accounted for.
 func TestWorkerProcessesGiveTheSameResults(t *testing.T) {
 	values := func(files ...string) []string { return files }
 	for _, c := range []struct {
@@ -68,6 +68,12 @@ func TestWorkerProcessesGiveTheSameResults(t *testing.T) {
 			there := scanOurs(t, c.root, isolated(c.opts))
 			if len(here.Findings) == 0 {
 				t.Fatal("no findings to compare")
+			}
+			// Every classified file was checked or named (accounting).
+			for _, n := range append(here.Status.Notifications, there.Status.Notifications...) {
+				if n.Code == "not-checked" {
+					t.Errorf("a file left the gate: %s", n.Message)
+				}
 			}
 			encode := func(r scanners.Result) string {
 				b, err := json.MarshalIndent(struct {

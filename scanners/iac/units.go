@@ -251,3 +251,47 @@ func (s *Engine) scopeOf(in *inputs) [][]byte {
 	fmt.Fprintf(h, "types %q namespaces %q download-modules=%t\n", types, ns, s.opts.DownloadModules)
 	return [][]byte{h.Sum(nil), in.digest.Sum(nil)}
 }
+
+// classifiedFiles is every file classify gave a type, with its first type.
+func classifiedFiles(byType map[detection.FileType][]string) map[string]detection.FileType {
+	out := map[string]detection.FileType{}
+	for _, ft := range fileTypes {
+		for _, p := range byType[ft.t] {
+			if _, ok := out[p]; !ok {
+				out[p] = ft.t
+			}
+		}
+	}
+	return out
+}
+
+// unaccounted holds every classified file to account: each is checked in
+// a unit (which ends with its results or a notification naming its files:
+// runJob), or a notification already names it. A file that is neither
+// would leave the gate without a word, so it gets an error notification
+// of its own (not-checked, which in a pull-request build fails the gate as
+// any unchecked file does). Files another shard owns are its to account.
+func unaccounted(shard tg.Shard, classified map[string]detection.FileType, units []job, notes []tg.Notification) []tg.Notification {
+	covered := map[string]bool{}
+	for _, u := range units {
+		for _, p := range u.paths {
+			covered[p] = true
+		}
+	}
+	for _, n := range notes {
+		covered[n.Path] = true
+	}
+	var missing []string
+	for p := range classified {
+		if !covered[p] && (!shard.Split() || shard.Owns(p)) {
+			missing = append(missing, p)
+		}
+	}
+	slices.Sort(missing)
+	out := make([]tg.Notification, 0, len(missing))
+	for _, p := range missing {
+		out = append(out, tg.Notification{Level: tg.LevelError, Code: "not-checked", Path: p,
+			Message: fmt.Sprintf("%s (%s) was not checked: no unit of the IaC engine held it (a bug in Tollgate; please report it)", p, classified[p])})
+	}
+	return out
+}

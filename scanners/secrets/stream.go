@@ -36,9 +36,13 @@ const (
 	maxSecretBound = 256 << 10
 	// edgeMargin is the context kept on each side of a fragment's owned
 	// part: a match that touches a cut (its start or end lost) lies within
-	// it and is not reported from that fragment. It is also how much of a
-	// long line a finding keeps on each side of the match.
+	// it and is not reported from that fragment.
 	edgeMargin = 1 << 10
+	// lineContext is how much of a long line a finding of a streamed file
+	// keeps on each side of its match (the line's text, the secret hashed,
+	// is in its fingerprint; the whole of a 24 MiB line, or where a cut
+	// fell in it, would be too, and would be held once per finding).
+	lineContext = 256
 	// lineAlign is how far back from the latest possible cut a line start
 	// is looked for, so that a line shorter than this is never cut.
 	lineAlign = 8 << 10
@@ -209,13 +213,13 @@ func (g geometry) fragments(ctx context.Context, r io.Reader, buf []byte, yield 
 // keep places the findings of a window in the file and keeps those it
 // owns: lines and columns counted from the file's start (gitleaks counts a
 // fragment's first line from the fragment's start), a path-only finding
-// once. A finding on a line longer than the match and two margins keeps
-// that much of the line (its hash is in the fingerprint; the rest of a long
-// line, and where the window cut it, would otherwise be too).
+// once. A finding on a line longer than its match and lineContext bytes on
+// each side keeps only that much of the line, in a file read whole too:
+// the line is hashed into its fingerprint and held by every finding on it
+// (a minified line of 1 MiB with a token every 64 bytes held 16,000 copies
+// of itself), and what lies farther away, or where a cut fell, is not what
+// identifies the finding.
 func (w window) keep(found []report.Finding) []report.Finding {
-	if !w.streaming {
-		return found
-	}
 	var starts []int
 	out := found[:0]
 	for _, gf := range found {
@@ -229,22 +233,31 @@ func (w window) keep(found []report.Finding) []report.Finding {
 			starts = lineStarts(w.data)
 		}
 		at := w.offset(starts, gf.StartLine, gf.StartColumn-1)
-		if at < 0 || w.start+int64(at) < w.from || w.start+int64(at) >= w.to {
+		if at < 0 {
+			if !w.streaming {
+				out = append(out, gf)
+			}
+			continue
+		}
+		if w.streaming && (w.start+int64(at) < w.from || w.start+int64(at) >= w.to) {
 			continue
 		}
 		end := max(at, w.offset(starts, gf.EndLine, gf.EndColumn))
-		if len(gf.Line) > end-at+2*edgeMargin {
+		switch {
+		case len(gf.Line) > end-at+2*lineContext:
 			gf.Line = string(w.clip(at, end))
-		} else {
+		case w.streaming:
 			gf.Line = strings.Clone(gf.Line)
 		}
-		// Nothing kept refers to the fragment's text: it is let go.
-		gf.Match, gf.Secret = strings.Clone(gf.Match), strings.Clone(gf.Secret)
-		if gf.StartLine == w.line {
-			gf.StartColumn += w.col0
-		}
-		if gf.EndLine == w.line {
-			gf.EndColumn += w.col0
+		if w.streaming {
+			// Nothing kept refers to the fragment's text: it is let go.
+			gf.Match, gf.Secret = strings.Clone(gf.Match), strings.Clone(gf.Secret)
+			if gf.StartLine == w.line {
+				gf.StartColumn += w.col0
+			}
+			if gf.EndLine == w.line {
+				gf.EndColumn += w.col0
+			}
 		}
 		out = append(out, gf)
 	}
@@ -274,15 +287,15 @@ func (w window) offset(starts []int, line, col int) int {
 	return starts[i] + col
 }
 
-// clip is the part of the line around data[at:end] within edgeMargin bytes
+// clip is the part of the line around data[at:end] within lineContext bytes
 // of it.
 func (w window) clip(at, end int) []byte {
 	end = min(end, len(w.data))
-	lo := max(0, at-edgeMargin)
+	lo := max(0, at-lineContext)
 	if i := bytes.LastIndexByte(w.data[lo:at], '\n'); i >= 0 {
 		lo += i + 1
 	}
-	hi := min(len(w.data), end+edgeMargin)
+	hi := min(len(w.data), end+lineContext)
 	if i := bytes.IndexByte(w.data[end:hi], '\n'); i >= 0 {
 		hi = end + i
 	}

@@ -83,3 +83,62 @@ func TestSecretAcrossFragmentCuts(t *testing.T) {
 		}
 	}
 }
+
+// TestLongLineFindingsKeepTheirPlace: a finding on a long line (a
+// minified bundle, a data blob) carries only the line's text around it
+// (lineContext bytes each side), in a file read whole and in one read as a
+// stream, so its fingerprint does not change when the line changes farther
+// away, and 200 tokens on a line of 512 KiB do not hold 200 copies of it.
+// Before, each held its whole line (of the fragment, in a file over
+// 100 kB), and any edit anywhere on the line changed every fingerprint.
+func TestLongLineFindingsKeepTheirPlace(t *testing.T) {
+	for _, size := range []int{512 << 10, 3 << 20} {
+		t.Run(fmt.Sprintf("%d KiB", size>>10), func(t *testing.T) {
+			var tokens []string
+			line := func(filler string) []byte {
+				body := []byte(strings.Repeat(filler, size/len(filler)+1)[:size])
+				for i, off := 0, 1000; off+40 < size; i, off = i+1, off+size/200 {
+					copy(body[off:], straddleToken(i))
+					if len(tokens) < 200 {
+						tokens = append(tokens, straddleToken(i))
+					}
+				}
+				return body
+			}
+			scan := func(body []byte) map[string]string {
+				root := t.TempDir()
+				if err := os.WriteFile(filepath.Join(root, "bundle.min.js"), body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				res := scanDir(t, root, secrets.Options{})
+				out := map[string]string{}
+				for _, f := range res.Findings {
+					if len(f.TieBreak) > 600 {
+						t.Errorf("%s at column %d holds %d bytes of its line", f.RuleID, f.Location.StartColumn, len(f.TieBreak))
+					}
+					out[fmt.Sprint(f.Location.StartColumn)] = f.Fingerprint
+				}
+				return out
+			}
+			a := scan(line("var a=b+c; "))
+			if len(a) < 190 {
+				t.Fatalf("%d findings, want about 200", len(a))
+			}
+			// The same tokens at the same places, other code between them
+			// (more than lineContext bytes away from each).
+			b := line("var a=b+c; ")
+			for off := 1000 + size/400; off+40 < size; off += size / 200 {
+				copy(b[off:], "let z=y*x; ")
+			}
+			changed := 0
+			for col, fp := range scan(b) {
+				if a[col] != fp {
+					changed++
+				}
+			}
+			if changed > 0 {
+				t.Errorf("%d of %d fingerprints changed with the line far from their token", changed, len(a))
+			}
+		})
+	}
+}

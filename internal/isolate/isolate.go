@@ -43,9 +43,16 @@ const Arg = "__worker"
 // memoryEnv carries the worker's memory limit in bytes to the worker;
 // debugEnv says it logs at the debug level.
 const (
-	memoryEnv = "TOLLGATE_WORKER_MEMORY"
-	debugEnv  = "TOLLGATE_WORKER_DEBUG"
+	memoryEnv  = "TOLLGATE_WORKER_MEMORY"
+	debugEnv   = "TOLLGATE_WORKER_DEBUG"
+	timeoutEnv = "TOLLGATE_WORKER_TIMEOUT"
 )
+
+// selfDeadline is how long a worker lets a request run before it ends
+// itself, for a pool timeout d: a quarter more (at least a second), so
+// that the pool kills it first, unless the pool is gone (its scan was
+// killed), when the worker must not run on.
+func selfDeadline(d time.Duration) time.Duration { return d + max(d/4, time.Second) }
 
 // maxFrame bounds one request or reply (a unit's files, or its findings).
 const maxFrame = 4 << 30
@@ -307,6 +314,9 @@ func start(cfg Config) (*proc, error) {
 	if cfg.Debug {
 		cmd.Env = append(cmd.Env, debugEnv+"=1")
 	}
+	if cfg.Limits.Timeout > 0 {
+		cmd.Env = append(cmd.Env, timeoutEnv+"="+cfg.Limits.Timeout.String())
+	}
 	setProcessGroup(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -502,7 +512,17 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, h Handler) error {
 		if err != nil {
 			return fmt.Errorf("reading a request: %w", err)
 		}
+		var stop func() bool
+		if d, err := time.ParseDuration(os.Getenv(timeoutEnv)); err == nil && d > 0 {
+			stop = time.AfterFunc(selfDeadline(d), func() {
+				fmt.Fprintf(os.Stderr, "fatal error: a request ran past its deadline (%s) and the pool did not stop it\n", d)
+				os.Exit(3)
+			}).Stop
+		}
 		resp, herr := h(ctx, req)
+		if stop != nil {
+			stop()
+		}
 		if herr != nil {
 			err = writeFrame(bw, 1, []byte(herr.Error()))
 		} else {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -190,6 +191,36 @@ func TestWarmWorkerIsUsed(t *testing.T) {
 	defer p.mu.Unlock()
 	if len(p.all) != 1 {
 		t.Errorf("%d workers started for one at a time, want 1", len(p.all))
+	}
+}
+
+// A worker whose pool is gone (the scan was killed) ends at its own
+// deadline rather than run on.
+func TestOrphanedWorkerEndsItself(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), workerEnv+"=1", timeoutEnv+"=200ms")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFrame(stdin, 0, []byte("sleep")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if !strings.Contains(stderr.String(), "ran past its deadline") {
+			t.Errorf("the worker ended (%v) without saying why: %q", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("an orphaned worker ran on past its deadline")
 	}
 }
 

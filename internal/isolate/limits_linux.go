@@ -15,7 +15,10 @@ const canMeasure = true
 // setProcessGroup puts the worker in a process group of its own, so that
 // kill ends what it started too.
 func setProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// No Pdeathsig: Linux sends it when the thread that started the child
+	// ends, which Go may do with any thread; a worker whose scan is gone
+	// ends at its own deadline instead (Serve).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
 
 func kill(cmd *exec.Cmd) {

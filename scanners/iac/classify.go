@@ -42,6 +42,12 @@ func (s *Engine) classify(ctx context.Context, t *tg.Target, enabled map[detecti
 				Message: fmt.Sprintf("cannot read %s: %v", f.Path, tg.Cause(err))})
 			continue
 		}
+		if isBicep(f.Path) {
+			var errs []error
+			if content, errs = bicepTemplate(content); len(errs) > 0 {
+				notes = append(notes, bicepNotification(f.Path, errs))
+			}
+		}
 		if syn, ok := nestingSyntax(f.Path); ok {
 			if err := tg.TooDeep(content, syn, tg.MaxNesting); err != nil {
 				var ne *tg.NestingError
@@ -86,7 +92,7 @@ func (s *Engine) classify(ctx context.Context, t *tg.Target, enabled map[detecti
 func nestingSyntax(path string) (tg.Syntax, bool) {
 	lower := strings.ToLower(path)
 	switch {
-	case strings.HasSuffix(lower, ".json"):
+	case strings.HasSuffix(lower, ".json"), strings.HasSuffix(lower, ".bicep"): // Bicep as the template it is read into
 		return tg.SyntaxJSON, true
 	case strings.HasSuffix(lower, ".tf"), strings.HasSuffix(lower, ".tofu"), strings.HasSuffix(lower, ".tfvars"), strings.HasSuffix(lower, ".hcl"):
 		return tg.SyntaxHCL, true

@@ -25,9 +25,9 @@ import (
 
 // stabilityExtras complete the parity fixtures with what the stability
 // test needs besides them: a Helm subchart, a chart rendered in lint mode,
-// a multi-stage Dockerfile, and two identical objects in one file. (The
-// fixtures' Ansible playbook, ansible/site.yml, has the two buckets the
-// test renames and counts.)
+// a Bicep file, a multi-stage Dockerfile, and two identical objects in one
+// file. (The fixtures' Ansible playbook, ansible/site.yml, has the two
+// buckets the test renames and counts.)
 var stabilityExtras = map[string]string{
 	"helm/webapp/charts/cache/Chart.yaml":                 "apiVersion: v2\nname: cache\nversion: 0.1.0\n",
 	"helm/webapp/charts/cache/values.yaml":                "image: redis:7\n",
@@ -43,7 +43,9 @@ var stabilityExtras = map[string]string{
 	"helmlint/vault/values.yaml":               "db:\n  password:\n",
 	"helmlint/vault/templates/secret.yaml":     "{{ $_ := required \"db.password is required\" .Values.db.password }}\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {{ tpl .Values.db.password . | b64enc }}\n",
 	"helmlint/vault/templates/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-vault\nspec:\n  selector:\n    matchLabels:\n      app: vault\n  template:\n    metadata:\n      labels:\n        app: vault\n    spec:\n      containers:\n        - name: vault\n          image: vault:1.15\n          env:\n            - name: DB_PASSWORD\n              value: {{ required \"db.password is required\" .Values.db.password | quote }}\n",
-	"dup/pods.yaml":                            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n",
+	"bicep/main.bicep": "param prefix string = 'tg'\n\nresource account 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: '${prefix}store'\n  location: resourceGroup().location\n  kind: 'StorageV2'\n  properties: {\n    supportsHttpsTrafficOnly: false\n    minimumTlsVersion: 'TLS1_0'\n  }\n}\n\n" +
+		"resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {\n  name: 'tgvault'\n  location: resourceGroup().location\n  properties: {\n    tenantId: subscription().tenantId\n    sku: {\n      family: 'A'\n      name: 'standard'\n    }\n    enablePurgeProtection: false\n  }\n\n  resource secret 'secrets' = {\n    name: guid(\n      prefix,\n      'db'\n    )\n    properties: {\n      value: 'x'\n    }\n  }\n}\n",
+	"dup/pods.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: twin\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n",
 }
 
 // stabilityTree writes the parity fixtures and the extras into a new
@@ -127,7 +129,7 @@ func commentFor(rel string) string {
 	switch path.Ext(rel) {
 	case ".tf", ".tfvars", ".yaml", ".yml", ".py", ".sh", ".ini", ".env", ".rb", ".toml":
 		return "# "
-	case ".go", ".js", ".ts", ".java", ".cs", ".kt", ".rs":
+	case ".go", ".js", ".ts", ".java", ".cs", ".kt", ".rs", ".bicep":
 		return "// "
 	}
 	if strings.HasSuffix(rel, "Dockerfile") {
@@ -241,7 +243,7 @@ func TestFingerprintsSurviveEdits(t *testing.T) {
 		dir, _, _ := strings.Cut(strings.Fields(w)[1], "/")
 		types[dir] = true
 	}
-	for _, want := range []string{"terraform", "tfplan", "cloudformation", "arm", "k8s", "helm", "helmlint", "docker", "ansible", "dup", "kust"} {
+	for _, want := range []string{"terraform", "tfplan", "cloudformation", "arm", "k8s", "helm", "helmlint", "bicep", "docker", "ansible", "dup", "kust"} {
 		if !types[want] {
 			t.Errorf("no finding in %s: the test would prove nothing there", want)
 		}
@@ -274,6 +276,7 @@ func TestFingerprintsSurviveEdits(t *testing.T) {
 		"ansible/site.yml":          {"name: logs bucket", "name: log bucket"},
 		"helm/webapp/charts/cache/templates/statefulset.yaml": {"-cache\n", "-redis\n"},
 		"helmlint/vault/templates/deployment.yaml":            {"-vault\n", "-db\n"},
+		"bicep/main.bicep": {"name: 'tgvault'", "name: 'tgvault2'"},
 	} {
 		t.Run("rename in "+file, func(t *testing.T) {
 			now := v2(t, stabilityTree(t, func(rel, c string) string {

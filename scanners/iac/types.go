@@ -25,7 +25,7 @@ const maxHelmArchive = 209_715_200
 // the order Trivy registers them.
 var fileTypes = []fileType{
 	{detection.FileTypeAzureARM, func(p string, _ int64) bool {
-		return path.Ext(p) == ".json" && strings.ToLower(path.Base(p)) != "createuidefinition.json"
+		return path.Ext(p) == ".json" && strings.ToLower(path.Base(p)) != "createuidefinition.json" || isBicep(p)
 	}},
 	{detection.FileTypeCloudFormation, extIn(".json", ".yaml", ".yml", ".tfvars")},
 	{detection.FileTypeDockerfile, func(p string, _ int64) bool {

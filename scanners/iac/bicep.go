@@ -19,12 +19,12 @@ import (
 // and body; a nested resource as its own resource with the parent's type
 // before its own; values as literals or expressions.
 //
-// On the Azure Verified Modules (Azure/bicep-registry-modules, 527
-// main.bicep files with the main.json the Bicep CLI compiled beside them),
-// 987 of their 990 resources are read with their literal values equal to
-// the compiled template's and no expression read as a literal (the other 3
-// are stale main.json files), and Trivy's checks give the same findings on
-// both.
+// On the Azure Verified Modules (Azure/bicep-registry-modules: 527 Bicep
+// files with the JSON the Bicep CLI compiled beside them), 986 of their 990
+// resources are read with their literal values equal to the compiled
+// template's and no expression read as a literal (3 of the other 4 are in
+// JSON older than its Bicep file), and Trivy's checks give the same
+// findings on both.
 
 // bicepTokKind is the kind of a Bicep token.
 type bicepTokKind int

@@ -2,6 +2,7 @@ package iac
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +65,43 @@ func TestCustomChecksCompileWithoutIO(t *testing.T) {
 	loaded, _ := filepath.Glob(filepath.Join(in.checkDir, "*.rego"))
 	if len(loaded) != 2 {
 		t.Errorf("%d checks loaded, want 2 (ok.rego, lib.rego): %v", len(loaded), loaded)
+	}
+}
+
+// TestCustomChecksWithinABudget: a folder of more check files than a scan
+// compiles is not loaded, with an error naming the folder and the counts
+// (each compile round costs a whole compile, and a folder of bad modules
+// took one round each); the embedded checks still apply. One at the limit
+// loads.
+func TestCustomChecksWithinABudget(t *testing.T) {
+	write := func(n int) string {
+		dir := t.TempDir()
+		for i := range n {
+			src := fmt.Sprintf("package user.c%d\ndeny[msg] {\n  input.kind == \"Pod%d\"\n  msg := \"x\"\n}\n", i, i)
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("c%d.rego", i)), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	root, err := checkout.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	over := write(maxCustomChecks + 1)
+	in := &inputs{tmp: t.TempDir(), digest: sha256.New()}
+	notes, err := in.vetChecks(root, []string{over})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || notes[0].Code != "checks-over-budget" || !strings.Contains(notes[0].Message, over) ||
+		!strings.Contains(notes[0].Message, fmt.Sprintf("%d files", maxCustomChecks+1)) || in.checkDir != "" {
+		t.Errorf("%d check files: notes %+v, check dir %q", maxCustomChecks+1, notes, in.checkDir)
+	}
+	at := write(maxCustomChecks)
+	in = &inputs{tmp: t.TempDir(), digest: sha256.New()}
+	if notes, err := in.vetChecks(root, []string{at}); err != nil || len(notes) != 0 || in.checkDir == "" {
+		t.Errorf("%d check files: notes %+v, %v", maxCustomChecks, notes, err)
 	}
 }

@@ -137,6 +137,17 @@ func readNamed(root *checkout.Root, p string) ([]byte, error) {
 	return checkout.ReadTrusted(abs, maxInputFile)
 }
 
+// A scan compiles at most maxCustomChecks custom check files of at most
+// maxCustomRules rules in all (Trivy embeds about 560 checks), in at most
+// maxCompileRounds rounds: a folder of checks is the pipeline's, but it may
+// lie in the checkout, and OPA's compiler takes time with the size of what
+// it compiles, again for each round.
+const (
+	maxCustomChecks  = 1000
+	maxCustomRules   = 20000
+	maxCompileRounds = 8
+)
+
 // vetChecks reads every .rego file under the check paths and compiles them
 // together, with Trivy's libraries, against checkCapabilities: a check
 // that calls a built-in outside them, or names one in a `with ... as`
@@ -180,13 +191,32 @@ func (in *inputs) vetChecks(root *checkout.Root, paths []string) ([]tg.Notificat
 			checks = append(checks, check{f, b, mod})
 		}
 	}
+	rules, size := 0, 0
+	for _, c := range checks {
+		rules += len(c.mod.Rules)
+		size += len(c.src)
+	}
+	if len(checks) > maxCustomChecks || rules > maxCustomRules {
+		notes = append(notes, tg.Notification{Level: tg.LevelError, Code: "checks-over-budget",
+			Message: fmt.Sprintf("the custom checks (%s) were not loaded: %d files of %d rules (%d bytes), more than the %d files or %d rules a scan compiles; Trivy's embedded checks still apply",
+				strings.Join(paths, ", "), len(checks), rules, size, maxCustomChecks, maxCustomRules)})
+		return notes, nil
+	}
 	libs, err := rego.LoadEmbeddedLibraries()
 	if err != nil {
 		return nil, fmt.Errorf("Trivy's Rego libraries: %w", err)
 	}
 	// Compile what is left until it compiles: a module the compiler names in
-	// an error is refused with that error, and the others compiled again.
-	for len(checks) > 0 {
+	// an error is refused with that error, and the others compiled again,
+	// for at most maxCompileRounds rounds (each costs a whole compile).
+	for round := 0; len(checks) > 0; round++ {
+		if round == maxCompileRounds {
+			for _, c := range checks {
+				refuse(c.name, fmt.Errorf("the custom checks still did not compile after %d rounds of leaving out the modules the compiler named", maxCompileRounds))
+			}
+			checks = nil
+			break
+		}
 		modules := maps.Clone(libs)
 		for _, c := range checks {
 			modules[c.name] = c.mod

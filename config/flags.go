@@ -135,7 +135,7 @@ func ParseMerge(ctx context.Context, engines scanners.Registry, args []string, g
 	if len(logs) == 0 {
 		return Options{}, nil, usageErr(errors.New("merge takes the shards' SARIF logs: tollgate merge --sarif OUT shard-1.sarif shard-2.sarif ..."))
 	}
-	if o.Shard.Count != 0 {
+	if o.Shard != (scanners.Shard{}) {
 		return Options{}, nil, usageErr(errors.New("--shard names the part a scan does; merge takes every part's log"))
 	}
 	return o, logs, nil

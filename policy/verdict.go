@@ -45,9 +45,10 @@ type Verdict struct {
 	PartialEngines []string `json:"partialEngines,omitempty"`
 	Thresholds     string   `json:"thresholds"`
 	NewOnly        bool     `json:"newOnly,omitempty"`
-	// Shard is set on one part of a split scan ("K/N"): its findings are
-	// counted, and the gate is applied when the parts are merged.
-	Shard string `json:"shard,omitempty"`
+	// Shard is the part of the scan given by --shard ("K/N"), zero for the
+	// whole scan. When Shard.Split(), its findings are counted and the gate
+	// is applied when the parts are merged.
+	Shard scanners.Shard `json:"shard,omitzero"`
 }
 
 // Decide computes the verdict over every engine's findings.
@@ -106,7 +107,7 @@ func (v Verdict) ExitCode() int {
 	switch {
 	case len(v.FailedEngines) > 0:
 		return ExitScannerFailed
-	case !v.Pass && v.Shard == "":
+	case !v.Pass && !v.Shard.Split():
 		return ExitPolicyFailure
 	default:
 		return ExitPass

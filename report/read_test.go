@@ -71,7 +71,7 @@ func roundTripScan() Scan {
 		RunProperties:  map[string]any{PropVersion: "1.2.3"},
 		VersionControl: &VersionControl{RepositoryURI: "https://example.com/r.git", Revision: "abc", Branch: "main"},
 		Policy:         PolicyReport{Origin: "the checkout"},
-		Verdict:        policy.Verdict{Shard: "2/3"},
+		Verdict:        policy.Verdict{Shard: scanners.Shard{Index: 2, Count: 3}},
 	}
 }
 

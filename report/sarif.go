@@ -157,8 +157,8 @@ func buildRun(s Scan, r scanners.Result) *sarif.Run {
 	if c := r.Cache; c != nil {
 		props[PropResultCache] = map[string]any{"units": c.Units, "fromCache": c.FromCache}
 	}
-	if s.Verdict.Shard != "" {
-		props[PropShard] = s.Verdict.Shard
+	if name := s.Verdict.Shard.String(); name != "" {
+		props[PropShard] = name // 1/1 too: a merge reads it
 	}
 	run.Properties = props
 

@@ -116,7 +116,7 @@ func VerdictLine(s Scan) string {
 		if !v.Pass {
 			fmt.Fprintf(&b, "; %d finding(s) also cross the threshold", v.Failing)
 		}
-	case v.Shard != "":
+	case v.Shard.Split():
 		fmt.Fprintf(&b, "SHARD %s: %d finding(s), %d at or above the threshold (%s); the gate is applied when the shards are merged (tollgate merge)", v.Shard, v.Total, v.Failing, v.Thresholds)
 	case !v.Pass:
 		fmt.Fprintf(&b, "FAIL: %d of %d finding(s) at or above the threshold (%s)", v.Failing, v.Total, v.Thresholds)

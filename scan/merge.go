@@ -223,6 +223,14 @@ func mergeRuns(shards []shardLog, warnings []scanners.Notification) []scanners.R
 				r.Rules = scanners.AddRule(r.Rules, rules, rule)
 			}
 			for _, f := range pr.Findings {
+				// The baseline is the merge's to apply: a split shard
+				// leaves it out, and the log of 1/1 (the whole scan, which
+				// applied it) must not have its absent results matched
+				// again as found.
+				if f.BaselineState == scanners.BaselineAbsent {
+					continue
+				}
+				f.BaselineState = scanners.BaselineNone
 				key := [2]string{f.Fingerprint, f.FingerprintV2}
 				if !found[key] {
 					found[key] = true

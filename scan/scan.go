@@ -115,8 +115,8 @@ func run(ctx context.Context, walk walkFunc, log *slog.Logger, reg Registry, opt
 		}
 		meter.Expect(names...)
 		attrs := []any{"root", target.Root, "files", len(target.Files)}
-		if opts.Shard.Count > 0 {
-			attrs = append(attrs, "shard", opts.Shard.String())
+		if name := opts.Shard.String(); name != "" {
+			attrs = append(attrs, "shard", name)
 		}
 		log.Info("scanning", attrs...)
 		limits := scanners.Limits{PerEngine: map[string]time.Duration{}}
@@ -175,7 +175,7 @@ func outcome(ctx context.Context, opts config.Options, version string, getenv fu
 		warnings[i].Message = scanners.RedactURLs(warnings[i].Message)
 	}
 	verdict := opts.Gate.Decide(results)
-	verdict.Shard = opts.Shard.String()
+	verdict.Shard = opts.Shard
 	return &Outcome{Scan: report.Scan{
 		Root:           root,
 		Results:        results,

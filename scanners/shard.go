@@ -41,16 +41,23 @@ func ParseShard(s string) (Shard, error) {
 	return Shard{Index: index, Count: count}, nil
 }
 
-// Split reports whether the scan is one part of several.
+// Split reports whether the scan is one part of several: the one test of
+// "is this a shard" (the baseline, the gate, the pull request's comments
+// and the cache's entries wait for the merge only then). 1/1, a
+// `parallel: 1` job, is the whole scan; it still names itself 1/1 in its
+// log, so that a merge can read it.
 func (s Shard) Split() bool { return s.Count > 1 }
 
-// String is "K/N", or "" for the whole scan.
+// String is "K/N", or "" when no shard was given.
 func (s Shard) String() string {
 	if s.Count == 0 {
 		return ""
 	}
 	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
+
+// MarshalText writes String (a verdict's JSON).
+func (s Shard) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Owns reports whether the unit named key (a unit's first repository path,
 // or an image's reference) belongs to this shard.

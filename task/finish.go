@@ -23,7 +23,7 @@ import (
 // artifact, the summary and JUnit, output variables, the pull request's
 // comments, and the task's result, whose exit code it returns.
 func finish(ctx context.Context, cmds *Commands, log *slog.Logger, out *scan.Outcome, opts config.Options, st Settings, sarifPath string, getenv func(string) string) int {
-	shard := out.Verdict.Shard != "" // a part of the findings: the merge job reports them
+	shard := out.Verdict.Shard.Split() // a part of the findings: the merge job reports them
 	logIssues(cmds, out, st, sarifPath, shard)
 	publish(cmds, log, out, st, sarifPath, shard, getenv)
 	publishSBOMs(cmds, log, opts, st)
@@ -165,7 +165,7 @@ func complete(cmds *Commands, v policy.Verdict, st Settings, line string) int {
 	case len(v.FailedEngines) > 0 && st.FailOnScannerError:
 		cmds.Complete(Failed, "Tollgate: "+line)
 		return policy.ExitScannerFailed
-	case !v.Pass && v.Shard == "":
+	case !v.Pass && !v.Shard.Split():
 		cmds.Complete(Failed, "Tollgate: "+line)
 		return policy.ExitPolicyFailure
 	case v.Total > 0 || len(v.FailedEngines) > 0 || len(v.PartialEngines) > 0:
@@ -182,7 +182,7 @@ func verdictWord(v policy.Verdict) string {
 	switch {
 	case len(v.FailedEngines) > 0:
 		return "error"
-	case v.Shard != "":
+	case v.Shard.Split():
 		return "deferred" // the merge job applies the gate
 	case !v.Pass:
 		return "fail"

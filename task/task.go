@@ -77,8 +77,9 @@ func Run(ctx context.Context, log *slog.Logger, reg scan.Registry, stdout io.Wri
 			opts, err = config.Parse(ctx, reg.Infos(), args, getenv)
 		}
 	}
-	if err == nil && opts.Shard.Count > 0 && Input(getenv, "artifactName") == "" {
-		// Each shard job publishes its own artifact; the merge job downloads
+	if err == nil && opts.Shard.String() != "" && Input(getenv, "artifactName") == "" {
+		// Each shard job publishes its own artifact (1/1 too: the merge job
+		// of a `parallel: 1` strategy looks for it); the merge job downloads
 		// them all and publishes CodeAnalysisLogs.
 		settings.ArtifactName = fmt.Sprintf("%s%d-of-%d", ShardArtifactPrefix, opts.Shard.Index, opts.Shard.Count)
 	}

@@ -420,7 +420,7 @@ func runWith(args []string, stdout, stderr io.Writer, getenv func(string) string
 		log.Error("could not write the reports", "error", err)
 		return policy.ExitScannerFailed
 	}
-	if opts.PR.Comments && adjust == nil && opts.Shard.Count == 0 {
+	if opts.PR.Comments && adjust == nil && !opts.Shard.Split() {
 		// One shard sees a part of the findings: the merge decorates.
 		d := task.DecoratePR(ctx, log, out, opts, getenv)
 		switch {

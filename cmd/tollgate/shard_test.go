@@ -93,7 +93,10 @@ func TestShardsUnionEqualsOneScan(t *testing.T) {
 					p := filepath.Join(out, fmt.Sprintf("shard-%d-of-%d.sarif", k, n))
 					sr := tollgate(t, nil, "scan", "-q", "--offline", "--scanners", "secrets,iac", "--no-result-cache",
 						"--shard", fmt.Sprintf("%d/%d", k, n), "--sarif", p, dir)
-					if sr.code != 0 {
+					switch {
+					case n == 1 && sr.code != r.code:
+						t.Fatalf("shard 1/1: exit %d, one scan %d (1/1 is the whole scan)\n%s%s", sr.code, r.code, sr.stdout, sr.stderr)
+					case n > 1 && sr.code != 0:
 						t.Fatalf("shard %d/%d: exit %d, want 0 (a shard does not apply the gate)\n%s%s", k, n, sr.code, sr.stdout, sr.stderr)
 					}
 					keys, shard := resultKeys(t, p)
@@ -366,4 +369,48 @@ func outputVariable(cmds []agentCommand, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestShardOneOfOneIsTheWholeScan: `--shard 1/1` (a `parallel: 1` job) is
+// the whole scan: the same exit code (the gate applies), the same results
+// with the same baseline states (new, unchanged, absent) as without
+// --shard; and merging its one log gives the same again, the absent results
+// not matched a second time.
+func TestShardOneOfOneIsTheWholeScan(t *testing.T) {
+	t.Parallel()
+	dir, out := t.TempDir(), t.TempDir()
+	copyDir(t, demoDir(t), dir)
+	base := filepath.Join(out, "base.sarif")
+	if r := tollgate(t, nil, "baseline", base, "-q", "--offline", "--scanners", "secrets,iac", dir); r.code != 0 {
+		t.Fatalf("baseline: exit %d\n%s", r.code, r.stderr)
+	}
+	// Something gone (absent), something new, the rest unchanged.
+	must(t, os.Remove(filepath.Join(dir, "app", "deploy.sh")))
+	must(t, os.WriteFile(filepath.Join(dir, "app", "token.env"), []byte("GITHUB_TOKEN=ghp_Z3kQ9wX2mV7bN4cR8tY1uI6oP5aS0dF3gH2j\n"), 0o644))
+	args := []string{"-q", "--offline", "--scanners", "secrets,iac", "--baseline", base, "--fail-on", "low"}
+	single, one := filepath.Join(out, "single.sarif"), filepath.Join(out, "one.sarif")
+	s := tollgate(t, nil, append(append([]string{"scan", "--sarif", single}, args...), dir)...)
+	if s.code != 1 {
+		t.Fatalf("one scan: exit %d, want 1 (new findings at or above low)\n%s", s.code, s.stderr)
+	}
+	for _, state := range []string{"new", "unchanged", "absent"} {
+		if !strings.Contains(string(mustRead(t, single)), `"baselineState": "`+state+`"`) {
+			t.Fatalf("one scan: no %s result: the comparison would prove less", state)
+		}
+	}
+	r := tollgate(t, nil, append(append([]string{"scan", "--shard", "1/1", "--sarif", one}, args...), dir)...)
+	if r.code != s.code {
+		t.Errorf("--shard 1/1: exit %d, one scan %d\n%s%s", r.code, s.code, r.stdout, r.stderr)
+	}
+	if _, shard := resultKeys(t, one); shard != "1/1" {
+		t.Errorf("--shard 1/1: the log names shard %q, want 1/1 (a merge reads it)", shard)
+	}
+	sameWithoutShard(t, "--shard 1/1 and one scan", single, one)
+
+	merged := filepath.Join(out, "merged.sarif")
+	m := tollgate(t, nil, "merge", "-q", "--path", dir, "--baseline", base, "--fail-on", "low", "--sarif", merged, one)
+	if m.code != s.code {
+		t.Errorf("merge of shard 1/1: exit %d, one scan %d\n%s%s", m.code, s.code, m.stdout, m.stderr)
+	}
+	sameWithoutShard(t, "merge of shard 1/1 and one scan", single, merged)
 }

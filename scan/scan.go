@@ -75,9 +75,6 @@ func run(ctx context.Context, walk walkFunc, log *slog.Logger, reg Registry, opt
 		d.Version = version // the SBOMs' tool
 	}
 	engines := reg.Engines(ctx, opts, log, rc)
-	if d, err := time.ParseDuration(getenv(EngineDelayEnv)); err == nil && d > 0 {
-		engines = delayed(engines, d)
-	}
 	target, err := walk(ctx, opts.Path, scanners.WalkOptions{
 		MaxFileSize: opts.MaxFileSize,
 		MaxDepth:    opts.MaxDepth,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate/tollgate/scan"
 	"github.com/tollgate/tollgate/task/prcomments/adofake"
 )
 
@@ -34,12 +34,12 @@ func TestCredentialsNotInTheProcessEnvironment(t *testing.T) {
 	dir := repo.clone(t)
 	env, _, _ := agentEnv(t, dir, "1", map[string]string{"failOn": "high", "prComments": "true"})
 	env = append(env, "SYSTEM_PULLREQUEST_TARGETBRANCH=refs/heads/main", "BUILD_SOURCEBRANCH=refs/pull/42/merge",
-		"TOLLGATE_REGISTRY_PASSWORD=registry-pw-Zr8Kq3Lm", scan.EngineDelayEnv+"=3s")
+		"TOLLGATE_REGISTRY_PASSWORD=registry-pw-Zr8Kq3Lm")
 	for k, v := range s.Env() {
 		env = append(env, k+"="+v)
 	}
-	cmd := exec.Command(binary, "task")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	// Slowed, so that it runs long enough to be looked at.
+	cmd := slowCommand(context.Background(), t, "3s", env, "task")
 	var stdout bytes.Buffer
 	stderr := &firstLine{started: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr

@@ -69,16 +69,26 @@ Exit codes:
 Scan flags:
 `
 
-func main() {
+func main() { os.Exit(start(defaultRegistry())) }
+
+// defaultRegistry is the engines Tollgate runs: the built-in ones, the IaC
+// engine's units in worker processes.
+func defaultRegistry() scan.Registry { return scan.Builtin().Isolated(workerCommand) }
+
+// start runs the process's command line with the engines of reg: a worker
+// of an engine (internal/isolate), else a command, once the credentials are
+// out of the environment. The tests' binary starts here too, with its
+// engines slowed down (slow_test.go).
+func start(reg scan.Registry) int {
 	if len(os.Args) == 3 && os.Args[1] == isolate.Arg {
 		iac.SkipRuleRegistry()
-		os.Exit(serveWorker(os.Args[2]))
+		return serveWorker(os.Args[2])
 	}
 	if err := reexec(); err != nil {
 		fmt.Fprintf(os.Stderr, "tollgate: %s\n", err)
 	}
 	iac.SkipRuleRegistry() // before any goroutine: it replaces a Trivy package variable
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, holdSecrets()))
+	return run(reg, os.Args[1:], os.Stdout, os.Stderr, holdSecrets())
 }
 
 // subcommandUsage is what --help prints for the commands without flags of
@@ -97,7 +107,7 @@ func subcommandUsage(cmd string) (string, bool) {
 	return "", false
 }
 
-func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (code int) {
+func run(reg scan.Registry, args []string, stdout, stderr io.Writer, getenv func(string) string) (code int) {
 	// A panic of the main goroutine is an error (exit 3), never Go's exit
 	// 2, which is Tollgate's usage error; every other goroutine recovers
 	// its own (internal/crash).
@@ -111,7 +121,6 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		printUsage(stderr)
 		return policy.ExitUsage
 	}
-	reg := scan.Builtin().Isolated(workerCommand)
 	if u, ok := subcommandUsage(args[0]); ok && len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
 		fmt.Fprintln(stdout, u)
 		return policy.ExitPass
@@ -163,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		return policy.ExitPass
 	default:
 		if getenv("TOLLGATE_EXEC_FALLBACK") == "1" {
-			return execFallback(args, stdout, stderr, getenv)
+			return execFallback(reg, args, stdout, stderr, getenv)
 		}
 		fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n", report.SafeText(args[0]))
 		printUsage(stderr)
@@ -182,13 +191,13 @@ func mustCacheDir(getenv func(string) string) string {
 // sets TOLLGATE_EXEC_FALLBACK=1): `docker run IMAGE scan /src` runs a
 // subcommand, while a command that is not one (an Azure Pipelines container
 // job's keep-alive, `sleep infinity`, `bash`) is executed in its place.
-func execFallback(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func execFallback(reg scan.Registry, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if args[0] == "tollgate" || args[0] == "/usr/local/bin/tollgate" {
 		if len(args) == 1 {
 			printUsage(stdout)
 			return policy.ExitPass
 		}
-		return run(args[1:], stdout, stderr, getenv)
+		return run(reg, args[1:], stdout, stderr, getenv)
 	}
 	path, err := exec.LookPath(args[0])
 	if err != nil {

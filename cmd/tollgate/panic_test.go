@@ -32,7 +32,7 @@ func (p *panicOnce) Write(b []byte) (int, error) {
 func TestPanicIsAnErrorNotAUsageError(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer
-	if code := run([]string{"version"}, &panicOnce{}, &stderr, func(string) string { return "" }); code != policy.ExitScannerFailed {
+	if code := run(defaultRegistry(), []string{"version"}, &panicOnce{}, &stderr, func(string) string { return "" }); code != policy.ExitScannerFailed {
 		t.Errorf("CLI: exit %d, want %d", code, policy.ExitScannerFailed)
 	}
 	if !strings.Contains(stderr.String(), "internal error") || !strings.Contains(stderr.String(), "the writer broke") {

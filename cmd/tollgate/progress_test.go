@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -15,8 +14,6 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-
-	"github.com/tollgate/tollgate/scan"
 )
 
 // progressLine matches the Lines mode's log line.
@@ -94,7 +91,7 @@ func TestProgressLinesInLogs(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			start := time.Now()
-			r.slow = tollgate(t, append([]string{scan.EngineDelayEnv + "=21s"}, r.env...), args...)
+			r.slow = slowTollgate(t, "21s", r.env, args...)
 			r.slowTook = time.Since(start)
 		}()
 		go func() {
@@ -178,7 +175,7 @@ func TestTaskSetsProgress(t *testing.T) {
 			t.Parallel()
 			env, _, _ := agentEnv(t, demoDir(t), "1", map[string]string{"failOn": "none", "scanners": "secrets,iac"})
 			start := time.Now()
-			r := tollgate(t, append(env, scan.EngineDelayEnv+"="+tc.delay), "task")
+			r := slowTollgate(t, tc.delay, env, "task")
 			took := time.Since(start)
 			var set []agentCommand
 			for _, c := range parseAgentCommands(r.stdout) {
@@ -237,8 +234,7 @@ func scanOnTerminal(t *testing.T, size pty.Winsize, delay string) (screen, stdou
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "scan", "--no-result-cache", "--sarif", filepath.Join(t.TempDir(), "o.sarif"), demoDir(t))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm", scan.EngineDelayEnv + "=" + delay}
+	cmd := slowCommand(ctx, t, delay, []string{"TERM=xterm"}, "scan", "--no-result-cache", "--sarif", filepath.Join(t.TempDir(), "o.sarif"), demoDir(t))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, tty
 	if err := cmd.Start(); err != nil {

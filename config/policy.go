@@ -90,13 +90,7 @@ func resolvePolicy(ctx context.Context, repo *gitrepo.Repo, policyFrom string, g
 	case PolicyCheckout:
 		return PolicySource{}, nil
 	case "", PolicyAuto:
-		for _, v := range []string{"SYSTEM_PULLREQUEST_TARGETBRANCH", "GITHUB_BASE_REF"} {
-			if b := strings.TrimSpace(getenv(v)); b != "" {
-				ref, from = b, v
-				break
-			}
-		}
-		if ref == "" {
+		if ref, from = scanners.PullRequestTarget(getenv); ref == "" {
 			return PolicySource{}, nil
 		}
 	default:

@@ -83,12 +83,7 @@ func (o *Options) FromEnv(getenv func(string) string) {
 	if o.Since != "" {
 		return
 	}
-	for _, v := range []string{"SYSTEM_PULLREQUEST_TARGETBRANCH", "GITHUB_BASE_REF"} {
-		if b := getenv(v); b != "" {
-			o.Since, o.SinceFrom = b, v
-			return
-		}
-	}
+	o.Since, o.SinceFrom = scanners.PullRequestTarget(getenv)
 }
 
 // PolicyFiles implements scanners.PolicyFiler: the gitleaks config the

@@ -13,6 +13,8 @@ import (
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/git"
+
+	"github.com/tollgate/tollgate/scanners"
 )
 
 // Target is the pull request a pipeline run decorates, as the agent's
@@ -23,7 +25,7 @@ type Target struct {
 	Project       string // SYSTEM_TEAMPROJECTID
 	RepositoryID  string // BUILD_REPOSITORY_ID
 	PullRequestID int    // SYSTEM_PULLREQUEST_PULLREQUESTID
-	TargetBranch  string // SYSTEM_PULLREQUEST_TARGETBRANCH
+	TargetBranch  string // scanners.PullRequestTarget (SYSTEM_PULLREQUEST_TARGETBRANCH)
 	BuildURL      string // the build's results page
 	Token         string
 }
@@ -54,11 +56,12 @@ func FromEnv(getenv func(string) string) (Target, error) {
 	case !strings.EqualFold(provider, "TfsGit"):
 		return Target{}, fmt.Errorf("%w: the repository provider is %q, not TfsGit", ErrNotApplicable, provider)
 	}
+	target, _ := scanners.PullRequestTarget(getenv) // SYSTEM_PULLREQUEST_TARGETBRANCH in an Azure Pipelines PR build
 	t := Target{
 		CollectionURL: strings.TrimSpace(getenv("SYSTEM_COLLECTIONURI")),
 		Project:       strings.TrimSpace(getenv("SYSTEM_TEAMPROJECTID")),
 		RepositoryID:  strings.TrimSpace(getenv("BUILD_REPOSITORY_ID")),
-		TargetBranch:  strings.TrimSpace(getenv("SYSTEM_PULLREQUEST_TARGETBRANCH")),
+		TargetBranch:  target,
 		Token:         getenv("SYSTEM_ACCESSTOKEN"),
 	}
 	var errs []error

@@ -414,3 +414,43 @@ func TestShardOneOfOneIsTheWholeScan(t *testing.T) {
 	}
 	sameWithoutShard(t, "merge of shard 1/1 and one scan", single, merged)
 }
+
+// TestTaskParallelOneIsTheWholeScan: the task in mode shard as the one job
+// of `parallel: 1` scans as one task scan does (the gate fails it, the
+// verdict is not deferred) and still publishes its log as the artifact the
+// merge job looks for, which merges into the same failure.
+func TestTaskParallelOneIsTheWholeScan(t *testing.T) {
+	t.Parallel()
+	src, workspace := demoDir(t), t.TempDir()
+	env, _, _ := agentEnv(t, src, "1", map[string]string{"mode": "shard", "scanners": "secrets,iac", "offline": "true"})
+	env = append(env, "SYSTEM_JOBPOSITIONINPHASE=1", "SYSTEM_TOTALJOBSINPHASE=1")
+	r := tollgate(t, env, "task")
+	cmds := parseAgentCommands(r.stdout)
+	var uploaded string
+	for _, c := range cmds {
+		if c.Name == "artifact.upload" {
+			if c.Props["artifactname"] != "tollgate-shard-1-of-1" {
+				t.Errorf("artifact %q, want tollgate-shard-1-of-1", c.Props["artifactname"])
+			}
+			uploaded = c.Message
+		}
+	}
+	last := cmds[len(cmds)-1]
+	if r.code != 1 || last.Props["result"] != "Failed" {
+		t.Errorf("shard 1/1: exit %d, %+v; want 1 and Failed, as one task scan\n%s%s", r.code, last, r.stdout, r.stderr)
+	}
+	if v := outputVariable(cmds, "verdict"); v != "fail" {
+		t.Errorf("shard 1/1: verdict output %q, want fail", v)
+	}
+	if uploaded == "" {
+		t.Fatalf("shard 1/1 published no log\n%s", r.stdout)
+	}
+	dst := filepath.Join(workspace, "tollgate-shard-1-of-1", filepath.Base(uploaded))
+	must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+	copyFile(t, uploaded, dst)
+	env, _, _ = agentEnv(t, src, "1", map[string]string{"mode": "merge", "offline": "true"})
+	m := tollgate(t, append(env, "PIPELINE_WORKSPACE="+workspace), "task")
+	if m.code != 1 {
+		t.Errorf("merge of shard 1/1: exit %d, want 1\n%s%s", m.code, m.stdout, m.stderr)
+	}
+}

@@ -1,6 +1,11 @@
 package iac
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
@@ -38,5 +43,48 @@ func TestUnaccountedFilesAreNamed(t *testing.T) {
 		if (len(got) == 1) != want {
 			t.Errorf("shard %d/3: %+v, want the Dockerfile named: %v", k, got, want)
 		}
+	}
+}
+
+// TestUnitsOverTheirInputSize: a unit whose files hold more than a
+// sixteenth of its memory budget is not sent to Trivy (nor copied into a
+// worker's request): each of its files is named, a batch is split first
+// so that its small files are still checked.
+func TestUnitsOverTheirInputSize(t *testing.T) {
+	root := t.TempDir()
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n    - name: c\n      image: nginx\n      securityContext:\n        privileged: true\n"
+	files := map[string]string{
+		"k8s/big.yaml":   pod + "# " + strings.Repeat("x", 4<<10) + "\n",
+		"k8s/small.yaml": strings.Replace(pod, "name: big", "name: small", 1),
+	}
+	for rel, content := range files {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, rel), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tgt, err := tg.Walk(context.Background(), root, tg.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	res, err := New(Options{UnitMemory: 64 << 10, FileTypes: []string{"kubernetes"}}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt) // 4 KiB of files a unit
+	if err != nil {
+		t.Fatal(err)
+	}
+	over := map[string]bool{}
+	for _, n := range res.Status.Notifications {
+		if n.Code == "over-budget" && strings.Contains(n.Message, "more than the 4096 bytes a unit's files may hold") {
+			over[n.Path] = true
+		}
+	}
+	found := map[string]bool{}
+	for _, f := range res.Findings {
+		found[f.Location.Path] = true
+	}
+	if !over["k8s/big.yaml"] || over["k8s/small.yaml"] || found["k8s/big.yaml"] || !found["k8s/small.yaml"] {
+		t.Errorf("over budget %v, findings in %v; want big.yaml named and unchecked, small.yaml checked\n%+v", over, found, res.Status.Notifications)
 	}
 }

@@ -164,10 +164,42 @@ func splitBatches(jobs []job) []job {
 	return out
 }
 
+// maxUnitInput is the most bytes a unit's files may hold: a sixteenth of
+// its memory budget (Trivy's parsers hold several times their input, and
+// the request to the worker a copy of it); 0 without a budget.
+func (s *Engine) maxUnitInput() int64 { return s.opts.UnitMemory / 16 }
+
+// tooLarge says, for a unit whose files hold more than maxUnitInput, why
+// it is not checked ("" when it fits): it could not be within its memory
+// budget, and the scan itself would hold its bytes twice over to send it.
+func (s *Engine) tooLarge(size int64) string {
+	if limit := s.maxUnitInput(); limit > 0 && size > limit {
+		return fmt.Sprintf("holds %s, more than the %s a unit's files may hold (a sixteenth of --iac-unit-memory, default %s)",
+			isolate.Size(size), isolate.Size(limit), isolate.Size(DefaultUnitMemory))
+	}
+	return ""
+}
+
 // runJob checks one job within the unit budget: in a worker when the
 // engine has them, else in this process.
 func (s *Engine) runJob(ctx context.Context, pool *isolate.Pool, in *inputs, contents map[string][]byte, j job, rs *rego.Scanner,
 	lines *lineCache, res *tg.Result) error {
+	size := int64(0)
+	for _, p := range j.paths {
+		size += int64(len(contents[p]))
+	}
+	if why := s.tooLarge(size); why != "" {
+		if perFile(j.ft) && len(j.paths) > 1 {
+			for _, p := range j.paths {
+				if err := s.runJob(ctx, pool, in, contents, job{j.ft, []string{p}}, rs, lines, res); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		s.notChecked(j, "over-budget", why, res)
+		return nil
+	}
 	if pool != nil {
 		return s.runIsolated(ctx, pool, in, contents, j, res)
 	}
@@ -268,8 +300,14 @@ func (s *Engine) overBudget(j job, le *isolate.LimitError, res *tg.Result) {
 	default:
 		code = "unit-crashed"
 	}
-	msg := fmt.Sprintf("%s was not checked: it %s%s; the rest of the scan went on", unitName(j), le.Error(), raise)
-	s.log.Warn("an IaC unit was not checked", "unit", unitName(j), "error", le)
+	s.notChecked(j, code, le.Error()+raise, res)
+}
+
+// notChecked adds an error notification for each file of a unit that was
+// not checked, saying why.
+func (s *Engine) notChecked(j job, code, why string, res *tg.Result) {
+	msg := fmt.Sprintf("%s was not checked: it %s; the rest of the scan went on", unitName(j), why)
+	s.log.Warn("an IaC unit was not checked", "unit", unitName(j), "why", why)
 	for _, p := range j.paths {
 		res.Status.Add(tg.Notification{Level: tg.LevelError, Code: code, Path: p, Message: msg})
 	}

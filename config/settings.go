@@ -96,7 +96,7 @@ func (o *Options) settings() []scanners.Setting {
 			Set: func(v string) error { o.Category = v; return nil }},
 		{Flag: "cache-dir", Usage: "`DIR` of the vulnerability DB and the result cache (default $XDG_CACHE_HOME/tollgate; Trivy's layout: DIR/db/trivy.db; results: DIR/results)", Path: true, Writes: true,
 			Set: func(v string) error { o.CacheDir = v; return nil }},
-		{Flag: "shard", Arg: "K/N", Usage: "scan only the K-th of N parts of the units (files, IaC groups, images), for N parallel jobs; the gate and the baseline are applied by tollgate merge over the N logs",
+		{Flag: "shard", Arg: "K/N", Usage: "scan only the K-th of N parts of the units (files, IaC groups, images), for N parallel jobs; with N > 1 the gate and the baseline are applied by tollgate merge over the N logs (1/1 is the whole scan)",
 			Set: func(v string) error {
 				s, err := scanners.ParseShard(v)
 				o.Shard = s

@@ -48,7 +48,7 @@ Usage:
   tollgate baseline FILE [flags] [PATH]
                                  scan and write the SARIF log to FILE, for --baseline (exit 0 unless an engine failed)
   tollgate scan --shard K/N [flags] [PATH]
-                                 scan the K-th of N parts, for N parallel jobs (exit 0 unless an engine failed)
+                                 scan the K-th of N parts, for N parallel jobs (exit 0 unless an engine failed; 1/1 is the whole scan)
   tollgate merge --sarif OUT [flags] SHARD.sarif...
                                  merge the N shards' logs and apply the gate once (--fail-on, --baseline,
                                  --new-only, the repository policy of --path, default .); exit 2 if a

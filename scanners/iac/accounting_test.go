@@ -10,6 +10,7 @@ import (
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
 
+	"github.com/tollgate/tollgate/cache"
 	tg "github.com/tollgate/tollgate/scanners"
 )
 
@@ -86,5 +87,43 @@ func TestUnitsOverTheirInputSize(t *testing.T) {
 	}
 	if !over["k8s/big.yaml"] || over["k8s/small.yaml"] || found["k8s/big.yaml"] || !found["k8s/small.yaml"] {
 		t.Errorf("over budget %v, findings in %v; want big.yaml named and unchecked, small.yaml checked\n%+v", over, found, res.Status.Notifications)
+	}
+}
+
+// TestOutOfBudgetUnitsAreNotCached: a unit that ended past its budget is
+// not kept in the result cache (the limits and the machine's load decide
+// it, not the files; the cache keeps no unit with an error notification):
+// the next scan checks it again.
+func TestOutOfBudgetUnitsAreNotCached(t *testing.T) {
+	root := t.TempDir()
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n    - name: c\n      image: nginx\n      securityContext:\n        privileged: true\n"
+	if err := os.WriteFile(filepath.Join(root, "big.yaml"), []byte(pod+"# "+strings.Repeat("x", 4<<10)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, err := cache.Open(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &tg.ResultCache{Store: store, Build: "test"}
+	scan := func(memory int64) tg.Result {
+		tgt, err := tg.Walk(context.Background(), root, tg.WalkOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tgt.Close()
+		res, err := New(Options{UnitMemory: memory, FileTypes: []string{"kubernetes"}, Cache: rc}, slog.New(slog.DiscardHandler)).Scan(context.Background(), tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := scan(64 << 10); len(res.Findings) != 0 || len(res.Status.Notifications) == 0 {
+		t.Fatalf("with 4 KiB a unit: %d findings, notifications %+v", len(res.Findings), res.Status.Notifications)
+	}
+	if res := scan(64 << 10); res.Cache == nil || res.Cache.FromCache != 0 {
+		t.Errorf("an over-budget unit came from the cache: %+v", res.Cache)
+	}
+	if res := scan(0); len(res.Findings) == 0 {
+		t.Errorf("with no limit, the next scan checked nothing (the over-budget unit came from the cache): %+v", res.Status.Notifications)
 	}
 }

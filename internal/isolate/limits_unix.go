@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build unix
 
 package isolate
 
@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// canMeasure: no /proc to read a worker's resident memory from; the
-// worker's own limit stands alone.
-const canMeasure = false
-
+// setProcessGroup puts the worker in a process group of its own, so that
+// kill ends what it started too. No Pdeathsig: Linux sends it when the
+// thread that started the child ends, which Go may do with any thread; a
+// worker whose scan is gone ends at its own deadline instead (Serve).
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
@@ -24,8 +24,9 @@ func kill(cmd *exec.Cmd) {
 	_ = cmd.Process.Kill()
 }
 
-func residentBytes(int) (int64, bool) { return 0, false }
-
+// setMemoryLimit makes Go's collector keep the heap under n and caps the
+// address space at addressSpace(n): a single allocation past it fails at
+// once (Go's "out of memory"), before it is touched.
 func setMemoryLimit(n int64) {
 	debug.SetMemoryLimit(n - n/8)
 	lim := uint64(addressSpace(n))
